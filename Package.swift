@@ -1,0 +1,60 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "pyrpc",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "pyrpc", targets: ["pyrpc"]),
+        .library(name: "PyRPCClient", targets: ["PyRPCClient"]),
+        .library(name: "PyRPCServer", targets: ["PyRPCServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // System libraries: a module map and a shim header each, nothing else.
+        .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["libpython3-dev"])]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+
+        // Messages, the RPC type grammar, values and the JSON codec. No I/O.
+        .target(name: "PyRPCWire", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // The embedded interpreter: the only module that touches PyObject.
+        .target(name: "PyRPCPython", dependencies: [
+            "CPython", "PyRPCWire",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // init.yaml -> typed network description.
+        .target(name: "PyRPCConfig", dependencies: ["CYAML", "PyRPCWire"]),
+        // The TCP server: framing, dispatch, authorisation, registry, deploy.
+        .target(name: "PyRPCServer", dependencies: [
+            "PyRPCWire", "PyRPCPython", "PyRPCConfig",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // The Swift client library (async and blocking) and the deployer.
+        .target(name: "PyRPCClient", dependencies: [
+            "PyRPCWire", "PyRPCConfig",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .executableTarget(name: "pyrpc", dependencies: [
+            "PyRPCServer", "PyRPCClient", "PyRPCConfig", "PyRPCWire",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "PyRPCWireTests", dependencies: ["PyRPCWire"]),
+        .testTarget(name: "PyRPCConfigTests", dependencies: ["PyRPCConfig", "PyRPCWire"]),
+        .testTarget(name: "PyRPCPythonTests", dependencies: ["PyRPCPython", "PyRPCWire"]),
+        .testTarget(name: "PyRPCServerTests", dependencies: [
+            "PyRPCServer", "PyRPCClient", "PyRPCConfig", "PyRPCWire",
+        ]),
+    ]
+)

@@ -1,0 +1,52 @@
+#ifndef PYRPC_CPYTHON_SHIM_H
+#define PYRPC_CPYTHON_SHIM_H
+// stdlib.h must come before Python.h: pyconfig.h defines _GNU_SOURCE/_XOPEN_SOURCE and
+// otherwise the glibc module copies diverge (fd_set errors in debug builds).
+#include <stdlib.h>
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+// Macros Swift cannot import, as inline functions.
+static inline int pyrpc_is_long(PyObject *o) { return PyLong_Check(o); }
+static inline int pyrpc_is_bool(PyObject *o) { return PyBool_Check(o); }
+static inline int pyrpc_is_float(PyObject *o) { return PyFloat_Check(o); }
+static inline int pyrpc_is_unicode(PyObject *o) { return PyUnicode_Check(o); }
+static inline int pyrpc_is_list(PyObject *o) { return PyList_Check(o); }
+static inline int pyrpc_is_tuple(PyObject *o) { return PyTuple_Check(o); }
+static inline int pyrpc_is_none(PyObject *o) { return o == Py_None; }
+static inline int pyrpc_is_true(PyObject *o) { return o == Py_True; }
+static inline PyObject *pyrpc_none(void) { return Py_NewRef(Py_None); }
+static inline PyObject *pyrpc_bool(int value) { return Py_NewRef(value ? Py_True : Py_False); }
+static inline PyObject *pyrpc_list_get(PyObject *list, Py_ssize_t i) { return PyList_GET_ITEM(list, i); }
+static inline PyObject *pyrpc_tuple_get(PyObject *tuple, Py_ssize_t i) { return PyTuple_GET_ITEM(tuple, i); }
+static inline double pyrpc_float_value(PyObject *o) { return PyFloat_AS_DOUBLE(o); }
+static inline PyObject *pyrpc_exc_base_exception(void) { return PyExc_BaseException; }
+static inline PyObject *pyrpc_exc_runtime_error(void) { return PyExc_RuntimeError; }
+static inline PyObject *pyrpc_exc_syntax_error(void) { return PyExc_SyntaxError; }
+static inline int pyrpc_file_input(void) { return Py_file_input; }
+static inline int pyrpc_meth_o(void) { return METH_O; }
+
+// Runs a C-callable Swift function for `name` taking one argument (METH_O).
+static inline PyObject *pyrpc_make_function(const char *name, PyCFunction function) {
+    PyMethodDef *def = (PyMethodDef *)calloc(1, sizeof(PyMethodDef));  // lives for the process
+    def->ml_name = name;
+    def->ml_meth = function;
+    def->ml_flags = METH_O;
+    def->ml_doc = NULL;
+    return PyCFunction_New(def, NULL);
+}
+
+// Starts an isolated interpreter without signal handlers. Returns NULL or an error text.
+static inline const char *pyrpc_initialize(const char *program_name) {
+    PyConfig config;
+    PyConfig_InitIsolatedConfig(&config);
+    config.install_signal_handlers = 0;
+    config.buffered_stdio = 0;
+    PyStatus status = PyConfig_SetBytesString(&config, &config.program_name, program_name);
+    if (PyStatus_Exception(status)) { PyConfig_Clear(&config); return status.err_msg ? status.err_msg : "config error"; }
+    status = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(status)) { return status.err_msg ? status.err_msg : "initialization failed"; }
+    return NULL;
+}
+#endif

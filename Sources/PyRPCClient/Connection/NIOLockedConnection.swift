@@ -1,0 +1,69 @@
+import NIOCore
+import Synchronization
+
+/// The client's one persistent connection, opened on first use and reopened after it drops.
+final class NIOLockedConnection: Sendable {
+    private struct State {
+        var pending: EventLoopFuture<LineConnection>?
+        var established: LineConnection?
+    }
+
+    private let state = Mutex(State())
+
+    private func future(host: String, port: Int, localAddress: String?) -> EventLoopFuture<LineConnection> {
+        state.withLock { state in
+            if let established = state.established {
+                if established.isActive { return established.channel.eventLoop.makeSucceededFuture(established) }
+                state.established = nil
+                state.pending = nil
+            }
+            if let pending = state.pending { return pending }
+            let fresh = LineConnection.connect(host: host, port: port, localAddress: localAddress)
+            state.pending = fresh
+            return fresh
+        }
+    }
+
+    private func settle(_ future: EventLoopFuture<LineConnection>, _ result: Result<LineConnection, Error>) {
+        state.withLock { state in
+            guard state.pending === future else { return }
+            switch result {
+            case .success(let connection): state.established = connection
+            case .failure: state.pending = nil
+            }
+        }
+    }
+
+    func get(host: String, port: Int, localAddress: String?) async throws -> LineConnection {
+        let pending = future(host: host, port: port, localAddress: localAddress)
+        do {
+            let connection = try await pending.get()
+            settle(pending, .success(connection))
+            return connection
+        } catch {
+            settle(pending, .failure(error))
+            throw error
+        }
+    }
+
+    func getBlocking(host: String, port: Int, localAddress: String?) throws -> LineConnection {
+        let pending = future(host: host, port: port, localAddress: localAddress)
+        do {
+            let connection = try pending.wait()
+            settle(pending, .success(connection))
+            return connection
+        } catch {
+            settle(pending, .failure(error))
+            throw error
+        }
+    }
+
+    func close() {
+        let (pending, established) = state.withLock { state in
+            defer { state = State() }
+            return (state.pending, state.established)
+        }
+        established?.close()
+        pending?.whenSuccess { $0.close() }
+    }
+}

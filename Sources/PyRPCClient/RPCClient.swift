@@ -1,0 +1,130 @@
+import NIOCore
+import NIOPosix
+import PyRPCWire
+
+/// Calls RPCs on one pyrpc server over a persistent connection (reconnecting when needed).
+///
+/// ```swift
+/// let client = RPCClient(host: "127.0.0.1", port: 8181, client: "c1")
+/// let sum: Int = try await client.call("calc", "add", 2, 3)
+/// ```
+/// Argument and return types are derived from the Swift types; use `callValues` to send
+/// explicit types. Concurrent calls share the connection and are pipelined.
+public final class RPCClient: Sendable {
+    public let host: String
+    public let port: Int
+    /// The client name sent in requests (as declared in init.yaml).
+    public let clientName: String?
+    /// The local address to connect from, if the client is declared at a specific one.
+    public let localAddress: String?
+    private let connection: NIOLockedConnection
+
+    public init(host: String, port: Int, client: String? = nil, localAddress: String? = nil) {
+        self.host = host
+        self.port = port
+        self.clientName = client
+        self.localAddress = localAddress
+        connection = NIOLockedConnection()
+    }
+
+    /// Typed call: `let n: Int = try await client.call("calc", "add", 2, 3)`.
+    public func call<Result: RPCValue>(_ service: String, _ rpc: String, _ arguments: any RPCValue..., timeout: Double? = nil) async throws(RPCClientError) -> Result {
+        let values = try await callValues(
+            service, rpc, arguments: arguments.map(\.jsonValue),
+            argumentTypes: arguments.map { type(of: $0).rpcType }, returnTypes: [Result.rpcType], timeout: timeout)
+        guard values.count == 1 else { throw .protocolViolation("expected 1 return value, got \(values.count)") }
+        return try Result(jsonValue: values[0])
+    }
+
+    /// Untyped call with explicit types; returns the `return-values`.
+    public func callValues(
+        _ service: String, _ rpc: String, arguments: [JSONValue], argumentTypes: [RPCType], returnTypes: [RPCType],
+        timeout: Double? = nil, id: JSONValue? = nil
+    ) async throws(RPCClientError) -> [JSONValue] {
+        let request = RPCRequest(
+            client: clientName, service: service, rpc: rpc, arguments: arguments,
+            argumentTypes: argumentTypes.map(\.description), returnTypes: returnTypes.map(\.description), id: id, timeout: timeout)
+        let answer = try await send(request.encoded())
+        do {
+            return try RPCReply.decode(answer)
+        } catch {
+            throw .rpc(error)
+        }
+    }
+
+    /// Sends any message and returns the answer envelope (used for LS-REQ, STATS-REQ, deploy).
+    public func send(_ message: [UInt8]) async throws(RPCClientError) -> Envelope {
+        do {
+            let line = try await connection.get(host: host, port: port, localAddress: localAddress)
+            return try await line.send(message).get()
+        } catch let error as RPCClientError {
+            throw error
+        } catch {
+            throw .network("\(host):\(port): \(LineConnection.explain(error))")
+        }
+    }
+
+    public func close() {
+        connection.close()
+    }
+}
+
+/// A call API that blocks the calling thread (never use it on an event loop).
+///
+/// ```swift
+/// let client = BlockingRPCClient(host: "127.0.0.1", port: 8181, client: "c1")
+/// let n: Int = try client.call("calc", "add", 2, 3)
+/// ```
+public final class BlockingRPCClient: Sendable {
+    private let connection: NIOLockedConnection
+    public let host: String
+    public let port: Int
+    public let clientName: String?
+    public let localAddress: String?
+
+    public init(host: String, port: Int, client: String? = nil, localAddress: String? = nil) {
+        self.host = host
+        self.port = port
+        self.clientName = client
+        self.localAddress = localAddress
+        connection = NIOLockedConnection()
+    }
+
+    public func call<Result: RPCValue>(_ service: String, _ rpc: String, _ arguments: any RPCValue..., timeout: Double? = nil) throws(RPCClientError) -> Result {
+        let values = try callValues(
+            service, rpc, arguments: arguments.map(\.jsonValue),
+            argumentTypes: arguments.map { type(of: $0).rpcType }, returnTypes: [Result.rpcType], timeout: timeout)
+        guard values.count == 1 else { throw .protocolViolation("expected 1 return value, got \(values.count)") }
+        return try Result(jsonValue: values[0])
+    }
+
+    public func callValues(
+        _ service: String, _ rpc: String, arguments: [JSONValue], argumentTypes: [RPCType], returnTypes: [RPCType],
+        timeout: Double? = nil, id: JSONValue? = nil
+    ) throws(RPCClientError) -> [JSONValue] {
+        let request = RPCRequest(
+            client: clientName, service: service, rpc: rpc, arguments: arguments,
+            argumentTypes: argumentTypes.map(\.description), returnTypes: returnTypes.map(\.description), id: id, timeout: timeout)
+        let answer = try send(request.encoded())
+        do {
+            return try RPCReply.decode(answer)
+        } catch {
+            throw .rpc(error)
+        }
+    }
+
+    public func send(_ message: [UInt8]) throws(RPCClientError) -> Envelope {
+        do {
+            let line = try connection.getBlocking(host: host, port: port, localAddress: localAddress)
+            return try line.send(message).wait()
+        } catch let error as RPCClientError {
+            throw error
+        } catch {
+            throw .network("\(host):\(port): \(LineConnection.explain(error))")
+        }
+    }
+
+    public func close() {
+        connection.close()
+    }
+}

@@ -1,0 +1,14 @@
+/// A server of the network: `- s1: {ip: 127.0.0.1, port: 8181}`.
+public struct ServerNode: Sendable, Equatable {
+    public var name: String
+    /// As written: an IPv4 or IPv6 address or a host name.
+    public var host: String
+    /// 1...65535.
+    public var port: Int
+
+    public init(name: String, host: String, port: Int) {
+        self.name = name
+        self.host = host
+        self.port = port
+    }
+}

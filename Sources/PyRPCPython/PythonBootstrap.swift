@@ -1,0 +1,65 @@
+/// Python source run once at start in the helper module `_pyrpc`: the timeout exception,
+/// and stdout/stderr streams that send each printed line to the server log (never the wire).
+enum PythonBootstrap {
+    static let moduleName = "_pyrpc"
+
+    static let source = #"""
+import io
+import sys
+import threading
+import traceback
+
+
+class RPCTimeout(BaseException):
+    """Raised inside an RPC that ran past its time limit.
+
+    A BaseException so that `except Exception:` in user code does not swallow it.
+    """
+
+
+class _LogStream(io.TextIOBase):
+    """A text stream that forwards whole lines to the server log, one buffer per thread."""
+
+    def __init__(self, sink, name):
+        self._sink = sink
+        self._local = threading.local()
+        self._name = name
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not " + type(s).__name__)
+        pending = getattr(self._local, "pending", "") + s
+        if "\n" in pending:
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                self._sink(line)
+        self._local.pending = pending
+        return len(s)
+
+    def flush(self):
+        pending = getattr(self._local, "pending", "")
+        if pending:
+            self._local.pending = ""
+            self._sink(pending)
+
+
+sys.stdout = _LogStream(_log_out, "<stdout>")
+sys.stderr = _LogStream(_log_err, "<stderr>")
+sys.stdin = io.StringIO("")
+format_exception = traceback.format_exception
+"""#
+}

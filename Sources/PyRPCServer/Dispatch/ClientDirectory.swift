@@ -1,0 +1,91 @@
+import PyRPCWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Declared clients and their addresses, for identifying a caller by name + source IP.
+struct ClientDirectory: Sendable {
+    /// Client name → the addresses its declared host stands for (normalized text form).
+    let addresses: [String: Set<String>]
+    /// Normalized address → client names declared there, in declaration order.
+    let namesByAddress: [String: [String]]
+
+    init(clients: [ClientAddress]) {
+        var addresses: [String: Set<String>] = [:]
+        var namesByAddress: [String: [String]] = [:]
+        for client in clients {
+            let resolved = HostAddresses.resolve(client.host)
+            addresses[client.name] = resolved
+            for address in resolved { namesByAddress[address, default: []].append(client.name) }
+        }
+        self.addresses = addresses
+        self.namesByAddress = namesByAddress
+    }
+
+    func isDeclared(_ name: String) -> Bool { addresses[name] != nil }
+
+    func address(_ peer: String, matches name: String) -> Bool {
+        addresses[name]?.contains(HostAddresses.normalize(peer)) ?? false
+    }
+
+    /// Clients declared at this source address.
+    func clients(at peer: String) -> [String] {
+        namesByAddress[HostAddresses.normalize(peer)] ?? []
+    }
+}
+
+/// Text forms of IP addresses, comparable across IPv4, IPv6 and IPv4-mapped IPv6.
+enum HostAddresses {
+    /// `::ffff:127.0.0.1` → `127.0.0.1`; IPv6 in canonical compressed form.
+    static func normalize(_ address: String) -> String {
+        var text = address
+        if text.hasPrefix("[") && text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
+        if text.lowercased().hasPrefix("::ffff:"), text.contains(".") { return String(text.dropFirst(7)) }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, text, &v6) == 1 {
+            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            if inet_ntop(AF_INET6, &v6, &buffer, socklen_t(buffer.count)) != nil {
+                return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            }
+        }
+        return text
+    }
+
+    /// The addresses a declared host stands for: itself if it is an IP, `localhost` as
+    /// both loopbacks, other names as the resolver answers.
+    static func resolve(_ host: String) -> Set<String> {
+        let normalized = normalize(host)
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        if inet_pton(AF_INET, normalized, &v4) == 1 || inet_pton(AF_INET6, normalized, &v6) == 1 {
+            return [normalized]
+        }
+        if host == "localhost" { return ["127.0.0.1", "::1"] }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &result) == 0 else { return [host] }
+        defer { freeaddrinfo(result) }
+        var addresses: Set<String> = []
+        var entry = result
+        while let info = entry {
+            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            if info.pointee.ai_family == AF_INET {
+                info.pointee.ai_addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { address in
+                    var raw = address.pointee.sin_addr
+                    _ = inet_ntop(AF_INET, &raw, &buffer, socklen_t(buffer.count))
+                }
+            } else if info.pointee.ai_family == AF_INET6 {
+                info.pointee.ai_addr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
+                    var raw = address.pointee.sin6_addr
+                    _ = inet_ntop(AF_INET6, &raw, &buffer, socklen_t(buffer.count))
+                }
+            }
+            let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if !text.isEmpty { addresses.insert(normalize(text)) }
+            entry = info.pointee.ai_next
+        }
+        return addresses.isEmpty ? [host] : addresses
+    }
+}

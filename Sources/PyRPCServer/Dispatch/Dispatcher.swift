@@ -1,0 +1,90 @@
+import Logging
+import PyRPCPython
+import PyRPCWire
+
+/// Checks an RPC-REQ in the order the course assignment sets — service → rpc → client →
+/// arguments — and only then hands it to Python.
+struct Dispatcher: Sendable {
+    /// What to do with a request.
+    enum Decision: Sendable {
+        /// Answer at once (an RPC-EX before any Python ran).
+        case reject(RPCError)
+        /// Run it: the chosen overload with canonical argument values.
+        case run(Call)
+    }
+
+    struct Call: Sendable {
+        let generation: Generation
+        let overload: Overload
+        let arguments: [JSONValue]
+        let caller: String
+        /// Seconds: the smallest of the server's, the rpc's and the request's limits.
+        let timeout: Double
+    }
+
+    let serverName: String
+    let options: ServerOptions
+
+    func decide(_ request: RPCRequest, from peerAddress: String, generation: Generation) -> Decision {
+        // 1. service
+        guard let service = generation.services[request.service] else {
+            let offered = generation.manifest.services.map(\.name)
+            return .reject(RPCError(
+                .serviceNotFound,
+                "server \(serverName) does not provide service '\(request.service)'"
+                    + (offered.isEmpty ? " (it has no services deployed)" : "; it provides \(offered.joined(separator: ", "))"),
+                id: request.id))
+        }
+        // 2. rpc
+        guard let overloads = service.rpcs[request.rpc] else {
+            return .reject(RPCError(
+                .rpcNotFound,
+                "service '\(service.name)' has no rpc '\(request.rpc)'; it has \(service.rpcNames.joined(separator: ", "))",
+                id: request.id))
+        }
+        // 3. client
+        let caller: String
+        switch identify(request, from: peerAddress, service: service, clients: generation.clients) {
+        case .success(let name): caller = name
+        case .failure(let error): return .reject(error)
+        }
+        // 4. arguments
+        switch OverloadResolver.resolve(request, service: service.name, overloads: overloads) {
+        case .failure(let error):
+            return .reject(error)
+        case .success(let (overload, arguments)):
+            var timeout = options.callTimeout
+            if let limit = overload.timeout { timeout = min(timeout, limit) }
+            if let limit = request.timeout { timeout = min(timeout, limit) }
+            return .run(Call(generation: generation, overload: overload, arguments: arguments, caller: caller, timeout: timeout))
+        }
+    }
+
+    private func identify(_ request: RPCRequest, from peer: String, service: ServiceTable, clients: ClientDirectory) -> Result<String, RPCError> {
+        func refuse(_ reason: String) -> Result<String, RPCError> {
+            .failure(RPCError(.clientNotRegistered, reason, id: request.id))
+        }
+        let name: String
+        if let declared = request.client {
+            guard clients.isDeclared(declared) else {
+                return refuse("client '\(declared)' is not registered, so it may not access service '\(service.name)' (declare it under network.clients in init.yaml)")
+            }
+            guard clients.address(peer, matches: declared) else {
+                return refuse("client '\(declared)' may not access service '\(service.name)' from \(peer): its declared address is different")
+            }
+            name = declared
+        } else {
+            let here = clients.clients(at: peer)
+            guard here.count == 1 else {
+                return refuse(here.isEmpty
+                    ? "no registered client has address \(peer), so it may not access service '\(service.name)'"
+                    : "clients \(here.joined(separator: ", ")) share address \(peer): send 'client' in the request to say which one may access service '\(service.name)'")
+            }
+            name = here[0]
+        }
+        guard service.tenants.contains(name) else {
+            return refuse("client '\(name)' may not access service '\(service.name)': it is not one of its tenants")
+        }
+        return .success(name)
+    }
+}

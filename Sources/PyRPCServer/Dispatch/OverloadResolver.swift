@@ -1,0 +1,47 @@
+import PyRPCWire
+
+/// Picks the overload whose argument and return types equal the request's (SPEC §4) and
+/// checks every value against its type. Any failure is an `Invalid Arguments` that lists
+/// every valid signature.
+enum OverloadResolver {
+    static func resolve(_ request: RPCRequest, service: String, overloads: [Overload]) -> Result<(Overload, [JSONValue]), RPCError> {
+        let qualified = "\(service).\(request.rpc)"
+        let accepted = "\(qualified) accepts " + overloads.map(\.signature.description).joined(separator: " or ")
+        func invalid(_ problem: String) -> Result<(Overload, [JSONValue]), RPCError> {
+            .failure(RPCError(.invalidArguments, "\(problem); \(accepted)", id: request.id))
+        }
+
+        let argumentTypes: [RPCType]
+        let returnTypes: [RPCType]
+        do {
+            argumentTypes = try RPCType.parseAll(request.argumentTypes)
+            returnTypes = try RPCType.parseAll(request.returnTypes)
+        } catch {
+            return invalid("\(error)")
+        }
+        let wanted = Signature(arguments: argumentTypes, returns: returnTypes)
+        guard let overload = overloads.first(where: { $0.signature == wanted }) else {
+            if request.argumentTypes.isEmpty && request.returnTypes.isEmpty && !request.arguments.isEmpty {
+                return invalid("the request has no argument-types or return-types")
+            }
+            return invalid("no overload of \(qualified) is \(wanted)")
+        }
+        guard request.arguments.count == argumentTypes.count else {
+            return invalid("\(request.arguments.count) argument\(request.arguments.count == 1 ? "" : "s") sent for \(argumentTypes.count) argument type\(argumentTypes.count == 1 ? "" : "s")")
+        }
+        var arguments: [JSONValue] = []
+        arguments.reserveCapacity(request.arguments.count)
+        for (index, (value, type)) in zip(request.arguments, argumentTypes).enumerated() {
+            if ValueCoercion.isCanonical(value, for: type) {
+                arguments.append(value)
+                continue
+            }
+            do {
+                arguments.append(try ValueCoercion.coerce(value, to: type, path: "argument \(index + 1)"))
+            } catch {
+                return invalid("\(error)")
+            }
+        }
+        return .success((overload, arguments))
+    }
+}

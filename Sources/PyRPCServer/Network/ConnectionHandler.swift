@@ -1,0 +1,87 @@
+import Logging
+import NIOCore
+
+/// One client connection: answers every message in the order received, even when calls
+/// finish out of order (pipelining), and closes once the client has half-closed and every
+/// answer is written (one-shot mode).
+final class ConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = Frame
+    typealias OutboundOut = ByteBuffer
+
+    private let core: ServerCore
+    private var peer = "?"
+    private var received = 0
+    private var sent = 0
+    /// Answers that are ready but wait for an earlier one.
+    private var waiting: [Int: [UInt8]] = [:]
+    private var inputClosed = false
+
+    init(core: ServerCore) {
+        self.core = core
+    }
+
+    private var idle: Bool { sent == received }
+
+    func channelActive(context: ChannelHandlerContext) {
+        peer = Self.describe(context.remoteAddress)
+        core.logger.info("connection from \(Self.describeWithPort(context.remoteAddress))")
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let sequence = received
+        received += 1
+        switch core.answer(unwrapInboundIn(data), from: peer, on: context.eventLoop) {
+        case .now(let bytes):
+            deliver(bytes, sequence: sequence, context: context)
+        case .later(let future):
+            future.assumeIsolated().whenSuccess { bytes in
+                self.deliver(bytes, sequence: sequence, context: context)
+            }
+        }
+    }
+
+    private func deliver(_ bytes: [UInt8], sequence: Int, context: ChannelHandlerContext) {
+        waiting[sequence] = bytes
+        var wrote = false
+        while let next = waiting.removeValue(forKey: sent) {
+            context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: next)), promise: nil)
+            sent += 1
+            wrote = true
+        }
+        if wrote { context.flush() }
+        if inputClosed && idle { context.close(promise: nil) }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            inputClosed = true
+            if idle { context.close(promise: nil) }
+            return
+        }
+        if event is IdleStateHandler.IdleStateEvent {
+            if idle {
+                core.logger.info("closing idle connection from \(peer)")
+                context.close(promise: nil)
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        core.logger.info("connection from \(peer) failed: \(error)")
+        context.close(promise: nil)
+    }
+
+    static func describe(_ address: SocketAddress?) -> String {
+        guard let address, let ip = address.ipAddress else { return "?" }
+        return ip
+    }
+
+    static func describeWithPort(_ address: SocketAddress?) -> String {
+        guard let address, let ip = address.ipAddress else { return "?" }
+        let port = address.port.map(String.init) ?? "?"
+        return address.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+}

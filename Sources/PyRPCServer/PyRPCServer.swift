@@ -1,0 +1,116 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PyRPCPython
+import PyRPCWire
+import Synchronization
+
+/// One pyrpc server: a TCP listener, a Python worker pool and a registry of RPCs.
+///
+/// ```swift
+/// let server = PyRPCServer(name: "s1")
+/// let address = try await server.start(host: "127.0.0.1", port: 8181)
+/// try await server.install(manifest, sources: scripts)
+/// ...
+/// await server.stop()
+/// ```
+/// Several servers can run in one process (`pyrpc up`); they share the interpreter and the
+/// event loops but each has its own workers, limits and RPCs.
+public final class PyRPCServer: Sendable {
+    public let name: String
+    let core: ServerCore
+    private let group: EventLoopGroup
+    private let channels = Mutex<[Channel]>([])
+    private let deployLock = AsyncSerializer()
+
+    public init(name: String, options: ServerOptions = ServerOptions(), logger: Logger? = nil,
+                group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        var logger = logger ?? Logger(label: "pyrpc.server")
+        logger[metadataKey: "server"] = .string(name)
+        self.name = name
+        self.group = group
+        core = ServerCore(name: name, options: options, logger: logger)
+    }
+
+    public var options: ServerOptions { core.options }
+
+    /// Listens on `host:port` (port 0 picks a free one) and returns the bound address.
+    @discardableResult
+    public func start(host: String, port: Int) async throws -> SocketAddress {
+        let core = self.core
+        let options = core.options
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 512)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(IdleStateHandler(readTimeout: .milliseconds(Int64(options.idleTimeout * 1000))))
+                    try pipeline.addHandler(ByteToMessageHandler(LineFrameDecoder(maxBytes: options.maxMessageBytes)))
+                    try pipeline.addHandler(ConnectionHandler(core: core))
+                }
+            }
+        let channel = try await bootstrap.bind(host: host, port: port).get()
+        channels.withLock { $0.append(channel) }
+        let address = channel.localAddress!
+        core.logger.info("server \(name) listening on \(ConnectionHandler.describeWithPort(address))")
+        return address
+    }
+
+    /// The addresses the server listens on.
+    public var localAddresses: [SocketAddress] {
+        channels.withLock { channels in channels.compactMap { $0.localAddress } }
+    }
+
+    /// Swaps in the RPCs of `manifest` atomically (see `RPCRegistry.install`).
+    /// `sources` maps SHA-256 → script text for scripts the server has not loaded.
+    @discardableResult
+    public func install(_ manifest: ServerManifest, sources: [String: String]) async throws(DeployError) -> DeployReport {
+        let registry = core.registry
+        let result: Result<DeployReport, DeployError> = await deployLock.run {
+            do throws(DeployError) {
+                return .success(try await registry.install(manifest, sources: sources))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// The current deploy generation number (0 before the first deploy).
+    public var generation: Int { core.registry.current.number }
+
+    /// Stops accepting, lets calls in flight finish (up to the shutdown grace), then closes.
+    public func stop() async {
+        let listeners = channels.withLock { $0 }
+        for channel in listeners { try? await channel.close() }
+        let grace = core.options.shutdownGrace
+        let deadline = ContinuousClock.now + .milliseconds(Int64(grace * 1000))
+        while core.registry.current.callsInFlight > 0 || core.pool.pendingCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let remaining = ContinuousClock.now.duration(to: deadline)
+        core.pool.shutdown(grace: max(remaining, .milliseconds(100)))
+        core.logger.info("server \(name) stopped")
+    }
+}
+
+/// Runs async operations one at a time, in order (deploys must not interleave).
+final class AsyncSerializer: Sendable {
+    private let tail = Mutex<Task<Void, Never>?>(nil)
+
+    func run<T: Sendable>(_ operation: @escaping @Sendable () async -> T) async -> T {
+        let task: Task<T, Never> = tail.withLock { tail in
+            let previous = tail
+            let task = Task<T, Never> {
+                await previous?.value
+                return await operation()
+            }
+            tail = Task { _ = await task.value }
+            return task
+        }
+        return await task.value
+    }
+}

@@ -1,0 +1,208 @@
+import Logging
+import PyRPCPython
+import PyRPCWire
+import Synchronization
+
+/// Why a deploy was refused. The running generation is untouched when this is thrown.
+public struct DeployError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// What a deploy changed, counted in overloads.
+public struct DeployReport: Sendable, Equatable {
+    public var generation: Int
+    public var added = 0
+    public var replaced = 0
+    public var removed = 0
+    public var unchanged = 0
+}
+
+/// Holds the current generation and replaces it as a whole.
+///
+/// `install` verifies every script against its hash, loads every new one and looks up
+/// every function before anything becomes visible; a failure leaves the running generation
+/// as it was. Scripts whose hash is unchanged keep their loaded module (and its state).
+/// A replaced generation is released — functions dropped, modules removed from
+/// `sys.modules` — once its last call in flight has ended.
+public final class RPCRegistry: Sendable {
+    let serverName: String
+    private let pool: PythonWorkerPool
+    private let logger: Logger
+    private let state: Mutex<State>
+
+    private struct State {
+        var current: Generation
+        /// Retired generations still finishing calls; their scripts must stay loaded.
+        var draining: [Generation] = []
+    }
+
+    init(serverName: String, pool: PythonWorkerPool, logger: Logger) {
+        self.serverName = serverName
+        self.pool = pool
+        self.logger = logger
+        state = Mutex(State(current: .empty(server: serverName)))
+    }
+
+    var current: Generation { state.withLock { $0.current } }
+
+    /// The hashes the server already has loaded (a deploy need not send these).
+    var loadedHashes: Set<String> { Set(current.scripts.keys) }
+
+    /// Builds and swaps in a generation for `manifest`. `sources` maps hash → script text for
+    /// every script not already loaded. Serialized by the caller (one deploy at a time).
+    func install(_ manifest: ServerManifest, sources: [String: String]) async throws(DeployError) -> DeployReport {
+        let previous = current
+        for (hash, text) in sources where ScriptHash.sha256(text) != hash {
+            throw DeployError(message: "script \(hash.prefix(12)) does not match its SHA-256 (got \(ScriptHash.sha256(text).prefix(12))); it was corrupted in transit")
+        }
+        let missing = manifest.scriptHashes.filter { previous.scripts[$0] == nil && sources[$0] == nil }
+        if let hash = missing.first {
+            let path = manifest.services.flatMap(\.rpcs).first { $0.scriptHash == hash }?.scriptPath ?? "?"
+            throw DeployError(message: "the deploy lacks the text of \(path) (\(hash.prefix(12)))")
+        }
+        let number = previous.number + 1
+        let server = serverName
+        let built: Result<Generation, DeployError> = await pool.perform { gil in
+            Self.build(manifest, sources: sources, previous: previous, number: number, server: server, gil)
+        }
+        let generation = try built.get()
+        let report = Self.compare(previous, generation)
+        let retired = state.withLock { state -> Generation in
+            let old = state.current
+            state.current = generation
+            state.draining.append(old)
+            return old
+        }
+        retired.retire { [weak self] old in self?.release(old) }
+        logger.info("deployed generation \(number): \(report.added) added, \(report.replaced) replaced, \(report.removed) removed, \(report.unchanged) unchanged")
+        return report
+    }
+
+    private static func build(
+        _ manifest: ServerManifest, sources: [String: String], previous: Generation, number: Int, server: String, _ gil: borrowing GIL
+    ) -> Result<Generation, DeployError> {
+        var scripts: [String: LoadedScript] = [:]
+        var fresh: [LoadedScript] = []
+        var functions: [PythonFunction] = []
+        func fail(_ message: String, _ gil: borrowing GIL) -> Result<Generation, DeployError> {
+            for function in functions { function.dispose(gil) }
+            for script in fresh { script.unload(gil) }
+            return .failure(DeployError(message: message))
+        }
+        let previousOverloads = Dictionary(previous.overloads.map { (OverloadKey($0), $0) }, uniquingKeysWith: { first, _ in first })
+        var services: [String: ServiceTable] = [:]
+        for service in manifest.services {
+            var rpcs: [String: [Overload]] = [:]
+            var names: [String] = []
+            for rpc in service.rpcs {
+                let script: LoadedScript
+                if let loaded = scripts[rpc.scriptHash] ?? previous.scripts[rpc.scriptHash] {
+                    script = loaded
+                } else {
+                    do {
+                        script = try LoadedScript.load(
+                            source: sources[rpc.scriptHash]!, path: rpc.scriptPath,
+                            moduleName: moduleName(server: server, path: rpc.scriptPath, hash: rpc.scriptHash), gil)
+                    } catch {
+                        return fail("\(error)", gil)
+                    }
+                    fresh.append(script)
+                }
+                scripts[rpc.scriptHash] = script
+                let function: PythonFunction
+                do {
+                    function = try script.function(named: rpc.function, gil)
+                } catch {
+                    return fail("\(error) (rpc \(service.name).\(rpc.name))", gil)
+                }
+                functions.append(function)
+                let key = OverloadKey(service: service.name, name: rpc.name, signature: rpc.signature, hash: rpc.scriptHash)
+                let overload = Overload(
+                    service: service.name, name: rpc.name, signature: rpc.signature, function: function,
+                    timeout: rpc.timeout, scriptHash: rpc.scriptHash, scriptPath: rpc.scriptPath,
+                    stats: previousOverloads[key]?.stats ?? CallStats())
+                if rpcs[rpc.name] == nil { names.append(rpc.name) }
+                rpcs[rpc.name, default: []].append(overload)
+            }
+            services[service.name] = ServiceTable(name: service.name, tenants: Set(service.tenants), rpcs: rpcs, rpcNames: names)
+        }
+        return .success(Generation(
+            number: number, manifest: manifest, services: services,
+            clients: ClientDirectory(clients: manifest.clients), scripts: scripts))
+    }
+
+    /// Releases a retired generation: drops its functions, and unloads each of its modules
+    /// that no live generation still uses.
+    private func release(_ old: Generation) {
+        let stillUsed: Set<ObjectIdentifier> = state.withLock { state in
+            state.draining.removeAll { $0 === old }
+            let live = [state.current] + state.draining
+            return Set(live.flatMap { $0.scripts.values.map(ObjectIdentifier.init) })
+        }
+        let overloads = old.overloads
+        let scripts = old.scripts.values.filter { !stillUsed.contains(ObjectIdentifier($0)) }
+        pool.submit(PythonJob(deadline: nil, work: { gil in
+            for overload in overloads { overload.function.dispose(gil) }
+            for script in scripts { script.unload(gil) }
+        }), force: true)
+    }
+
+    private static func compare(_ old: Generation, _ new: Generation) -> DeployReport {
+        var report = DeployReport(generation: new.number)
+        let oldByIdentity = Dictionary(old.overloads.map { (SignatureKey($0), $0.scriptHash + "/" + ($0.timeout.map { "\($0)" } ?? "")) }, uniquingKeysWith: { a, _ in a })
+        var seen: Set<SignatureKey> = []
+        for overload in new.overloads {
+            let key = SignatureKey(overload)
+            seen.insert(key)
+            let version = overload.scriptHash + "/" + (overload.timeout.map { "\($0)" } ?? "")
+            switch oldByIdentity[key] {
+            case nil: report.added += 1
+            case version: report.unchanged += 1
+            default: report.replaced += 1
+            }
+        }
+        report.removed = oldByIdentity.keys.filter { !seen.contains($0) }.count
+        return report
+    }
+
+    /// `pyrpc_s1_add_3f2a9c01`: unique per server and version, readable in tracebacks.
+    static func moduleName(server: String, path: String, hash: String) -> String {
+        let file = path.split(separator: "/").last.map(String.init) ?? "script"
+        let stem = file.hasSuffix(".py") ? String(file.dropLast(3)) : file
+        let safe = { (text: String) in String(text.map { $0.isLetter || $0.isNumber ? $0 : "_" }) }
+        return "pyrpc_\(safe(server))_\(safe(stem))_\(hash.prefix(12))"
+    }
+}
+
+/// An overload's identity for deploy reports: (service, rpc, argument types, return types).
+private struct SignatureKey: Hashable {
+    let service: String
+    let name: String
+    let signature: Signature
+
+    init(_ overload: Overload) {
+        service = overload.service
+        name = overload.name
+        signature = overload.signature
+    }
+}
+
+/// Identity of an overload's version, to carry its statistics across deploys.
+private struct OverloadKey: Hashable {
+    let service: String
+    let name: String
+    let signature: Signature
+    let hash: String
+
+    init(service: String, name: String, signature: Signature, hash: String) {
+        self.service = service
+        self.name = name
+        self.signature = signature
+        self.hash = hash
+    }
+
+    init(_ overload: Overload) {
+        self.init(service: overload.service, name: overload.name, signature: overload.signature, hash: overload.scriptHash)
+    }
+}

@@ -1,0 +1,170 @@
+import Logging
+import NIOCore
+import PyRPCPython
+import PyRPCWire
+
+/// What a connection should send back for one message.
+enum Answer {
+    case now([UInt8])
+    case later(EventLoopFuture<[UInt8]>)
+}
+
+/// Everything a connection needs to answer messages: the parts of one server, shared by
+/// all its connections. The path of a request: frame → parse → dispatch → Python → reply.
+final class ServerCore: Sendable {
+    let name: String
+    let options: ServerOptions
+    let logger: Logger
+    let pool: PythonWorkerPool
+    let registry: RPCRegistry
+    let dispatcher: Dispatcher
+    let startedAt = ContinuousClock.now
+    let admin: AdminHandler
+
+    init(name: String, options: ServerOptions, logger: Logger) {
+        self.name = name
+        self.options = options
+        self.logger = logger
+        pool = PythonWorkerPool(name: name, workers: options.pythonWorkers, maxPending: options.maxPendingCalls, logger: logger)
+        registry = RPCRegistry(serverName: name, pool: pool, logger: logger)
+        dispatcher = Dispatcher(serverName: name, options: options)
+        admin = AdminHandler(serverName: name, registry: registry, startedAt: startedAt)
+    }
+
+    /// Answers one framed message from `peer` (an IP address in text form).
+    func answer(_ frame: Frame, from peer: String, on eventLoop: EventLoop) -> Answer {
+        switch frame {
+        case .oversize(let limit):
+            logger.warning("bad request from \(peer): message over \(limit) bytes")
+            return .now(RPCReply.exception(.badRequest("message larger than the server's limit of \(limit) bytes (see --max-message-bytes)")))
+        case .message(let buffer):
+            let parsed: Result<JSONValue, JSONParseError> = buffer.withUnsafeReadableBytes { bytes in
+                Result { () throws(JSONParseError) -> JSONValue in try JSONParser.parse(bytes) }
+            }
+            let envelope: Envelope
+            do {
+                envelope = try Envelope(message: try parsed.get())
+            } catch let error as JSONParseError {
+                logger.warning("bad request from \(peer): \(error)")
+                return .now(RPCReply.exception(.badRequest("not valid JSON: \(error)")))
+            } catch let error as RPCError {
+                logger.warning("bad request from \(peer): \(error.message)")
+                return .now(RPCReply.exception(error))
+            } catch {
+                return .now(RPCReply.exception(.badRequest("\(error)")))
+            }
+            switch envelope.header {
+            case Header.rpcRequest:
+                do {
+                    return call(try RPCRequest(body: envelope.value), from: peer, on: eventLoop)
+                } catch {
+                    logger.warning("bad request from \(peer): \(error.message)")
+                    return .now(RPCReply.exception(error))
+                }
+            default:
+                return admin.answer(envelope, from: peer, core: self, on: eventLoop)
+            }
+        }
+    }
+
+    private func call(_ request: RPCRequest, from peer: String, on eventLoop: EventLoop) -> Answer {
+        let generation = registry.current
+        let label = "\(request.service).\(request.rpc)"
+        switch dispatcher.decide(request, from: peer, generation: generation) {
+        case .reject(let error):
+            if error.type == .clientNotRegistered {
+                logger.warning("unauthorized: \(label) from \(peer) as \(request.client ?? "?"): \(error.message)")
+            } else {
+                logger.info("\(label) from \(peer): \(error.type.rawValue): \(error.message)")
+            }
+            return .now(RPCReply.exception(error))
+        case .run(let call):
+            return run(call, request: request, peer: peer, on: eventLoop)
+        }
+    }
+
+    private func run(_ call: Dispatcher.Call, request: RPCRequest, peer: String, on eventLoop: EventLoop) -> Answer {
+        let promise = eventLoop.makePromise(of: [UInt8].self)
+        let overload = call.overload
+        let started = ContinuousClock.now
+        let id = request.id
+        let logger = self.logger
+        let debug = options.debug
+        let label = "\(overload.service).\(overload.name)\(overload.signature)"
+        let who = "\(call.caller)@\(peer)"
+        let timeout = call.timeout
+        let ticket = JobTicket()
+        let generation = call.generation
+        generation.beginCall()
+        let job = PythonJob(
+            deadline: started + .nanoseconds(Int64(min(timeout, 1e9) * 1e9)),
+            ticket: ticket,
+            work: { gil in
+                let outcome = overload.function.call(call.arguments, types: overload.signature.arguments, returns: overload.signature.returns, gil)
+                guard ticket.claim() else { return }
+                let seconds = Self.seconds(since: started)
+                let reply: [UInt8]
+                switch outcome {
+                case .returned(let values):
+                    reply = RPCReply.result(values, id: id)
+                    overload.stats.record(.ok, seconds: seconds)
+                    logger.info("\(label) by \(who): ok in \(Self.milliseconds(seconds)) ms")
+                case .raised(let summary, let traceback):
+                    let message = debug && !traceback.isEmpty ? "\(summary)\n\(traceback)" : summary
+                    reply = RPCReply.exception(RPCError(.executionException, message, id: id))
+                    overload.stats.record(.error, seconds: seconds)
+                    logger.info("\(label) by \(who): Execution Exception in \(Self.milliseconds(seconds)) ms: \(summary)")
+                    if !traceback.isEmpty { logger.debug("\(traceback)") }
+                case .badReturn(let problem):
+                    let message = "\(overload.service).\(overload.name) returned a value that does not fit its declared return types (\(overload.signature.returns.map(\.description).joined(separator: ", "))): \(problem)"
+                    reply = RPCReply.exception(RPCError(.executionException, message, id: id))
+                    overload.stats.record(.error, seconds: seconds)
+                    logger.info("\(label) by \(who): bad return value in \(Self.milliseconds(seconds)) ms: \(problem)")
+                case .interrupted:
+                    reply = RPCReply.exception(Self.timeoutError(label: "\(overload.service).\(overload.name)", timeout: timeout, id: id))
+                    overload.stats.record(.timeout, seconds: seconds)
+                    logger.info("\(label) by \(who): Timeout after \(Self.milliseconds(seconds)) ms")
+                }
+                promise.succeed(reply)
+            },
+            expired: {
+                let seconds = Self.seconds(since: started)
+                overload.stats.record(.timeout, seconds: seconds)
+                logger.warning("\(label) by \(who): Timeout after \(Self.milliseconds(seconds)) ms (limit \(timeout) s); interrupting it")
+                promise.succeed(RPCReply.exception(Self.timeoutError(label: "\(overload.service).\(overload.name)", timeout: timeout, id: id)))
+            },
+            finished: { generation.endCall() })
+        guard pool.submit(job) else {
+            generation.endCall()
+            logger.warning("\(label) by \(who): Server Busy (\(options.maxPendingCalls) calls waiting)")
+            return .now(RPCReply.exception(RPCError(
+                .serverBusy,
+                "server \(name) has \(options.maxPendingCalls) calls waiting for Python; retry in a moment",
+                id: id)))
+        }
+        return .later(promise.futureResult)
+    }
+
+    static func timeoutError(label: String, timeout: Double, id: JSONValue?) -> RPCError {
+        RPCError(.timeout, "\(label) ran past its time limit of \(formatSeconds(timeout)) s and was interrupted", id: id)
+    }
+
+    static func formatSeconds(_ seconds: Double) -> String {
+        seconds == seconds.rounded() && seconds < 1e15 ? String(Int(seconds)) : String(seconds)
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = start.duration(to: .now)
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    static func milliseconds(_ seconds: Double) -> String {
+        let ms = seconds * 1000
+        return ms < 10 ? String(format3(ms)) : String(Int(ms.rounded()))
+    }
+
+    private static func format3(_ value: Double) -> String {
+        let scaled = (value * 1000).rounded() / 1000
+        return String(scaled)
+    }
+}

@@ -1,0 +1,19 @@
+/// Limits and behaviour of one server, with the defaults of SPEC §8.
+public struct ServerOptions: Sendable {
+    /// Largest accepted message, in bytes. Larger ones get `Bad Request`.
+    public var maxMessageBytes = 16 << 20
+    /// A connection with no traffic and no call in flight for this long is closed (seconds).
+    public var idleTimeout: Double = 300
+    /// The longest a call may run (seconds); per-rpc and per-request limits can only shorten it.
+    public var callTimeout: Double = 30
+    /// Calls waiting for a Python worker beyond this many get `Server Busy`.
+    public var maxPendingCalls = 1024
+    /// Threads running Python. Blocking calls overlap up to this many.
+    public var pythonWorkers = 8
+    /// On SIGINT/SIGTERM, how long calls in flight may take to finish (seconds).
+    public var shutdownGrace: Double = 10
+    /// Put Python tracebacks into `Execution Exception` messages.
+    public var debug = false
+
+    public init() {}
+}

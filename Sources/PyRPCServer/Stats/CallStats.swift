@@ -1,0 +1,62 @@
+import Synchronization
+
+/// Counters and recent latencies of one overload, for `pyrpc stats` and the log.
+final class CallStats: Sendable {
+    enum Outcome: Sendable {
+        case ok
+        case error
+        case timeout
+    }
+
+    struct Snapshot: Sendable {
+        var calls: Int
+        var errors: Int
+        var timeouts: Int
+        /// Milliseconds, over the most recent calls (up to `window`).
+        var p50: Double?
+        var p99: Double?
+    }
+
+    /// How many recent latencies the percentiles are computed over.
+    static let window = 4096
+
+    private struct State {
+        var calls = 0
+        var errors = 0
+        var timeouts = 0
+        var latencies: [Double] = []  // seconds, a ring of `window` entries
+        var next = 0
+    }
+
+    private let state = Mutex(State())
+
+    init() {}
+
+    func record(_ outcome: Outcome, seconds: Double) {
+        state.withLock { state in
+            state.calls += 1
+            switch outcome {
+            case .ok: break
+            case .error: state.errors += 1
+            case .timeout: state.timeouts += 1
+            }
+            if state.latencies.count < Self.window {
+                state.latencies.append(seconds)
+            } else {
+                state.latencies[state.next] = seconds
+                state.next = (state.next + 1) % Self.window
+            }
+        }
+    }
+
+    func snapshot() -> Snapshot {
+        let (calls, errors, timeouts, latencies) = state.withLock { ($0.calls, $0.errors, $0.timeouts, $0.latencies) }
+        let sorted = latencies.sorted()
+        func percentile(_ p: Double) -> Double? {
+            guard !sorted.isEmpty else { return nil }
+            let index = min(sorted.count - 1, Int((p * Double(sorted.count)).rounded(.up)) - 1)
+            return sorted[max(0, index)] * 1000
+        }
+        return Snapshot(calls: calls, errors: errors, timeouts: timeouts, p50: percentile(0.5), p99: percentile(0.99))
+    }
+}

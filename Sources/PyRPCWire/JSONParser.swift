@@ -1,0 +1,389 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Malformed JSON, with the byte offset where parsing stopped.
+public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let offset: Int
+    public let reason: String
+
+    public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+}
+
+/// A strict RFC 8259 parser that keeps integers exact (see `JSONValue.bigInt`).
+///
+/// ```swift
+/// let value = try JSONParser.parse(#"{"header": "RPC-REQ", "value": {}}"#)
+/// ```
+/// With `lenient: true` it also reads the Python-literal spellings that course clients
+/// produce with `str(value)`: single-quoted strings and `True`/`False`/`None`.
+public enum JSONParser {
+    /// Nesting deeper than this is rejected rather than risking the stack.
+    public static let maximumDepth = 512
+
+    public static func parse(_ text: String, lenient: Bool = false) throws(JSONParseError) -> JSONValue {
+        var text = text
+        let result: Result<JSONValue, JSONParseError> = text.withUTF8 { buffer in
+            Result { () throws(JSONParseError) -> JSONValue in
+                try parse(UnsafeRawBufferPointer(buffer), lenient: lenient)
+            }
+        }
+        return try result.get()
+    }
+
+    public static func parse(_ bytes: UnsafeRawBufferPointer, lenient: Bool = false) throws(JSONParseError) -> JSONValue {
+        var reader = Reader(bytes: bytes, lenient: lenient)
+        reader.skipWhitespace()
+        let value = try reader.parseValue(depth: 0)
+        reader.skipWhitespace()
+        guard reader.index == bytes.count else {
+            throw reader.error("unexpected text after the JSON value")
+        }
+        return value
+    }
+
+    public static func parse(_ bytes: [UInt8], lenient: Bool = false) throws(JSONParseError) -> JSONValue {
+        let result: Result<JSONValue, JSONParseError> = bytes.withUnsafeBytes { buffer in
+            Result { () throws(JSONParseError) -> JSONValue in try parse(buffer, lenient: lenient) }
+        }
+        return try result.get()
+    }
+}
+
+private struct Reader {
+    let bytes: UnsafeRawBufferPointer
+    let lenient: Bool
+    var index = 0
+
+    init(bytes: UnsafeRawBufferPointer, lenient: Bool) {
+        self.bytes = bytes
+        self.lenient = lenient
+    }
+
+    func error(_ reason: String) -> JSONParseError {
+        JSONParseError(offset: index, reason: reason)
+    }
+
+    @inline(__always) var current: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    mutating func skipWhitespace() {
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x0A, 0x0D, 0x09: index += 1
+            default: return
+            }
+        }
+    }
+
+    mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
+        guard let byte = current else { throw error("unexpected end of input, expected a value") }
+        switch byte {
+        case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
+        case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
+        case UInt8(ascii: "\""): return .string(try parseString(quote: byte))
+        case UInt8(ascii: "'") where lenient: return .string(try parseString(quote: byte))
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
+        case UInt8(ascii: "t"): try expectKeyword("true"); return .bool(true)
+        case UInt8(ascii: "f"): try expectKeyword("false"); return .bool(false)
+        case UInt8(ascii: "n"): try expectKeyword("null"); return .null
+        case UInt8(ascii: "T") where lenient: try expectKeyword("True"); return .bool(true)
+        case UInt8(ascii: "F") where lenient: try expectKeyword("False"); return .bool(false)
+        case UInt8(ascii: "N") where lenient: try expectKeyword("None"); return .null
+        default: throw error("unexpected character '\(printable(byte))', expected a value")
+        }
+    }
+
+    private func printable(_ byte: UInt8) -> String {
+        byte >= 0x20 && byte < 0x7F ? String(UnicodeScalar(byte)) : "\\x" + String(byte, radix: 16)
+    }
+
+    mutating func expectKeyword(_ word: StaticString) throws(JSONParseError) {
+        let count = word.utf8CodeUnitCount
+        guard index + count <= bytes.count else { throw error("unexpected end of input, expected \(word)") }
+        let matches = word.withUTF8Buffer { expected in
+            (0..<count).allSatisfy { bytes[index + $0] == expected[$0] }
+        }
+        guard matches else { throw error("unknown literal, expected \(word)") }
+        index += count
+    }
+
+    mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
+        guard depth <= JSONParser.maximumDepth else { throw error("nested deeper than \(JSONParser.maximumDepth) levels") }
+        index += 1
+        var members: [String: JSONValue] = [:]
+        skipWhitespace()
+        if current == UInt8(ascii: "}") {
+            index += 1
+            return .object(members)
+        }
+        while true {
+            skipWhitespace()
+            guard let quote = current, quote == UInt8(ascii: "\"") || (lenient && quote == UInt8(ascii: "'")) else {
+                throw error("expected a string key in object")
+            }
+            let key = try parseString(quote: quote)
+            skipWhitespace()
+            guard current == UInt8(ascii: ":") else { throw error("expected ':' after object key") }
+            index += 1
+            skipWhitespace()
+            members[key] = try parseValue(depth: depth)
+            skipWhitespace()
+            switch current {
+            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: "}"): index += 1; return .object(members)
+            case nil: throw error("unexpected end of input inside an object")
+            default: throw error("expected ',' or '}' in object")
+            }
+        }
+    }
+
+    mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
+        guard depth <= JSONParser.maximumDepth else { throw error("nested deeper than \(JSONParser.maximumDepth) levels") }
+        index += 1
+        var elements: [JSONValue] = []
+        skipWhitespace()
+        if current == UInt8(ascii: "]") {
+            index += 1
+            return .array(elements)
+        }
+        while true {
+            skipWhitespace()
+            elements.append(try parseValue(depth: depth))
+            skipWhitespace()
+            switch current {
+            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: "]"): index += 1; return .array(elements)
+            case nil: throw error("unexpected end of input inside a list")
+            default: throw error("expected ',' or ']' in list")
+            }
+        }
+    }
+
+    // MARK: Strings
+
+    mutating func parseString(quote: UInt8) throws(JSONParseError) -> String {
+        index += 1
+        let start = index
+        // Fast path: no escapes, just validate the UTF-8 slice.
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == quote {
+                let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
+                index += 1
+                guard let string = String(validating: slice, as: UTF8.self) else {
+                    throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
+                }
+                return string
+            }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            index += 1
+        }
+        var buffer: [UInt8] = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+        while true {
+            guard let byte = current else { throw error("unterminated string") }
+            if byte == quote {
+                index += 1
+                guard let string = String(validating: buffer, as: UTF8.self) else {
+                    throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
+                }
+                return string
+            }
+            if byte < 0x20 { throw error("control character in string (escape it as \\u00\(byte < 16 ? "0" : "")\(String(byte, radix: 16)))") }
+            if byte != UInt8(ascii: "\\") {
+                buffer.append(byte)
+                index += 1
+                continue
+            }
+            index += 1
+            guard let escape = current else { throw error("unterminated escape") }
+            index += 1
+            switch escape {
+            case UInt8(ascii: "\""): buffer.append(0x22)
+            case UInt8(ascii: "\\"): buffer.append(0x5C)
+            case UInt8(ascii: "/"): buffer.append(0x2F)
+            case UInt8(ascii: "b"): buffer.append(0x08)
+            case UInt8(ascii: "f"): buffer.append(0x0C)
+            case UInt8(ascii: "n"): buffer.append(0x0A)
+            case UInt8(ascii: "r"): buffer.append(0x0D)
+            case UInt8(ascii: "t"): buffer.append(0x09)
+            case UInt8(ascii: "'") where lenient: buffer.append(0x27)
+            case UInt8(ascii: "u"):
+                let scalar = try parseUnicodeEscape()
+                appendUTF8(scalar, to: &buffer)
+            default:
+                index -= 1
+                throw error("invalid escape '\\\(printable(escape))'")
+            }
+        }
+    }
+
+    private mutating func parseHex4() throws(JSONParseError) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw error("truncated \\u escape") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[index]
+            let digit: UInt32
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+            default: throw error("invalid hex digit in \\u escape")
+            }
+            value = value << 4 | digit
+            index += 1
+        }
+        return value
+    }
+
+    private mutating func parseUnicodeEscape() throws(JSONParseError) -> UInt32 {
+        let first = try parseHex4()
+        switch first {
+        case 0xD800...0xDBFF:
+            guard index + 2 <= bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                throw error("lone surrogate \\u\(String(first, radix: 16)) cannot be represented")
+            }
+            index += 2
+            let second = try parseHex4()
+            guard (0xDC00...0xDFFF).contains(second) else {
+                throw error("lone surrogate \\u\(String(first, radix: 16)) cannot be represented")
+            }
+            return 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+        case 0xDC00...0xDFFF:
+            throw error("lone surrogate \\u\(String(first, radix: 16)) cannot be represented")
+        default:
+            return first
+        }
+    }
+
+    private func appendUTF8(_ scalar: UInt32, to buffer: inout [UInt8]) {
+        switch scalar {
+        case 0..<0x80:
+            buffer.append(UInt8(scalar))
+        case 0x80..<0x800:
+            buffer.append(UInt8(0xC0 | (scalar >> 6)))
+            buffer.append(UInt8(0x80 | (scalar & 0x3F)))
+        case 0x800..<0x10000:
+            buffer.append(UInt8(0xE0 | (scalar >> 12)))
+            buffer.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+            buffer.append(UInt8(0x80 | (scalar & 0x3F)))
+        default:
+            buffer.append(UInt8(0xF0 | (scalar >> 18)))
+            buffer.append(UInt8(0x80 | ((scalar >> 12) & 0x3F)))
+            buffer.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+            buffer.append(UInt8(0x80 | (scalar & 0x3F)))
+        }
+    }
+
+    // MARK: Numbers
+
+    mutating func parseNumber() throws(JSONParseError) -> JSONValue {
+        let start = index
+        var negative = false
+        if current == UInt8(ascii: "-") {
+            negative = true
+            index += 1
+        }
+        let integerStart = index
+        guard let first = current, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9") else {
+            throw error("expected a digit")
+        }
+        // Accumulate up to 19 significant digits; they fit a UInt64 and serve both paths.
+        var mantissa: UInt64 = 0
+        var significantDigits = 0
+        var droppedDigits = 0
+        if first == UInt8(ascii: "0") {
+            index += 1
+        } else {
+            while let byte = current, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+                if significantDigits < 19 {
+                    mantissa = mantissa &* 10 &+ UInt64(byte - UInt8(ascii: "0"))
+                    significantDigits += 1
+                } else {
+                    droppedDigits += 1
+                }
+                index += 1
+            }
+        }
+        let integerEnd = index
+        var isFloat = false
+        var fractionDigits = 0
+        if current == UInt8(ascii: ".") {
+            isFloat = true
+            index += 1
+            let fractionStart = index
+            while let byte = current, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+                if significantDigits < 19 {
+                    if mantissa != 0 || byte != UInt8(ascii: "0") { significantDigits += 1 }
+                    mantissa = mantissa &* 10 &+ UInt64(byte - UInt8(ascii: "0"))
+                    fractionDigits += 1
+                }
+                index += 1
+            }
+            guard index > fractionStart else { throw error("expected a digit after the decimal point") }
+        }
+        var exponent = 0
+        if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
+            isFloat = true
+            index += 1
+            var exponentNegative = false
+            if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") {
+                exponentNegative = current == UInt8(ascii: "-")
+                index += 1
+            }
+            let exponentStart = index
+            while let byte = current, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+                if exponent < 100_000 { exponent = exponent * 10 + Int(byte - UInt8(ascii: "0")) }
+                index += 1
+            }
+            guard index > exponentStart else { throw error("expected a digit in the exponent") }
+            if exponentNegative { exponent = -exponent }
+        }
+
+        if !isFloat {
+            if droppedDigits == 0 {
+                if negative {
+                    if mantissa <= UInt64(Int.max) + 1 {
+                        return .int(mantissa == UInt64(Int.max) + 1 ? Int.min : -Int(mantissa))
+                    }
+                } else if mantissa <= UInt64(Int.max) {
+                    return .int(Int(mantissa))
+                }
+            }
+            let digits = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[integerStart..<integerEnd]), as: UTF8.self)
+            return .bigInt(negative ? "-" + digits : digits)
+        }
+
+        // Exact fast path (Clinger): the mantissa and a power of ten are both exact doubles.
+        let decimalExponent = exponent - fractionDigits + droppedDigits
+        if droppedDigits == 0, mantissa <= 1 << 53, decimalExponent >= -22, decimalExponent <= 22 {
+            var value = Double(mantissa)
+            if decimalExponent < 0 {
+                value /= powersOfTen[-decimalExponent]
+            } else {
+                value *= powersOfTen[decimalExponent]
+            }
+            return .float(negative ? -value : value)
+        }
+        return .float(try slowDouble(start: start))
+    }
+
+    private func slowDouble(start: Int) throws(JSONParseError) -> Double {
+        let length = index - start
+        let value: Double? = withUnsafeTemporaryAllocation(of: CChar.self, capacity: length + 1) { buffer in
+            for offset in 0..<length { buffer[offset] = CChar(bitPattern: bytes[start + offset]) }
+            buffer[length] = 0
+            var end: UnsafeMutablePointer<CChar>?
+            let parsed = strtod(buffer.baseAddress!, &end)
+            return end == buffer.baseAddress! + length ? parsed : nil
+        }
+        guard let value else { throw JSONParseError(offset: start, reason: "number out of range") }
+        return value
+    }
+}
+
+private let powersOfTen: [Double] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+]

@@ -1,0 +1,100 @@
+/// An RPC-REQ (SPEC §2). Types are kept as the client spelled them: a type name the grammar
+/// does not know is an `Invalid Arguments` found during dispatch, not a malformed message.
+public struct RPCRequest: Sendable, Equatable {
+    public var client: String?
+    public var service: String
+    public var rpc: String
+    public var arguments: [JSONValue]
+    public var argumentTypes: [String]
+    public var returnTypes: [String]
+    public var id: JSONValue?
+    /// Seconds; the smaller of this and the server's limit applies.
+    public var timeout: Double?
+
+    public init(
+        client: String? = nil, service: String, rpc: String, arguments: [JSONValue],
+        argumentTypes: [String], returnTypes: [String], id: JSONValue? = nil, timeout: Double? = nil
+    ) {
+        self.client = client
+        self.service = service
+        self.rpc = rpc
+        self.arguments = arguments
+        self.argumentTypes = argumentTypes
+        self.returnTypes = returnTypes
+        self.id = id
+        self.timeout = timeout
+    }
+
+    /// Reads the `value` object of an RPC-REQ envelope.
+    public init(body: [String: JSONValue]) throws(RPCError) {
+        let id = body["id"]
+        func string(_ key: String) throws(RPCError) -> String {
+            guard let field = body[key] else { throw .badRequest("missing field '\(key)' in RPC-REQ", id: id) }
+            guard case .string(let text) = field else {
+                throw .badRequest("field '\(key)' must be a string, got \(field.kindName)", id: id)
+            }
+            return text
+        }
+        func typeList(_ key: String) throws(RPCError) -> [String] {
+            guard let field = body[key] else {
+                throw .badRequest("missing field '\(key)' in RPC-REQ (a list of type names such as [\"int\", \"int\"])", id: id)
+            }
+            guard case .array(let entries) = field else {
+                throw .badRequest("field '\(key)' must be a list of type names, got \(field.kindName)", id: id)
+            }
+            var names: [String] = []
+            for entry in entries {
+                guard case .string(let name) = entry else {
+                    throw .badRequest("field '\(key)' must hold type names as strings, found \(entry.kindName)", id: id)
+                }
+                names.append(name)
+            }
+            return names
+        }
+
+        switch id {
+        case nil, .null, .bool, .int, .bigInt, .float, .string: break
+        case .array, .object: throw .badRequest("field 'id' must be a JSON scalar (number or string)")
+        }
+        var client: String?
+        if let field = body["client"], field != .null {
+            guard case .string(let name) = field else {
+                throw .badRequest("field 'client' must be a string, got \(field.kindName)", id: id)
+            }
+            client = name
+        }
+        let service = try string("service")
+        let rpc = try string("rpc")
+        guard let argumentsField = body["arguments"] else {
+            throw .badRequest("missing field 'arguments' in RPC-REQ (a list of argument values)", id: id)
+        }
+        guard case .array(let arguments) = argumentsField else {
+            throw .badRequest("field 'arguments' must be a list, got \(argumentsField.kindName)", id: id)
+        }
+        let argumentTypes = try typeList("argument-types")
+        let returnTypes = try typeList("return-types")
+        var timeout: Double?
+        if let field = body["timeout"], field != .null {
+            guard let seconds = field.numberValue, seconds > 0, seconds.isFinite else {
+                throw .badRequest("field 'timeout' must be a positive number of seconds", id: id)
+            }
+            timeout = seconds
+        }
+        self.init(
+            client: client, service: service, rpc: rpc, arguments: arguments,
+            argumentTypes: argumentTypes, returnTypes: returnTypes, id: id, timeout: timeout)
+    }
+
+    /// The request as one newline-terminated RPC-REQ message.
+    public func encoded() -> [UInt8] {
+        var body: [String: JSONValue] = [
+            "service": .string(service), "rpc": .string(rpc), "arguments": .array(arguments),
+            "argument-types": .array(argumentTypes.map(JSONValue.string)),
+            "return-types": .array(returnTypes.map(JSONValue.string)),
+        ]
+        if let client { body["client"] = .string(client) }
+        if let id { body["id"] = id }
+        if let timeout { body["timeout"] = .float(timeout) }
+        return Envelope(header: Header.rpcRequest, value: body).encoded()
+    }
+}

@@ -1,0 +1,154 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PyRPCConfig
+import PyRPCServer
+
+/// Options every command that reads init.yaml shares.
+struct ConfigOption: ParsableArguments {
+    @Option(name: .long, help: "The network description to read.")
+    var config: String = "init.yaml"
+
+    func load(required: Bool = true) throws -> NetworkConfig? {
+        try loadNetwork(config, required: required)
+    }
+}
+
+/// Reads init.yaml; a missing or invalid file is a usage error (exit 2) with file:line:column.
+func loadNetwork(_ path: String, required: Bool = true) throws -> NetworkConfig? {
+    if !required && !FileManager.default.fileExists(atPath: path) { return nil }
+    do {
+        return try ConfigLoader.load(path: path)
+    } catch {
+        throw CLIExit.usage("\(error)")
+    }
+}
+
+/// Server limits and logging (SPEC §8).
+struct ServerFlags: ParsableArguments {
+    @Option(help: "Largest accepted message in bytes.")
+    var maxMessageBytes: Int = 16 << 20
+    @Option(help: "Seconds before an idle connection is closed.")
+    var idleTimeout: Double = 300
+    @Option(help: "Longest a call may run, in seconds (per-rpc `timeout:` and per-request `timeout` can only shorten it).")
+    var callTimeout: Double = 30
+    @Option(help: "Calls that may wait for a Python worker; beyond this callers get Server Busy.")
+    var maxPending: Int = 1024
+    @Option(help: "Threads running Python per server (blocking calls overlap up to this many).")
+    var workers: Int = 8
+    @Option(help: "Seconds calls in flight may take to finish on SIGINT/SIGTERM.")
+    var shutdownGrace: Double = 10
+    @Flag(help: "Include Python tracebacks in Execution Exception messages.")
+    var debug = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    var options: ServerOptions {
+        var options = ServerOptions()
+        options.maxMessageBytes = maxMessageBytes
+        options.idleTimeout = idleTimeout
+        options.callTimeout = callTimeout
+        options.maxPendingCalls = maxPending
+        options.pythonWorkers = workers
+        options.shutdownGrace = shutdownGrace
+        options.debug = debug
+        return options
+    }
+
+    func validate() throws {
+        guard maxMessageBytes > 0, idleTimeout > 0, callTimeout > 0, maxPending > 0, workers > 0, shutdownGrace >= 0 else {
+            throw ValidationError("limits must be positive numbers")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("unknown --log-level '\(logLevel)'; use trace, debug, info, notice, warning, error or critical")
+        }
+    }
+
+    func bootstrapLogging() {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+/// `HOST:PORT`, `[::1]:8181` or `::1:8181`.
+func parseEndpoint(_ text: String) throws -> (host: String, port: Int) {
+    var host: Substring
+    var portText: Substring
+    if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+        host = text[text.index(after: text.startIndex)..<close]
+        portText = text[text.index(after: close)...].drop { $0 == ":" }
+    } else if let colon = text.lastIndex(of: ":") {
+        host = text[..<colon]
+        portText = text[text.index(after: colon)...]
+    } else {
+        throw CLIExit.usage("'\(text)' is not HOST:PORT (e.g. 127.0.0.1:8181 or [::1]:8181)")
+    }
+    guard let port = Int(portText), (0...65535).contains(port), !host.isEmpty else {
+        throw CLIExit.usage("'\(text)' is not HOST:PORT (e.g. 127.0.0.1:8181 or [::1]:8181)")
+    }
+    if host == "*" { host = "0.0.0.0" }
+    return (String(host), port)
+}
+
+func formatEndpoint(_ host: String, _ port: Int) -> String {
+    host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+}
+
+/// Waits for SIGINT or SIGTERM (Python installs no handlers of its own: see PythonRuntime).
+func waitForTerminationSignal() async -> Int32 {
+    signal(SIGINT, SIG_IGN)
+    signal(SIGTERM, SIG_IGN)
+    let queue = DispatchQueue(label: "pyrpc.signals")
+    return await withCheckedContinuation { continuation in
+        let once = OnceFlag()
+        var sources: [DispatchSourceSignal] = []
+        for signalNumber in [SIGINT, SIGTERM] {
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+            source.setEventHandler {
+                if once.claim() { continuation.resume(returning: signalNumber) }
+            }
+            source.resume()
+            sources.append(source)
+        }
+        SignalSources.keep(sources)
+    }
+}
+
+private final class OnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+    func claim() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if done { return false }
+        done = true
+        return true
+    }
+}
+
+private enum SignalSources {
+    nonisolated(unsafe) static var retained: [DispatchSourceSignal] = []
+    static func keep(_ sources: [DispatchSourceSignal]) { retained = sources }
+}
+
+/// The starting servers' common path for `up` and `serve`.
+func startServer(name: String, host: String, port: Int, options: ServerOptions) async throws -> PyRPCServer {
+    let server = PyRPCServer(name: name, options: options)
+    do {
+        try await server.start(host: host, port: port)
+    } catch {
+        let text = "\(error)"
+        let hint = text.contains("in use") || text.contains("Address already") ? " (is another pyrpc already running? stop it or change the port in init.yaml)" : ""
+        throw CLIExit.network("server \(name) cannot listen on \(formatEndpoint(host, port)): \(error)\(hint)")
+    }
+    return server
+}
+
+/// Makes printed lines visible at once when stdout is a pipe (tests, `| tee`).
+func flushStandardOutput() {
+    fflush(nil)
+}

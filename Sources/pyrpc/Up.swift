@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import PyRPCClient
+import PyRPCConfig
+import PyRPCServer
+import PyRPCWire
+
+/// `pyrpc up [init.yaml]`: the quick start.
+struct Up: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start every server of init.yaml in this process, load its RPCs, and serve until Ctrl-C.")
+
+    @Argument(help: "The network description.")
+    var config: String = "init.yaml"
+
+    @OptionGroup var flags: ServerFlags
+
+    func run() async throws {
+        flags.bootstrapLogging()
+        let network = try loadNetwork(config)!
+        if network.servers.isEmpty { throw CLIExit.usage("\(config) declares no servers") }
+
+        var servers: [PyRPCServer] = []
+        do {
+            for node in network.servers {
+                servers.append(try await startServer(name: node.name, host: node.host, port: node.port, options: flags.options))
+            }
+            for server in servers {
+                let report = try await deployLocally(network, to: server)
+                print("\(server.name): loaded \(report.added) rpc\(report.added == 1 ? "" : "s") (generation \(report.generation))")
+            }
+        } catch {
+            for server in servers { await server.stop() }
+            throw error
+        }
+
+        print("")
+        print("pyrpc is serving \(config):")
+        for node in network.servers {
+            let services = network.services(providedBy: node.name).map(\.name)
+            print("  \(node.name)  \(formatEndpoint(node.host, node.port))  \(services.isEmpty ? "(no services)" : services.joined(separator: ", "))")
+        }
+        if let sample = Self.sampleCall(network) {
+            print("")
+            print("Try:  \(sample)")
+        }
+        print("Stop with Ctrl-C.")
+        flushStandardOutput()
+
+        let signalNumber = await waitForTerminationSignal()
+        printError("received signal \(signalNumber); finishing calls in flight...")
+        for server in servers { await server.stop() }
+        throw CLIExit(code: 0)
+    }
+
+    /// A `pyrpc call` line that works against this network, with arguments of the right types.
+    static func sampleCall(_ network: NetworkConfig) -> String? {
+        for service in network.services {
+            for rpc in service.rpcs {
+                let arguments = rpc.signature.arguments.map(sampleArgument)
+                guard !arguments.contains(nil) else { continue }
+                var line = "pyrpc call \(service.name) \(rpc.name)"
+                for argument in arguments { line += " \(argument!)" }
+                if let tenant = service.tenants.first { line += " --as \(tenant)" }
+                if rpc.name.isEmpty { continue }
+                return line
+            }
+        }
+        return nil
+    }
+
+    private static func sampleArgument(_ type: RPCType) -> String? {
+        switch type {
+        case .int: return "2"
+        case .float: return "1.5"
+        case .str: return "hello"
+        case .bool: return "true"
+        case .list(.int): return "'[1, 2, 3]'"
+        case .list(.float): return "'[1.5, 2.5]'"
+        case .list(.str): return "'[\"a\", \"b\"]'"
+        case .list: return nil
+        }
+    }
+}
+
+/// Loads `server`'s part of the network into it, in this process.
+func deployLocally(_ network: NetworkConfig, to server: PyRPCServer) async throws -> DeployReport {
+    let built: (manifest: ServerManifest, sources: [String: String])
+    do {
+        built = try ManifestBuilder.build(network, server: server.name)
+    } catch {
+        throw CLIExit.usage("\(network.file): \(error)")
+    }
+    do {
+        return try await server.install(built.manifest, sources: built.sources)
+    } catch {
+        throw CLIExit.usage("server \(server.name) rejected the RPCs of \(network.file): \(error)")
+    }
+}
