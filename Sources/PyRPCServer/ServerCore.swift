@@ -137,10 +137,12 @@ final class ServerCore: Sendable {
         guard pool.submit(job) else {
             generation.endCall()
             logger.warning("\(label) by \(who): Server Busy (\(options.maxPendingCalls) calls waiting)")
-            return .now(RPCReply.exception(RPCError(
+            let busy = RPCReply.exception(RPCError(
                 .serverBusy,
                 "server \(name) has \(options.maxPendingCalls) calls waiting for Python; retry in a moment",
-                id: id)))
+                id: id))
+            promise.succeed(busy)  // never leak a promise
+            return .now(busy)
         }
         return .later(promise.futureResult)
     }
