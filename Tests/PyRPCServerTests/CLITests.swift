@@ -1,0 +1,150 @@
+import Foundation
+import XCTest
+
+/// The `pyrpc` binary as a user runs it: `up`, `call`, `ls`, `stats`, exit codes, signals.
+final class CLITests: XCTestCase {
+    var folder: URL!
+    var port1 = 0
+    var port2 = 0
+
+    override func setUp() async throws {
+        folder = try makeTemporaryFolder()
+        port1 = CLIProcess.freePort()
+        port2 = CLIProcess.freePort()
+        let yaml = """
+            network:
+              servers:
+                - s1: {ip: 127.0.0.1, port: \(port1)}
+                - s2: {ip: 127.0.0.1, port: \(port2)}
+              clients:
+                - c1: {ip: 127.0.0.1, port: 6001}
+                - c2: {ip: 127.0.0.1, port: 6002}
+            service:
+              - calc:
+                  providers: [s1, s2]
+                  tenants: [c1, c2]
+                  rpcs: [add, greet]
+              - secret:
+                  providers: [s2]
+                  tenants: [c1]
+                  rpcs: [code]
+            rpc:
+              - add: {args: [int, int], returns: [int], src: add.py}
+              - add: {args: [float, float], returns: [float], src: add_float.py}
+              - greet: {args: [str], returns: [str], src: greet.py}
+              - code: {args: [], returns: [int], src: code.py}
+            """
+        let files = [
+            "init.yaml": yaml,
+            "add.py": "def add(a, b):\n    return a + b\n",
+            "add_float.py": "def add(a, b):\n    return a + b\n",
+            "greet.py": "def greet(name):\n    return 'hello ' + name\n",
+            "code.py": "def code():\n    return 42\n",
+        ]
+        for (name, text) in files {
+            try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+    }
+
+    override func tearDown() async throws {
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    private func up() throws -> Process {
+        let process = try CLIProcess.start(["up", "init.yaml", "--log-level", "warning"], in: folder)
+        XCTAssertTrue(CLIProcess.waitForPort(port1) && CLIProcess.waitForPort(port2), "pyrpc up did not start listening")
+        return process
+    }
+
+    private func call(_ arguments: String...) throws -> CLIProcess.Output {
+        try CLIProcess.run(["call"] + arguments, in: folder)
+    }
+
+    func testUpCallListAndStop() throws {
+        let server = try up()
+        defer { if server.isRunning { server.terminate() } }
+
+        var output = try call("calc", "add", "2", "3")
+        XCTAssertEqual(output.status, 0, output.stderr)
+        XCTAssertEqual(output.stdout, "5\n")
+
+        output = try call("calc", "add", "2.5", "1")
+        XCTAssertEqual(output.stdout, "3.5\n")
+
+        output = try call("calc", "greet", "wörld", "--as", "c2", "--server", "s2")
+        XCTAssertEqual(output.stdout, "hello wörld\n")
+
+        output = try call("calc", "add", "-5", "3")
+        XCTAssertEqual(output.stdout, "-2\n", output.stderr)
+
+        output = try call("calc", "add", "2", "3", "--json")
+        XCTAssertEqual(output.stdout, #"{"header":"RPC-RES","value":{"return-values":[5]}}"# + "\n")
+
+        output = try call("calc", "add", "1", "2", "--to", "127.0.0.1:\(port2)", "--arg-types", "int,int", "--return-types", "int", "--as", "c1")
+        XCTAssertEqual(output.stdout, "3\n", output.stderr)
+
+        // An RPC exception: exit 1, type and message on stderr.
+        output = try call("secret", "code", "--as", "c2")
+        XCTAssertEqual(output.status, 1)
+        XCTAssertTrue(output.stderr.hasPrefix("Client Not Registered: client 'c2' may not access service 'secret'"), output.stderr)
+        output = try call("calc", "add", "2", "3", "--arg-types", "str,int", "--return-types", "int")
+        XCTAssertEqual(output.status, 1)
+        XCTAssertTrue(output.stderr.contains("calc.add accepts (int, int) -> (int) or (float, float) -> (float)"), output.stderr)
+
+        // Usage error: exit 2.
+        output = try call("calc", "add", "two", "three")
+        XCTAssertEqual(output.status, 2)
+        XCTAssertTrue(output.stderr.contains("fit no overload"), output.stderr)
+
+        let listing = try CLIProcess.run(["ls"], in: folder)
+        XCTAssertEqual(listing.status, 0, listing.stderr)
+        XCTAssertTrue(listing.stdout.contains("s1 (generation 1, 3 rpcs)"), listing.stdout)
+        XCTAssertTrue(listing.stdout.contains("calc.add") && listing.stdout.contains("(float, float) -> (float)"), listing.stdout)
+        XCTAssertTrue(listing.stdout.contains("secret.code"), listing.stdout)
+
+        let stats = try CLIProcess.run(["stats", "s1"], in: folder)
+        XCTAssertEqual(stats.status, 0, stats.stderr)
+        XCTAssertTrue(stats.stdout.contains("calc.add"), stats.stdout)
+
+        // SIGTERM: graceful stop with exit 0.
+        server.terminate()
+        server.waitUntilExit()
+        XCTAssertEqual(server.terminationStatus, 0)
+        XCTAssertEqual(server.terminationReason, .exit)
+
+        // Nothing listening now: network error, exit 3.
+        output = try call("calc", "add", "2", "3")
+        XCTAssertEqual(output.status, 3)
+        XCTAssertTrue(output.stderr.contains("connection refused"), output.stderr)
+    }
+
+    func testConfigErrorIsReportedWithLineAndExitCode2() throws {
+        try """
+            network:
+              servers:
+                - s1: {ip: 127.0.0.1, port: 8181}
+              clients:
+                - c1: {ip: 127.0.0.1}
+            service:
+              - calc:
+                  providers: [s1, s9]
+                  tenants: [c1]
+            """.write(to: folder.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
+        let output = try CLIProcess.run(["up", "bad.yaml"], in: folder)
+        XCTAssertEqual(output.status, 2)
+        XCTAssertTrue(output.stderr.contains("bad.yaml:8:"), output.stderr)
+        XCTAssertTrue(output.stderr.contains("s9"), output.stderr)
+    }
+
+    func testServeRunsOneServer() throws {
+        let server = try CLIProcess.start(["serve", "s2", "--log-level", "warning"], in: folder)
+        defer { if server.isRunning { server.terminate() } }
+        XCTAssertTrue(CLIProcess.waitForPort(port2))
+        let output = try call("secret", "code")
+        XCTAssertEqual(output.status, 0, output.stderr)
+        XCTAssertEqual(output.stdout, "42\n")
+        server.interrupt()  // SIGINT
+        server.waitUntilExit()
+        XCTAssertEqual(server.terminationStatus, 0)
+    }
+}
