@@ -13,8 +13,10 @@ struct AdminHandler: Sendable {
             return .now(Envelope(header: Header.listResult, value: listing()).encoded())
         case Header.statsRequest:
             return .now(Envelope(header: Header.statsResult, value: statistics()).encoded())
+        case Header.deployManifest, Header.deployScripts:
+            return core.deploy.answer(envelope, from: peer, on: eventLoop)
         default:
-            let known = [Header.rpcRequest, Header.listRequest, Header.statsRequest].joined(separator: ", ")
+            let known = [Header.rpcRequest, Header.listRequest, Header.statsRequest, Header.deployManifest, Header.deployScripts].joined(separator: ", ")
             core.logger.warning("bad request from \(peer): unknown header '\(envelope.header)'")
             return .now(RPCReply.exception(.badRequest("unknown header '\(envelope.header)'; expected one of \(known)", id: envelope.value["id"])))
         }

@@ -21,15 +21,25 @@ public final class PyRPCServer: Sendable {
     let core: ServerCore
     private let group: EventLoopGroup
     private let channels = Mutex<[Channel]>([])
-    private let deployLock = AsyncSerializer()
 
+    /// Fails only when the state directory cannot be created.
     public init(name: String, options: ServerOptions = ServerOptions(), logger: Logger? = nil,
-                group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+                group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
         var logger = logger ?? Logger(label: "pyrpc.server")
         logger[metadataKey: "server"] = .string(name)
         self.name = name
         self.group = group
-        core = ServerCore(name: name, options: options, logger: logger)
+        core = try ServerCore(name: name, options: options, logger: logger)
+    }
+
+    /// Loads the last deployed state from the state directory, if any. Returns the number of
+    /// RPCs restored.
+    @discardableResult
+    public func restoreState() async throws(DeployError) -> Int {
+        guard let store = core.store, let manifest = try store.loadManifest() else { return 0 }
+        let report = try await install(manifest, sources: [:])
+        core.logger.info("restored \(report.added) rpcs from \(store.directory)")
+        return report.added
     }
 
     public var options: ServerOptions { core.options }
@@ -69,9 +79,16 @@ public final class PyRPCServer: Sendable {
     @discardableResult
     public func install(_ manifest: ServerManifest, sources: [String: String]) async throws(DeployError) -> DeployReport {
         let registry = core.registry
-        let result: Result<DeployReport, DeployError> = await deployLock.run {
+        let store = core.store
+        let result: Result<DeployReport, DeployError> = await core.deploySerializer.run {
             do throws(DeployError) {
-                return .success(try await registry.install(manifest, sources: sources))
+                let report = try await registry.install(manifest, sources: sources, stored: { store?.script($0) }) { manifest, sources throws(DeployError) in
+                    guard let store else { return }
+                    for (hash, text) in sources where manifest.scriptHashes.contains(hash) { try store.storeScript(hash, text) }
+                    try store.storeManifest(manifest)
+                }
+                store?.removeScripts(except: manifest.scriptHashes)
+                return .success(report)
             } catch {
                 return .failure(error)
             }
@@ -97,20 +114,3 @@ public final class PyRPCServer: Sendable {
     }
 }
 
-/// Runs async operations one at a time, in order (deploys must not interleave).
-final class AsyncSerializer: Sendable {
-    private let tail = Mutex<Task<Void, Never>?>(nil)
-
-    func run<T: Sendable>(_ operation: @escaping @Sendable () async -> T) async -> T {
-        let task: Task<T, Never> = tail.withLock { tail in
-            let previous = tail
-            let task = Task<T, Never> {
-                await previous?.value
-                return await operation()
-            }
-            tail = Task { _ = await task.value }
-            return task
-        }
-        return await task.value
-    }
-}

@@ -20,15 +20,23 @@ final class ServerCore: Sendable {
     let dispatcher: Dispatcher
     let startedAt = ContinuousClock.now
     let admin: AdminHandler
+    let deploy: DeployHandler
+    let store: StateStore?
+    /// Deploys run one at a time.
+    let deploySerializer = AsyncSerializer()
 
-    init(name: String, options: ServerOptions, logger: Logger) {
+    init(name: String, options: ServerOptions, logger: Logger) throws {
         self.name = name
         self.options = options
         self.logger = logger
+        store = try options.stateDirectory.map { try StateStore(directory: $0) }
         pool = PythonWorkerPool(name: name, workers: options.pythonWorkers, maxPending: options.maxPendingCalls, logger: logger)
         registry = RPCRegistry(serverName: name, pool: pool, logger: logger)
         dispatcher = Dispatcher(serverName: name, options: options)
         admin = AdminHandler(serverName: name, registry: registry, startedAt: startedAt)
+        deploy = DeployHandler(
+            serverName: name, registry: registry, store: store, guardian: DeployGuard(token: options.deployToken),
+            serializer: deploySerializer, logger: logger)
     }
 
     /// Answers one framed message from `peer` (an IP address in text form).

@@ -14,6 +14,10 @@ public struct ServerOptions: Sendable {
     public var shutdownGrace: Double = 10
     /// Put Python tracebacks into `Execution Exception` messages.
     public var debug = false
+    /// Where deployed state is kept; nil keeps it in memory only.
+    public var stateDirectory: String?
+    /// When set, deploys must carry this token.
+    public var deployToken: String?
 
     public init() {}
 }

@@ -12,7 +12,7 @@ struct PyRPCCommand: AsyncParsableCommand {
             Exit codes: 0 success, 1 the server answered with an RPC exception, 2 usage or
             configuration error, 3 network error.
             """,
-        subcommands: [Up.self, Serve.self, Call.self, List.self, Stats.self])
+        subcommands: [Up.self, Serve.self, Deploy.self, Call.self, List.self, Stats.self])
 }
 
 /// Ends the command with an exit code after printing `message` to stderr.

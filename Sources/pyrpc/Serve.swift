@@ -6,7 +6,7 @@ import PyRPCServer
 /// `pyrpc serve NAME`: one server of the network.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run one server of init.yaml, serving the RPCs the file gives it.")
+        abstract: "Run one server of init.yaml, serving its last deployed RPCs (see `pyrpc deploy`).")
 
     @Argument(help: "The server's name in init.yaml (e.g. s1).")
     var name: String
@@ -15,6 +15,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Listen on HOST:PORT instead of the address init.yaml declares (e.g. 0.0.0.0:8181, [::1]:8181).")
     var listen: String?
+
+    @Option(help: "Where the deployed state is kept (default: ~/.local/state/pyrpc/NAME).")
+    var stateDir: String?
 
     @OptionGroup var flags: ServerFlags
 
@@ -27,10 +30,15 @@ struct Serve: AsyncParsableCommand {
             throw CLIExit.usage("\(network.file) declares no server '\(name)'; it declares \(known)")
         }
         let endpoint: (host: String, port: Int) = try listen.map(parseEndpoint) ?? (node!.host, node!.port)
-        let server = try await startServer(name: name, host: endpoint.host, port: endpoint.port, options: flags.options)
-        if let network {
-            let report = try await deployLocally(network, to: server)
-            print("\(name): loaded \(report.added) rpc\(report.added == 1 ? "" : "s") from \(network.file)")
+        var options = flags.options
+        options.stateDirectory = stateDir ?? StateStore.defaultDirectory(server: name)
+        let server = try await startServer(name: name, host: endpoint.host, port: endpoint.port, options: options)
+        do {
+            let restored = try await server.restoreState()
+            print("\(name): serving \(restored) rpc\(restored == 1 ? "" : "s") from \(options.stateDirectory!); update them with `pyrpc deploy`")
+        } catch {
+            await server.stop()
+            throw CLIExit.usage("server \(name) cannot restore its state: \(error)")
         }
         print("\(name) serving on \(formatEndpoint(endpoint.host, endpoint.port)); stop with Ctrl-C.")
         flushStandardOutput()

@@ -42,6 +42,8 @@ struct ServerFlags: ParsableArguments {
     var debug = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
+    @Option(help: "A file holding the deploy token deploys must carry (default: $PYRPC_DEPLOY_TOKEN; none: loopback and network nodes only).")
+    var deployTokenFile: String?
 
     var options: ServerOptions {
         var options = ServerOptions()
@@ -52,6 +54,7 @@ struct ServerFlags: ParsableArguments {
         options.pythonWorkers = workers
         options.shutdownGrace = shutdownGrace
         options.debug = debug
+        options.deployToken = try? deployToken()
         return options
     }
 
@@ -137,7 +140,12 @@ private enum SignalSources {
 
 /// The starting servers' common path for `up` and `serve`.
 func startServer(name: String, host: String, port: Int, options: ServerOptions) async throws -> PyRPCServer {
-    let server = PyRPCServer(name: name, options: options)
+    let server: PyRPCServer
+    do {
+        server = try PyRPCServer(name: name, options: options)
+    } catch {
+        throw CLIExit.usage("\(error)")
+    }
     do {
         try await server.start(host: host, port: port)
     } catch {
@@ -151,4 +159,23 @@ func startServer(name: String, host: String, port: Int, options: ServerOptions) 
 /// Makes printed lines visible at once when stdout is a pipe (tests, `| tee`).
 func flushStandardOutput() {
     fflush(nil)
+}
+
+extension ServerFlags {
+    /// The token from --deploy-token-file or PYRPC_DEPLOY_TOKEN.
+    func deployToken() throws -> String? {
+        try readDeployToken(file: deployTokenFile)
+    }
+}
+
+func readDeployToken(file: String?) throws -> String? {
+    if let file {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw CLIExit.usage("cannot read the deploy token file \(file)")
+        }
+        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return token.isEmpty ? nil : token
+    }
+    let token = ProcessInfo.processInfo.environment["PYRPC_DEPLOY_TOKEN"] ?? ""
+    return token.isEmpty ? nil : token
 }

@@ -13,6 +13,9 @@ struct Up: AsyncParsableCommand {
     @Argument(help: "The network description.")
     var config: String = "init.yaml"
 
+    @Option(help: "Folder for the servers' deployed state, one subfolder per server (default: ~/.local/state/pyrpc).")
+    var stateDir: String?
+
     @OptionGroup var flags: ServerFlags
 
     func run() async throws {
@@ -23,17 +26,20 @@ struct Up: AsyncParsableCommand {
         var servers: [PyRPCServer] = []
         do {
             for node in network.servers {
-                servers.append(try await startServer(name: node.name, host: node.host, port: node.port, options: flags.options))
-            }
-            for server in servers {
-                let report = try await deployLocally(network, to: server)
-                print("\(server.name): loaded \(report.added) rpc\(report.added == 1 ? "" : "s") (generation \(report.generation))")
+                var options = flags.options
+                options.stateDirectory = stateDir.map { "\($0)/\(node.name)" } ?? StateStore.defaultDirectory(server: node.name)
+                servers.append(try await startServer(name: node.name, host: node.host, port: node.port, options: options))
             }
         } catch {
             for server in servers { await server.stop() }
             throw error
         }
-
+        // The same path as `pyrpc deploy`: manifests over TCP, only missing scripts sent.
+        let code = await deployEverywhere(network, token: try flags.deployToken())
+        if code != 0 {
+            for server in servers { await server.stop() }
+            throw CLIExit(code: code == 3 ? 3 : 2, message: "deploying \(config) failed; fix the error above and run `pyrpc up` again")
+        }
         print("")
         print("pyrpc is serving \(config):")
         for node in network.servers {
@@ -83,17 +89,3 @@ struct Up: AsyncParsableCommand {
     }
 }
 
-/// Loads `server`'s part of the network into it, in this process.
-func deployLocally(_ network: NetworkConfig, to server: PyRPCServer) async throws -> DeployReport {
-    let built: (manifest: ServerManifest, sources: [String: String])
-    do {
-        built = try ManifestBuilder.build(network, server: server.name)
-    } catch {
-        throw CLIExit.usage("\(network.file): \(error)")
-    }
-    do {
-        return try await server.install(built.manifest, sources: built.sources)
-    } catch {
-        throw CLIExit.usage("server \(server.name) rejected the RPCs of \(network.file): \(error)")
-    }
-}

@@ -51,7 +51,7 @@ final class CLITests: XCTestCase {
     }
 
     private func up() throws -> Process {
-        let process = try CLIProcess.start(["up", "init.yaml", "--log-level", "warning"], in: folder)
+        let process = try CLIProcess.start(["up", "init.yaml", "--log-level", "warning", "--state-dir", folder.appendingPathComponent("state").path], in: folder)
         XCTAssertTrue(CLIProcess.waitForPort(port1) && CLIProcess.waitForPort(port2), "pyrpc up did not start listening")
         return process
     }
@@ -136,13 +136,41 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(output.stderr.contains("s9"), output.stderr)
     }
 
-    func testServeRunsOneServer() throws {
-        let server = try CLIProcess.start(["serve", "s2", "--log-level", "warning"], in: folder)
+    func testServeDeployAndRestartAfterSIGKILL() throws {
+        let state = folder.appendingPathComponent("state-s2").path
+        var server = try CLIProcess.start(["serve", "s2", "--state-dir", state, "--log-level", "warning"], in: folder)
         defer { if server.isRunning { server.terminate() } }
         XCTAssertTrue(CLIProcess.waitForPort(port2))
-        let output = try call("secret", "code")
+        // Nothing deployed yet.
+        XCTAssertEqual(try call("secret", "code", "--server", "s2").status, 1)
+
+        var deploy = try CLIProcess.run(["deploy"], in: folder)
+        // s1 is not running: reported, the other server still deploys, exit code 3.
+        XCTAssertEqual(deploy.status, 3, deploy.stdout + deploy.stderr)
+        XCTAssertTrue(deploy.stdout.contains("s1: FAILED"), deploy.stdout)
+        XCTAssertTrue(deploy.stdout.contains("s2: generation 1 live"), deploy.stdout)
+        var output = try call("secret", "code", "--server", "s2")
         XCTAssertEqual(output.status, 0, output.stderr)
         XCTAssertEqual(output.stdout, "42\n")
+
+        // SIGKILL, restart: the last deployed state is served without a new deploy.
+        kill(server.processIdentifier, SIGKILL)
+        server.waitUntilExit()
+        server = try CLIProcess.start(["serve", "s2", "--state-dir", state, "--log-level", "warning"], in: folder, logName: "restart")
+        XCTAssertTrue(CLIProcess.waitForPort(port2))
+        output = try call("secret", "code", "--server", "s2")
+        XCTAssertEqual(output.stdout, "42\n", output.stderr)
+        output = try call("calc", "add", "2", "3", "--server", "s2")
+        XCTAssertEqual(output.stdout, "5\n", output.stderr)
+
+        // An unchanged redeploy sends no script bytes.
+        deploy = try CLIProcess.run(["deploy"], in: folder)
+        let row = deploy.stdout.split(separator: "\n").first { $0.hasPrefix("s2 ") }.map(String.init) ?? ""
+        let cells = row.split(separator: " ").map(String.init)
+        XCTAssertEqual(cells.count, 9, row)
+        XCTAssertEqual(cells[6], "0", "script bytes of an unchanged deploy: \(row)")
+        XCTAssertEqual(cells[5], "4", "unchanged overloads: \(row)")
+
         server.interrupt()  // SIGINT
         server.waitUntilExit()
         XCTAssertEqual(server.terminationStatus, 0)

@@ -51,8 +51,24 @@ public final class RPCRegistry: Sendable {
 
     /// Builds and swaps in a generation for `manifest`. `sources` maps hash → script text for
     /// every script not already loaded. Serialized by the caller (one deploy at a time).
-    func install(_ manifest: ServerManifest, sources: [String: String]) async throws(DeployError) -> DeployReport {
+    /// Hashes of `manifest`'s scripts that are neither loaded nor stored: what a deploy must send.
+    func missingScripts(_ manifest: ServerManifest, stored: (String) -> String?) -> [String] {
+        let loaded = current.scripts
+        return manifest.scriptHashes.filter { loaded[$0] == nil && stored($0) == nil }.sorted()
+    }
+
+    /// - Parameters:
+    ///   - stored: finds the text of a script kept on disk by an earlier deploy.
+    ///   - persist: saves the new state; runs after every script compiled and before the swap.
+    func install(
+        _ manifest: ServerManifest, sources: [String: String], stored: (String) -> String? = { _ in nil },
+        persist: (ServerManifest, [String: String]) throws(DeployError) -> Void = { _, _ in }
+    ) async throws(DeployError) -> DeployReport {
         let previous = current
+        var sources = sources
+        for hash in manifest.scriptHashes where previous.scripts[hash] == nil && sources[hash] == nil {
+            if let text = stored(hash) { sources[hash] = text }
+        }
         for (hash, text) in sources where ScriptHash.sha256(text) != hash {
             throw DeployError(message: "script \(hash.prefix(12)) does not match its SHA-256 (got \(ScriptHash.sha256(text).prefix(12))); it was corrupted in transit")
         }
@@ -63,10 +79,17 @@ public final class RPCRegistry: Sendable {
         }
         let number = previous.number + 1
         let server = serverName
+        let texts = sources
         let built: Result<Generation, DeployError> = await pool.perform { gil in
-            Self.build(manifest, sources: sources, previous: previous, number: number, server: server, gil)
+            Self.build(manifest, sources: texts, previous: previous, number: number, server: server, gil)
         }
         let generation = try built.get()
+        do {
+            try persist(manifest, sources)
+        } catch {
+            discard(generation, keeping: previous)
+            throw error
+        }
         let report = Self.compare(previous, generation)
         let retired = state.withLock { state -> Generation in
             let old = state.current
@@ -145,6 +168,16 @@ public final class RPCRegistry: Sendable {
         pool.submit(PythonJob(deadline: nil, work: { gil in
             for overload in overloads { overload.function.dispose(gil) }
             for script in scripts { script.unload(gil) }
+        }), force: true)
+    }
+
+    /// Drops a generation that was built but never swapped in.
+    private func discard(_ generation: Generation, keeping previous: Generation) {
+        let overloads = generation.overloads
+        let fresh = generation.scripts.filter { previous.scripts[$0.key] !== $0.value }.map(\.value)
+        pool.submit(PythonJob(deadline: nil, work: { gil in
+            for overload in overloads { overload.function.dispose(gil) }
+            for script in fresh { script.unload(gil) }
         }), force: true)
     }
 

@@ -34,7 +34,7 @@ final class TestNetwork: @unchecked Sendable {
         }
         try yaml.write(to: folder.appendingPathComponent("init.yaml"), atomically: true, encoding: .utf8)
         let config = try ConfigLoader.load(path: folder.appendingPathComponent("init.yaml").path)
-        let server = PyRPCServer(name: serverName, options: options)
+        let server = try PyRPCServer(name: serverName, options: options)
         let address = try await server.start(host: host, port: 0)
         let built = try ManifestBuilder.build(config, server: serverName)
         try await server.install(built.manifest, sources: built.sources)

@@ -1,0 +1,95 @@
+import PyRPCConfig
+import PyRPCWire
+
+/// What one server's deploy did.
+public struct DeploySummary: Sendable, Equatable {
+    public var server: String
+    public var generation: Int
+    public var added: Int
+    public var replaced: Int
+    public var removed: Int
+    public var unchanged: Int
+    /// Bytes of script text sent (0 when the server had every script).
+    public var scriptBytesSent: Int
+    /// Every byte written to the server for this deploy.
+    public var bytesSent: Int
+    public var roundTrips: Int
+}
+
+/// A deploy that did not happen, and why.
+public struct DeployFailure: Error, Sendable, CustomStringConvertible {
+    public var server: String
+    public var message: String
+    /// The server could not be reached (as opposed to refusing the deploy).
+    public var isNetwork: Bool
+    public var description: String { "\(server): \(message)" }
+}
+
+/// The initializer (SPEC §6): brings a running server to the state init.yaml describes,
+/// sending only the scripts it lacks, in at most two round trips whatever the RPC count.
+public enum Deployer {
+    public static func deploy(_ config: NetworkConfig, to server: ServerNode, token: String?) async throws(DeployFailure) -> DeploySummary {
+        let built: (manifest: ServerManifest, sources: [String: String])
+        do {
+            built = try ManifestBuilder.build(config, server: server.name)
+        } catch {
+            throw DeployFailure(server: server.name, message: error.description, isNetwork: false)
+        }
+        let client = RPCClient(host: server.host, port: server.port)
+        defer { client.close() }
+        var summary = DeploySummary(
+            server: server.name, generation: 0, added: 0, replaced: 0, removed: 0, unchanged: 0,
+            scriptBytesSent: 0, bytesSent: 0, roundTrips: 0)
+
+        var body: [String: JSONValue] = ["manifest": built.manifest.json]
+        if let token { body["token"] = .string(token) }
+        var answer = try await exchange(client, Envelope(header: Header.deployManifest, value: body), server: server.name, summary: &summary)
+        if answer.header == Header.deployNeed {
+            let missing = (answer.value["missing"]?.arrayValue ?? []).compactMap(\.stringValue)
+            var scripts: [String: JSONValue] = [:]
+            for hash in missing {
+                guard let text = built.sources[hash] else {
+                    throw DeployFailure(server: server.name, message: "the server asked for an unknown script \(hash.prefix(12))", isNetwork: false)
+                }
+                scripts[hash] = .string(text)
+                summary.scriptBytesSent += text.utf8.count
+            }
+            body["scripts"] = .object(scripts)
+            answer = try await exchange(client, Envelope(header: Header.deployScripts, value: body), server: server.name, summary: &summary)
+        }
+        guard answer.header == Header.deployResult else {
+            throw DeployFailure(server: server.name, message: "unexpected answer \(answer.header)", isNetwork: false)
+        }
+        func count(_ key: String) -> Int {
+            if case .int(let n)? = answer.value[key] { return n }
+            return 0
+        }
+        summary.generation = count("generation")
+        summary.added = count("added")
+        summary.replaced = count("replaced")
+        summary.removed = count("removed")
+        summary.unchanged = count("unchanged")
+        return summary
+    }
+
+    private static func exchange(
+        _ client: RPCClient, _ envelope: Envelope, server: String, summary: inout DeploySummary
+    ) async throws(DeployFailure) -> Envelope {
+        let bytes = envelope.encoded()
+        summary.bytesSent += bytes.count
+        summary.roundTrips += 1
+        let answer: Envelope
+        do {
+            answer = try await client.send(bytes)
+        } catch {
+            if case .network = error { throw DeployFailure(server: server, message: error.description, isNetwork: true) }
+            throw DeployFailure(server: server, message: error.description, isNetwork: false)
+        }
+        if answer.header == Header.rpcException {
+            let type = answer.value["exception-type"]?.stringValue ?? "?"
+            let message = answer.value["exception-message"]?.stringValue ?? ""
+            throw DeployFailure(server: server, message: "\(type): \(message)", isNetwork: false)
+        }
+        return answer
+    }
+}

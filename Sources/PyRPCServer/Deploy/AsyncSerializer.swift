@@ -1,0 +1,19 @@
+import Synchronization
+
+/// Runs async operations one at a time, in order (deploys must not interleave).
+final class AsyncSerializer: Sendable {
+    private let tail = Mutex<Task<Void, Never>?>(nil)
+
+    func run<T: Sendable>(_ operation: @escaping @Sendable () async -> T) async -> T {
+        let task: Task<T, Never> = tail.withLock { tail in
+            let previous = tail
+            let task = Task<T, Never> {
+                await previous?.value
+                return await operation()
+            }
+            tail = Task { _ = await task.value }
+            return task
+        }
+        return await task.value
+    }
+}

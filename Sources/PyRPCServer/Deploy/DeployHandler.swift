@@ -1,0 +1,84 @@
+import Logging
+import NIOCore
+import PyRPCWire
+
+/// The server side of `pyrpc deploy` (SPEC §6), in at most two round trips:
+///
+/// 1. DEPLOY-MANIFEST `{manifest, token}` → DEPLOY-NEED `{missing: [hash...]}`, or, when the
+///    server already has every script, the deploy is applied and answered with DEPLOY-RES.
+/// 2. DEPLOY-SCRIPTS `{manifest, scripts: {hash: text}, token}` → DEPLOY-RES
+///    `{generation, added, replaced, removed, unchanged}`.
+/// Refusals and failures are RPC-EX `Deploy Rejected` with what to fix; the running state
+/// is then untouched.
+struct DeployHandler: Sendable {
+    let serverName: String
+    let registry: RPCRegistry
+    let store: StateStore?
+    let guardian: DeployGuard
+    let serializer: AsyncSerializer
+    let logger: Logger
+
+    func answer(_ envelope: Envelope, from peer: String, on eventLoop: EventLoop) -> Answer {
+        if let refusal = guardian.check(token: envelope.value["token"]?.stringValue, peer: peer, generation: registry.current) {
+            logger.warning("unauthorized deploy from \(peer) refused: \(refusal)")
+            return .now(RPCReply.exception(RPCError(.deployRejected, refusal)))
+        }
+        let manifest: ServerManifest
+        do throws(RPCError) {
+            guard let json = envelope.value["manifest"] else { throw RPCError.badRequest("deploy without a 'manifest'") }
+            manifest = try ServerManifest(json: json)
+        } catch {
+            return .now(RPCReply.exception(error))
+        }
+        guard manifest.server == serverName else {
+            return .now(RPCReply.exception(RPCError(
+                .deployRejected, "this is server \(serverName), but the manifest is for server \(manifest.server); check the ports in init.yaml")))
+        }
+        var scripts: [String: String] = [:]
+        if case .object(let bodies)? = envelope.value["scripts"] {
+            for (hash, text) in bodies {
+                guard case .string(let body) = text else { return .now(RPCReply.exception(.badRequest("script \(hash) must be a string"))) }
+                scripts[hash] = body
+            }
+        }
+        let isFirstStep = envelope.header == Header.deployManifest
+        let bodies = scripts
+        let promise = eventLoop.makePromise(of: [UInt8].self)
+        let handler = self
+        Task {
+            let reply = await handler.serializer.run { await handler.apply(manifest, scripts: bodies, firstStep: isFirstStep, peer: peer) }
+            promise.succeed(reply)
+        }
+        return .later(promise.futureResult)
+    }
+
+    private func apply(_ manifest: ServerManifest, scripts: [String: String], firstStep: Bool, peer: String) async -> [UInt8] {
+        let store = self.store
+        let lookup: (String) -> String? = { hash in store?.script(hash) }
+        if firstStep {
+            let missing = registry.missingScripts(manifest, stored: lookup)
+            if !missing.isEmpty {
+                logger.info("deploy from \(peer): \(missing.count) script\(missing.count == 1 ? "" : "s") needed")
+                return Envelope(header: Header.deployNeed, value: ["missing": .array(missing.map(JSONValue.string))]).encoded()
+            }
+        }
+        do {
+            let report = try await registry.install(manifest, sources: scripts, stored: lookup) { manifest, sources throws(DeployError) in
+                guard let store else { return }
+                for hash in manifest.scriptHashes {
+                    if let text = sources[hash] { try store.storeScript(hash, text) }
+                }
+                try store.storeManifest(manifest)
+            }
+            store?.removeScripts(except: manifest.scriptHashes)
+            logger.info("deploy from \(peer) applied: generation \(report.generation)")
+            return Envelope(header: Header.deployResult, value: [
+                "generation": .int(report.generation), "added": .int(report.added), "replaced": .int(report.replaced),
+                "removed": .int(report.removed), "unchanged": .int(report.unchanged),
+            ]).encoded()
+        } catch {
+            logger.warning("deploy from \(peer) rejected: \(error.message)")
+            return RPCReply.exception(RPCError(.deployRejected, error.message))
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import PyRPCClient
+import PyRPCConfig
+
+/// `pyrpc deploy [init.yaml]`: the initializer.
+struct Deploy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Bring every running server of init.yaml to exactly the state the file describes.",
+        discussion: """
+            Sends each server its manifest (signatures and SHA-256 of each script); only the
+            scripts a server lacks are sent. Servers keep running and swap atomically. Exit
+            code 0 when every server deployed, 1 if one refused, 3 if one was unreachable.
+            """)
+
+    @Argument(help: "The network description.")
+    var config: String = "init.yaml"
+
+    @Flag(help: "Keep running and redeploy whenever init.yaml or a declared script changes.")
+    var watch = false
+
+    @Option(help: "A file holding the deploy token (default: $PYRPC_DEPLOY_TOKEN).")
+    var deployTokenFile: String?
+
+    func run() async throws {
+        let token = try readDeployToken(file: deployTokenFile)
+        let network = try loadNetwork(config)!
+        let code = await deployEverywhere(network, token: token)
+        guard watch else {
+            if code != 0 { throw CLIExit(code: code) }
+            return
+        }
+        var seen = FileWatch.snapshot(config: config, network: network)
+        print("watching \(config) and its scripts; Ctrl-C to stop")
+        flushStandardOutput()
+        while true {
+            try await Task.sleep(for: .seconds(1))
+            let network: NetworkConfig
+            do {
+                network = try ConfigLoader.load(path: config)
+            } catch {
+                let now = FileWatch.snapshot(config: config, network: nil)
+                if now != seen { printError("\(error)"); seen = now }
+                continue
+            }
+            let now = FileWatch.snapshot(config: config, network: network)
+            guard now != seen else { continue }
+            seen = now
+            print("change detected; deploying")
+            _ = await deployEverywhere(network, token: token)
+        }
+    }
+}
+
+/// Deploys to every server in parallel with a progress line each and a table at the end.
+/// Returns the exit code: 0, 1 (a server refused) or 3 (a server was unreachable).
+func deployEverywhere(_ network: NetworkConfig, token: String?) async -> Int32 {
+    for server in network.servers {
+        print("\(server.name): deploying to \(formatEndpoint(server.host, server.port))...")
+    }
+    flushStandardOutput()
+    var results: [String: Result<DeploySummary, DeployFailure>] = [:]
+    await withTaskGroup(of: (String, Result<DeploySummary, DeployFailure>).self) { group in
+        for server in network.servers {
+            group.addTask {
+                do throws(DeployFailure) {
+                    return (server.name, .success(try await Deployer.deploy(network, to: server, token: token)))
+                } catch {
+                    return (server.name, .failure(error))
+                }
+            }
+        }
+        for await (name, result) in group {
+            results[name] = result
+            switch result {
+            case .success(let summary): print("\(name): generation \(summary.generation) live")
+            case .failure(let failure): print("\(name): FAILED: \(failure.message)")
+            }
+            flushStandardOutput()
+        }
+    }
+    print("")
+    print("server      gen  added  replaced  removed  unchanged  script bytes  bytes sent  round trips")
+    var code: Int32 = 0
+    for server in network.servers {
+        switch results[server.name] {
+        case .success(let s)?:
+            let cells = [pad(s.server, 10), pad("\(s.generation)", 4), pad("\(s.added)", 6), pad("\(s.replaced)", 9),
+                         pad("\(s.removed)", 8), pad("\(s.unchanged)", 10), pad("\(s.scriptBytesSent)", 13),
+                         pad("\(s.bytesSent)", 11), "\(s.roundTrips)"]
+            print(cells.joined(separator: " "))
+        case .failure(let failure)?:
+            print("\(pad(server.name, 10)) failed: \(failure.message)")
+            code = max(code, failure.isNetwork ? 3 : 1)
+        case nil:
+            break
+        }
+    }
+    flushStandardOutput()
+    return code
+}
+
+private func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+}
+
+/// Modification times of init.yaml and every script it declares.
+enum FileWatch {
+    static func snapshot(config: String, network: NetworkConfig?) -> [String: Date] {
+        var paths = [config]
+        if let network { paths += network.services.flatMap { $0.rpcs.map(\.source) } }
+        var times: [String: Date] = [:]
+        for path in paths {
+            times[path] = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date ?? .distantPast
+        }
+        return times
+    }
+}
