@@ -1,0 +1,225 @@
+import Foundation
+import XCTest
+@testable import PyRPCPython
+import PyRPCWire
+
+/// Deadlines, load shedding and concurrency. Each test owns its pool and shuts it down.
+final class WorkerPoolTests: XCTestCase {
+    /// A job that calls `function` with no arguments and records what happened.
+    func job(
+        _ function: PythonFunction, deadline: ContinuousClock.Instant?, outcome: Box<CallOutcome?>,
+        expired: XCTestExpectation? = nil, finished: XCTestExpectation? = nil, expiredAt: Box<Double?>? = nil,
+        start: ContinuousClock.Instant = .now
+    ) -> PythonJob {
+        PythonJob(
+            deadline: deadline,
+            work: { gil in outcome.value = function.call([], types: [], returns: [], gil) },
+            expired: {
+                expiredAt?.value = elapsed(since: start)
+                expired?.fulfill()
+            },
+            finished: { finished?.fulfill() })
+    }
+
+    func function(_ source: String, _ name: String = "f", pool: PythonWorkerPool) async throws -> (LoadedScript, PythonFunction) {
+        let script = try await load(source, pool: pool)
+        let function = await pool.perform { gil in try? script.function(named: name, gil) }
+        return (script, try XCTUnwrap(function))
+    }
+
+    func testBusyLoopIsInterruptedAndTheWorkerIsFreeAfterwards() async throws {
+        let pool = PythonWorkerPool(name: "timeout-loop", workers: 1, maxPending: 4)
+        defer { pool.shutdown(grace: .seconds(2)) }
+        let (script, spin) = try await function("def f():\n    while True:\n        pass\n", pool: pool)
+        let outcome = Box<CallOutcome?>(nil)
+        let expiredAt = Box<Double?>(nil)
+        let expired = expectation(description: "expired")
+        let finished = expectation(description: "finished")
+        let start = ContinuousClock.now
+        XCTAssertTrue(pool.submit(job(spin, deadline: start + .milliseconds(300), outcome: outcome, expired: expired, finished: finished, expiredAt: expiredAt, start: start)))
+        await fulfillment(of: [expired, finished], timeout: 5)
+        let at = try XCTUnwrap(expiredAt.value)
+        XCTAssertGreaterThanOrEqual(at, 0.29)
+        XCTAssertLessThan(at, 1.0, "expired should be called about when the deadline passes")
+        XCTAssertEqual(outcome.value, .interrupted)
+        // The worker is free: the next job runs.
+        let next = await pool.perform { _ in 7 }
+        XCTAssertEqual(next, 7)
+        await script.unload(pool: pool)
+    }
+
+    func testExceptExceptionDoesNotSwallowTheTimeout() async throws {
+        let pool = PythonWorkerPool(name: "timeout-except", workers: 1, maxPending: 4)
+        defer { pool.shutdown(grace: .seconds(2)) }
+        let source = """
+            def f():
+                while True:
+                    try:
+                        while True:
+                            pass
+                    except Exception:
+                        pass
+            """
+        let (script, stubborn) = try await function(source, pool: pool)
+        let outcome = Box<CallOutcome?>(nil)
+        let expired = expectation(description: "expired")
+        let finished = expectation(description: "finished")
+        XCTAssertTrue(pool.submit(job(stubborn, deadline: .now + .milliseconds(200), outcome: outcome, expired: expired, finished: finished)))
+        await fulfillment(of: [expired, finished], timeout: 5)
+        XCTAssertEqual(outcome.value, .interrupted)
+        await script.unload(pool: pool)
+    }
+
+    func testSwallowedInterruptIsRaisedAgain() async throws {
+        let pool = PythonWorkerPool(name: "timeout-again", workers: 1, maxPending: 4)
+        defer { pool.shutdown(grace: .seconds(2)) }
+        let source = """
+            caught = 0
+            def f():
+                global caught
+                while True:
+                    try:
+                        while True:
+                            pass
+                    except BaseException:
+                        caught += 1
+                        if caught >= 2:
+                            return None
+            """
+        let (script, swallower) = try await function(source, pool: pool)
+        let outcome = Box<CallOutcome?>(nil)
+        let expired = expectation(description: "expired")
+        let finished = expectation(description: "finished")
+        let start = ContinuousClock.now
+        XCTAssertTrue(pool.submit(job(swallower, deadline: start + .milliseconds(100), outcome: outcome, expired: expired, finished: finished)))
+        await fulfillment(of: [expired, finished], timeout: 5)
+        // The first interrupt was swallowed; a second one came about a second later.
+        XCTAssertEqual(outcome.value, .returned([]))
+        XCTAssertGreaterThan(elapsed(since: start), 0.9)
+        let count = try await callOnce("def f():\n    return 0\n", returns: [.int], pool: pool)
+        XCTAssertEqual(count, .returned([0]))
+        await script.unload(pool: pool)
+    }
+
+    func testFinishedJobIsNotReportedAsExpired() async throws {
+        let pool = PythonWorkerPool(name: "timeout-fast", workers: 1, maxPending: 4)
+        defer { pool.shutdown(grace: .seconds(2)) }
+        let (script, quick) = try await function("def f():\n    return None\n", pool: pool)
+        let outcome = Box<CallOutcome?>(nil)
+        let expired = expectation(description: "expired")
+        expired.isInverted = true
+        let finished = expectation(description: "finished")
+        let ticket = JobTicket()
+        XCTAssertTrue(
+            pool.submit(
+                PythonJob(
+                    deadline: .now + .milliseconds(200), ticket: ticket,
+                    work: { gil in
+                        outcome.value = quick.call([], types: [], returns: [], gil)
+                        _ = ticket.claim()
+                    },
+                    expired: { expired.fulfill() }, finished: { finished.fulfill() })))
+        await fulfillment(of: [finished], timeout: 5)
+        await fulfillment(of: [expired], timeout: 0.5)
+        XCTAssertEqual(outcome.value, .returned([]))
+        XCTAssertTrue(ticket.isClaimed)
+        // The pending-interrupt cleanup leaves the next call unharmed.
+        let next = try await script.call("f", returns: [], pool: pool)
+        XCTAssertEqual(next, .returned([]))
+        await script.unload(pool: pool)
+    }
+
+    func testJobThatExpiresInTheQueueNeverRuns() async throws {
+        let pool = PythonWorkerPool(name: "queue-expiry", workers: 1, maxPending: 4)
+        defer { pool.shutdown(grace: .seconds(2)) }
+        let (script, sleeper) = try await function("import time\ndef f():\n    time.sleep(0.4)\n", pool: pool)
+        let firstOutcome = Box<CallOutcome?>(nil)
+        let firstDone = expectation(description: "first finished")
+        XCTAssertTrue(pool.submit(job(sleeper, deadline: nil, outcome: firstOutcome, finished: firstDone)))
+        let ran = Box(false)
+        let expired = expectation(description: "second expired")
+        let secondDone = expectation(description: "second finished")
+        XCTAssertTrue(
+            pool.submit(
+                PythonJob(
+                    deadline: .now + .milliseconds(100), work: { _ in ran.value = true }, expired: { expired.fulfill() },
+                    finished: { secondDone.fulfill() })))
+        await fulfillment(of: [expired, firstDone, secondDone], timeout: 5)
+        XCTAssertFalse(ran.value)
+        XCTAssertEqual(firstOutcome.value, .returned([]))
+        await script.unload(pool: pool)
+    }
+
+    func testSleepingCallsOverlap() async throws {
+        let pool = PythonWorkerPool(name: "overlap", workers: 4, maxPending: 8)
+        defer { pool.shutdown(grace: .seconds(2)) }
+        let (script, sleeper) = try await function("import time\ndef f():\n    time.sleep(0.5)\n", pool: pool)
+        let outcomes = (0..<4).map { _ in Box<CallOutcome?>(nil) }
+        let done = (0..<4).map { expectation(description: "job \($0)") }
+        let start = ContinuousClock.now
+        for index in 0..<4 {
+            XCTAssertTrue(pool.submit(job(sleeper, deadline: .now + .seconds(10), outcome: outcomes[index], finished: done[index])))
+        }
+        await fulfillment(of: done, timeout: 10)
+        let total = elapsed(since: start)
+        XCTAssertGreaterThanOrEqual(total, 0.49)
+        XCTAssertLessThan(total, 1.5, "four 0.5 s sleeps on four workers should overlap")
+        for outcome in outcomes { XCTAssertEqual(outcome.value, .returned([])) }
+        await script.unload(pool: pool)
+    }
+
+    func testFullQueueRefusesJobs() async throws {
+        let pool = PythonWorkerPool(name: "shedding", workers: 1, maxPending: 1)
+        defer { pool.shutdown(grace: .seconds(2)) }
+        let (script, sleeper) = try await function("import time\ndef f():\n    time.sleep(0.3)\n", pool: pool)
+        let started = expectation(description: "first started")
+        let firstDone = expectation(description: "first")
+        let secondDone = expectation(description: "second")
+        XCTAssertTrue(
+            pool.submit(
+                PythonJob(
+                    deadline: nil,
+                    work: { gil in
+                        started.fulfill()
+                        _ = sleeper.call([], types: [], returns: [], gil)
+                    }, finished: { firstDone.fulfill() })))
+        await fulfillment(of: [started], timeout: 5)  // the worker has taken the first job off the queue
+        XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in }, finished: { secondDone.fulfill() })))
+        XCTAssertEqual(pool.pendingCount, 1)
+        let refused = Box(false)
+        XCTAssertFalse(pool.submit(PythonJob(deadline: nil, work: { _ in XCTFail("a refused job ran") }, finished: { refused.value = true })))
+        // Admin work may still be forced in.
+        XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in }), force: true))
+        await fulfillment(of: [firstDone, secondDone], timeout: 5)
+        XCTAssertFalse(refused.value, "a refused job is never finished either")
+        XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in })), "room again once the queue drains")
+        await script.unload(pool: pool)
+    }
+
+    func testShutdownStopsTakingJobsButPerformStillAnswers() async throws {
+        let pool = PythonWorkerPool(name: "shutdown", workers: 2, maxPending: 4)
+        XCTAssertEqual(pool.workerCount, 2)
+        XCTAssertEqual(pool.maxPending, 4)
+        let before = await pool.perform { _ in "before" }
+        XCTAssertEqual(before, "before")
+        XCTAssertTrue(pool.shutdown(grace: .seconds(2)))
+        XCTAssertFalse(pool.submit(PythonJob(deadline: nil, work: { _ in })))
+        let after = await pool.perform { _ in "after" }
+        XCTAssertEqual(after, "after")
+        let blocking = pool.performBlocking { _ in 5 }
+        XCTAssertEqual(blocking, 5)
+    }
+
+    func testPerformBlocking() throws {
+        let value = sharedPool.performBlocking { _ in "ok" }
+        XCTAssertEqual(value, "ok")
+    }
+
+    func testJobTicketIsClaimedOnce() {
+        let ticket = JobTicket()
+        XCTAssertFalse(ticket.isClaimed)
+        XCTAssertTrue(ticket.claim())
+        XCTAssertFalse(ticket.claim())
+        XCTAssertTrue(ticket.isClaimed)
+    }
+}
