@@ -32,8 +32,7 @@ public final class RPCClient: Sendable {
         let values = try await callValues(
             service, rpc, arguments: arguments.map(\.jsonValue),
             argumentTypes: arguments.map { type(of: $0).rpcType }, returnTypes: [Result.rpcType], timeout: timeout)
-        guard values.count == 1 else { throw .protocolViolation("expected 1 return value, got \(values.count)") }
-        return try Result(jsonValue: values[0])
+        return try CallEncoding.single(values)
     }
 
     /// Untyped call with explicit types; returns the `return-values`.
@@ -41,15 +40,9 @@ public final class RPCClient: Sendable {
         _ service: String, _ rpc: String, arguments: [JSONValue], argumentTypes: [RPCType], returnTypes: [RPCType],
         timeout: Double? = nil, id: JSONValue? = nil
     ) async throws(RPCClientError) -> [JSONValue] {
-        let request = RPCRequest(
-            client: clientName, service: service, rpc: rpc, arguments: arguments,
-            argumentTypes: argumentTypes.map(\.description), returnTypes: returnTypes.map(\.description), id: id, timeout: timeout)
-        let answer = try await send(request.encoded())
-        do {
-            return try RPCReply.decode(answer)
-        } catch {
-            throw .rpc(error)
-        }
+        let answer = try await send(CallEncoding.request(
+            client: clientName, service, rpc, arguments, argumentTypes, returnTypes, timeout: timeout, id: id))
+        return try CallEncoding.values(answer)
     }
 
     /// Sends any message and returns the answer envelope (used for LS-REQ, STATS-REQ, deploy).
@@ -94,23 +87,16 @@ public final class BlockingRPCClient: Sendable {
         let values = try callValues(
             service, rpc, arguments: arguments.map(\.jsonValue),
             argumentTypes: arguments.map { type(of: $0).rpcType }, returnTypes: [Result.rpcType], timeout: timeout)
-        guard values.count == 1 else { throw .protocolViolation("expected 1 return value, got \(values.count)") }
-        return try Result(jsonValue: values[0])
+        return try CallEncoding.single(values)
     }
 
     public func callValues(
         _ service: String, _ rpc: String, arguments: [JSONValue], argumentTypes: [RPCType], returnTypes: [RPCType],
         timeout: Double? = nil, id: JSONValue? = nil
     ) throws(RPCClientError) -> [JSONValue] {
-        let request = RPCRequest(
-            client: clientName, service: service, rpc: rpc, arguments: arguments,
-            argumentTypes: argumentTypes.map(\.description), returnTypes: returnTypes.map(\.description), id: id, timeout: timeout)
-        let answer = try send(request.encoded())
-        do {
-            return try RPCReply.decode(answer)
-        } catch {
-            throw .rpc(error)
-        }
+        let answer = try send(CallEncoding.request(
+            client: clientName, service, rpc, arguments, argumentTypes, returnTypes, timeout: timeout, id: id))
+        return try CallEncoding.values(answer)
     }
 
     public func send(_ message: [UInt8]) throws(RPCClientError) -> Envelope {
@@ -126,5 +112,31 @@ public final class BlockingRPCClient: Sendable {
 
     public func close() {
         connection.close()
+    }
+}
+
+/// The request and answer handling both clients share.
+enum CallEncoding {
+    static func request(
+        client: String?, _ service: String, _ rpc: String, _ arguments: [JSONValue], _ argumentTypes: [RPCType],
+        _ returnTypes: [RPCType], timeout: Double?, id: JSONValue?
+    ) -> [UInt8] {
+        RPCRequest(
+            client: client, service: service, rpc: rpc, arguments: arguments,
+            argumentTypes: argumentTypes.map(\.description), returnTypes: returnTypes.map(\.description), id: id, timeout: timeout
+        ).encoded()
+    }
+
+    static func values(_ answer: Envelope) throws(RPCClientError) -> [JSONValue] {
+        do {
+            return try RPCReply.decode(answer)
+        } catch {
+            throw .rpc(error)
+        }
+    }
+
+    static func single<Result: RPCValue>(_ values: [JSONValue]) throws(RPCClientError) -> Result {
+        guard values.count == 1 else { throw .protocolViolation("expected 1 return value, got \(values.count)") }
+        return try Result(jsonValue: values[0])
     }
 }

@@ -38,27 +38,31 @@ public final class LoadedScript: @unchecked Sendable {
             throw ScriptLoadError(path: path, message: "the script contains a NUL byte")
         }
         guard let module = PyRef.owning(PyModule_New(moduleName)) else {
-            throw loadError(path, gil)
+            throw loadError(path, compiling: false, gil)
         }
         let dict = PyModule_GetDict(module.pointer)!
         PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins())
         if let file = PythonText.make(path) { PyDict_SetItemString(dict, "__file__", file.pointer) }
-        guard let code = PyRef.owning(Py_CompileString(source, path, pyrpc_file_input())) else {
-            throw loadError(path, gil)
+        // The text is already UTF-8: a `# coding:` cookie must not re-decode it.
+        var flags = PyCompilerFlags(cf_flags: PyCF_IGNORE_COOKIE, cf_feature_version: PY_MINOR_VERSION)
+        guard let code = PyRef.owning(Py_CompileStringExFlags(source, path, pyrpc_file_input(), &flags, -1)) else {
+            throw loadError(path, compiling: true, gil)
         }
         let modules = PythonRuntime.shared.sysModules.pointer!
         PyDict_SetItemString(modules, moduleName, module.pointer)
         guard PyRef.owning(PyEval_EvalCode(code.pointer, dict, dict)) != nil else {
-            let error = loadError(path, gil)
+            let error = loadError(path, compiling: false, gil)
             if PyDict_DelItemString(modules, moduleName) != 0 { PyErr_Clear() }
             throw error
         }
         return LoadedScript(moduleName: moduleName, path: path, module: PyHandle(module))
     }
 
-    private static func loadError(_ path: String, _ gil: borrowing GIL) -> ScriptLoadError {
+    private static func loadError(_ path: String, compiling: Bool, _ gil: borrowing GIL) -> ScriptLoadError {
         let exception = PythonException.fetch(gil)
-        if exception.line != nil {
+        // Only a failed compile points into the script itself; a SyntaxError raised while
+        // running it (exec, import of a broken module) belongs to other code.
+        if compiling, exception.line != nil {
             return ScriptLoadError(path: path, line: exception.line, column: exception.column, message: exception.summary)
         }
         // Module-level code raised: point at the deepest frame in this file.

@@ -53,7 +53,12 @@ enum PythonToValue {
         if overflow == 0 {
             if value == -1, PyErr_Occurred() != nil { PyErr_Clear() } else { return .int(Int(value)) }
         }
-        return .bigInt(PythonText.describe(object))
+        // Base-10 text of the int itself: `str()` could be overridden by an int subclass.
+        guard let text = PyRef.owning(PyNumber_ToBase(object, 10)), let digits = PythonText.string(text.pointer) else {
+            PyErr_Clear()
+            return .bigInt("0")
+        }
+        return .bigInt(digits)
     }
 
     private static func mismatch(_ object: UnsafeMutablePointer<PyObject>, _ type: RPCType) -> ValueMismatch {
