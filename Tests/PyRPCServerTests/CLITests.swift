@@ -175,4 +175,22 @@ final class CLITests: XCTestCase {
         server.waitUntilExit()
         XCTAssertEqual(server.terminationStatus, 0)
     }
+
+    func testDeployWatchRedeploysAChangedScript() throws {
+        let state = folder.appendingPathComponent("state-watch").path
+        let server = try CLIProcess.start(["serve", "s2", "--state-dir", state, "--log-level", "warning"], in: folder)
+        defer { if server.isRunning { server.terminate() } }
+        XCTAssertTrue(CLIProcess.waitForPort(port2))
+        let watch = try CLIProcess.start(["deploy", "--watch"], in: folder, logName: "watch")
+        defer { if watch.isRunning { watch.terminate() } }
+
+        func code() throws -> String { try call("secret", "code", "--server", "s2").stdout }
+        let deadline = Date().addingTimeInterval(20)
+        while try code() != "42\n", Date() < deadline { usleep(200_000) }
+        XCTAssertEqual(try code(), "42\n")
+
+        try "def code():\n    return 43\n".write(to: folder.appendingPathComponent("code.py"), atomically: true, encoding: .utf8)
+        while try code() != "43\n", Date() < deadline { usleep(200_000) }
+        XCTAssertEqual(try code(), "43\n", "--watch redeploys when a declared script changes")
+    }
 }
