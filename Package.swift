@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "pyrpc", targets: ["pyrpc"]),
+        .executable(name: "pyrpc-bench", targets: ["pyrpc-bench"]),
         .library(name: "PyRPCClient", targets: ["PyRPCClient"]),
         .library(name: "PyRPCServer", targets: ["PyRPCServer"]),
     ],
@@ -45,6 +46,12 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "pyrpc", dependencies: [
+            "PyRPCServer", "PyRPCClient", "PyRPCConfig", "PyRPCWire",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The benchmark suite: `swift run -c release pyrpc-bench`.
+        .executableTarget(name: "pyrpc-bench", dependencies: [
             "PyRPCServer", "PyRPCClient", "PyRPCConfig", "PyRPCWire",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

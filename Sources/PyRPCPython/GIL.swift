@@ -20,3 +20,4 @@ public struct GIL: ~Copyable {
         return try body(GIL())
     }
 }
+

@@ -45,6 +45,18 @@ public final class PythonFunction: @unchecked Sendable {
         }
     }
 
+    /// Calls with owned argument pointers (borrowed here); a new reference or nil with the error set.
+    func invokeRaw(_ arguments: [UnsafeMutablePointer<PyObject>?], _ gil: borrowing GIL) -> UnsafeMutablePointer<PyObject>? {
+        guard let function = handle.pointer else {
+            PyErr_SetString(pyrpc_exc_runtime_error(), "function was unloaded")
+            return nil
+        }
+        var arguments = arguments
+        return arguments.withUnsafeMutableBufferPointer { buffer in
+            PyObject_Vectorcall(function, buffer.baseAddress, buffer.count, nil)
+        }
+    }
+
     private func raised(_ gil: borrowing GIL) -> CallOutcome {
         let exception = PythonException.fetch(gil)
         if exception.isTimeout { return .interrupted }

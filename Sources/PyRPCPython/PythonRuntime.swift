@@ -27,6 +27,7 @@ public final class PythonRuntime: @unchecked Sendable {
     let sysModules: PyHandle
 
     private init() {
+        pyrpc_tune_malloc()
         if let problem = pyrpc_initialize(PythonRuntime.programName()) {
             fatalError("cannot start the embedded Python: \(String(cString: problem))")
         }

@@ -46,12 +46,20 @@ final class ServerCore: Sendable {
             logger.warning("bad request from \(peer): message over \(limit) bytes")
             return .now(RPCReply.exception(.badRequest("message larger than the server's limit of \(limit) bytes (see --max-message-bytes)")))
         case .message(let buffer):
-            let parsed: Result<JSONValue, JSONParseError> = buffer.withUnsafeReadableBytes { bytes in
-                Result { () throws(JSONParseError) -> JSONValue in try JSONParser.parse(bytes) }
+            // The arguments list is kept as JSON text and parsed straight into Python objects
+            // by the worker: no value tree, and the big parse happens off the event loop.
+            let parsed: Result<(JSONValue, [UInt8]?), JSONParseError> = buffer.withUnsafeReadableBytes { bytes in
+                Result { () throws(JSONParseError) -> (JSONValue, [UInt8]?) in
+                    let (value, captured) = try JSONParser.parse(bytes, capturing: "arguments")
+                    return (value, captured.map { Array(bytes[$0]) })
+                }
             }
             let envelope: Envelope
+            let rawArguments: [UInt8]?
             do {
-                envelope = try Envelope(message: try parsed.get())
+                let (message, raw) = try parsed.get()
+                envelope = try Envelope(message: message)
+                rawArguments = raw
             } catch let error as JSONParseError {
                 logger.warning("bad request from \(peer): \(error)")
                 return .now(RPCReply.exception(.badRequest("not valid JSON: \(error)")))
@@ -64,7 +72,7 @@ final class ServerCore: Sendable {
             switch envelope.header {
             case Header.rpcRequest:
                 do {
-                    return call(try RPCRequest(body: envelope.value), from: peer, on: eventLoop)
+                    return call(try RPCRequest(body: envelope.value, rawArguments: rawArguments), from: peer, on: eventLoop)
                 } catch {
                     logger.warning("bad request from \(peer): \(error.message)")
                     return .now(RPCReply.exception(error))
@@ -108,15 +116,23 @@ final class ServerCore: Sendable {
             deadline: started + .nanoseconds(Int64(min(timeout, 1e9) * 1e9)),
             ticket: ticket,
             work: { gil in
-                let outcome = overload.function.call(call.arguments, types: overload.signature.arguments, returns: overload.signature.returns, gil)
+                let outcome = overload.function.callEncoded(
+                    rawArguments: call.rawArguments, values: call.arguments,
+                    types: overload.signature.arguments, returns: overload.signature.returns, gil)
                 guard ticket.claim() else { return }
                 let seconds = Self.seconds(since: started)
                 let reply: [UInt8]
                 switch outcome {
                 case .returned(let values):
-                    reply = RPCReply.result(values, id: id)
+                    reply = RPCReply.result(encodedValues: values, id: id)
                     overload.stats.record(.ok, seconds: seconds)
                     logger.info("\(label) by \(who): ok in \(Self.milliseconds(seconds)) ms")
+                case .invalidArguments(let problem):
+                    reply = RPCReply.exception(RPCError(.invalidArguments, "\(problem); \(call.accepted)", id: id))
+                    logger.info("\(label) by \(who): Invalid Arguments: \(problem)")
+                case .malformed(let problem):
+                    reply = RPCReply.exception(.badRequest(problem, id: id))
+                    logger.warning("bad request from \(peer): \(problem)")
                 case .raised(let summary, let traceback):
                     let message = debug && !traceback.isEmpty ? "\(summary)\n\(traceback)" : summary
                     reply = RPCReply.exception(RPCError(.executionException, message, id: id))

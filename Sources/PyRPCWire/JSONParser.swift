@@ -34,14 +34,24 @@ public enum JSONParser {
     }
 
     public static func parse(_ bytes: UnsafeRawBufferPointer, lenient: Bool = false) throws(JSONParseError) -> JSONValue {
-        var reader = Reader(bytes: bytes, lenient: lenient)
+        try parse(bytes, lenient: lenient, capturing: nil).value
+    }
+
+    /// Parses a message but leaves the list under `key` in the message body unparsed (it
+    /// comes back as `.null`) and returns its byte range instead: the RPC arguments are
+    /// parsed later straight into the objects Python needs, off the network thread.
+    public static func parse(
+        _ bytes: UnsafeRawBufferPointer, lenient: Bool = false, capturing key: String?
+    ) throws(JSONParseError) -> (value: JSONValue, captured: Range<Int>?) {
+        var reader = JSONScanner(bytes: bytes, lenient: lenient)
+        reader.captureKey = key
         reader.skipWhitespace()
         let value = try reader.parseValue(depth: 0)
         reader.skipWhitespace()
         guard reader.index == bytes.count else {
             throw reader.error("unexpected text after the JSON value")
         }
-        return value
+        return (value, reader.captured)
     }
 
     public static func parse(_ bytes: [UInt8], lenient: Bool = false) throws(JSONParseError) -> JSONValue {
@@ -52,23 +62,28 @@ public enum JSONParser {
     }
 }
 
-private struct Reader {
-    let bytes: UnsafeRawBufferPointer
-    let lenient: Bool
-    var index = 0
+/// The tokenizer and recursive-descent parser behind `JSONParser`, public so that other
+/// modules can parse JSON straight into their own representation (see `JSONToPython`).
+public struct JSONScanner {
+    public let bytes: UnsafeRawBufferPointer
+    public let lenient: Bool
+    public var index = 0
+    /// With `captureKey`, the byte range of that key's list in the message body (depth 2).
+    var captureKey: String?
+    var captured: Range<Int>?
 
-    init(bytes: UnsafeRawBufferPointer, lenient: Bool) {
+    public init(bytes: UnsafeRawBufferPointer, lenient: Bool = false) {
         self.bytes = bytes
         self.lenient = lenient
     }
 
-    func error(_ reason: String) -> JSONParseError {
+    public func error(_ reason: String) -> JSONParseError {
         JSONParseError(offset: index, reason: reason)
     }
 
-    @inline(__always) var current: UInt8? { index < bytes.count ? bytes[index] : nil }
+    @inline(__always) public var current: UInt8? { index < bytes.count ? bytes[index] : nil }
 
-    mutating func skipWhitespace() {
+    public mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x0A, 0x0D, 0x09: index += 1
@@ -77,7 +92,7 @@ private struct Reader {
         }
     }
 
-    mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
+    public mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
         guard let byte = current else { throw error("unexpected end of input, expected a value") }
         switch byte {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
@@ -99,7 +114,7 @@ private struct Reader {
         byte >= 0x20 && byte < 0x7F ? String(UnicodeScalar(byte)) : "\\x" + String(byte, radix: 16)
     }
 
-    mutating func expectKeyword(_ word: StaticString) throws(JSONParseError) {
+    public mutating func expectKeyword(_ word: StaticString) throws(JSONParseError) {
         let count = word.utf8CodeUnitCount
         guard index + count <= bytes.count else { throw error("unexpected end of input, expected \(word)") }
         let matches = word.withUTF8Buffer { expected in
@@ -128,7 +143,14 @@ private struct Reader {
             guard current == UInt8(ascii: ":") else { throw error("expected ':' after object key") }
             index += 1
             skipWhitespace()
-            members[key] = try parseValue(depth: depth)
+            if depth == 2, key == captureKey, current == UInt8(ascii: "[") {
+                let start = index
+                try skipValue(depth: depth)
+                captured = start..<index
+                members[key] = .null
+            } else {
+                members[key] = try parseValue(depth: depth)
+            }
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","): index += 1
@@ -161,9 +183,36 @@ private struct Reader {
         }
     }
 
+    /// Steps over one value, checking only bracket nesting and string boundaries; the
+    /// value is validated when it is parsed later.
+    public mutating func skipValue(depth: Int) throws(JSONParseError) {
+        var nesting = 0
+        repeat {
+            guard let byte = current else { throw error("unexpected end of input inside a list") }
+            switch byte {
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                nesting += 1
+                guard depth + nesting <= JSONParser.maximumDepth else { throw error("nested deeper than \(JSONParser.maximumDepth) levels") }
+                index += 1
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                nesting -= 1
+                index += 1
+            case UInt8(ascii: "\""):
+                index += 1
+                while let inner = current, inner != UInt8(ascii: "\"") {
+                    index += inner == UInt8(ascii: "\\") ? 2 : 1
+                }
+                guard current != nil else { throw error("unterminated string") }
+                index += 1
+            default:
+                index += 1
+            }
+        } while nesting > 0
+    }
+
     // MARK: Strings
 
-    mutating func parseString(quote: UInt8) throws(JSONParseError) -> String {
+    public mutating func parseString(quote: UInt8) throws(JSONParseError) -> String {
         index += 1
         let start = index
         // Fast path: no escapes, just validate the UTF-8 slice.
@@ -278,7 +327,7 @@ private struct Reader {
 
     // MARK: Numbers
 
-    mutating func parseNumber() throws(JSONParseError) -> JSONValue {
+    public mutating func parseNumber() throws(JSONParseError) -> JSONValue {
         let start = index
         var negative = false
         if current == UInt8(ascii: "-") {

@@ -1,6 +1,6 @@
 /// A parsed JSON value. Integers keep their full precision: those that do not fit an `Int`
 /// are kept as their decimal text (`bigInt`), because Python's `int` is arbitrary precision.
-public indirect enum JSONValue: Sendable, Equatable {
+public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case int(Int)

@@ -16,6 +16,10 @@ public struct JSONWriter {
         bytes.append(byte)
     }
 
+    public mutating func raw(bytes more: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: more)
+    }
+
     public mutating func int(_ value: Int) {
         if value >= 0 && value < 10 {
             bytes.append(UInt8(ascii: "0") + UInt8(value))
@@ -51,13 +55,25 @@ public struct JSONWriter {
     }
 
     public mutating func string(_ value: String) {
-        bytes.append(UInt8(ascii: "\""))
         var value = value
-        value.withUTF8 { utf8 in
+        value.withUTF8 { string(utf8: $0) }
+    }
+
+    /// Writes a JSON string from UTF-8 text (already valid UTF-8).
+    public mutating func string(utf8: UnsafeBufferPointer<UInt8>) {
+        do {
+            bytes.reserveCapacity(bytes.count + utf8.count + 2)
+            bytes.append(UInt8(ascii: "\""))
             var runStart = 0
-            for (offset, byte) in utf8.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<offset]))
-                runStart = offset + 1
+            var index = 0
+            let count = utf8.count
+            while index < count {
+                let byte = utf8[index]
+                if byte >= 0x20 && byte != 0x22 && byte != 0x5C {
+                    index += 1
+                    continue
+                }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
                 switch byte {
                 case 0x22: raw("\\\"")
                 case 0x5C: raw("\\\\")
@@ -69,10 +85,12 @@ public struct JSONWriter {
                     bytes.append(hexDigit(byte >> 4))
                     bytes.append(hexDigit(byte & 0xF))
                 }
+                index += 1
+                runStart = index
             }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<count]))
+            bytes.append(UInt8(ascii: "\""))
         }
-        bytes.append(UInt8(ascii: "\""))
     }
 
     private func hexDigit(_ nibble: UInt8) -> UInt8 {

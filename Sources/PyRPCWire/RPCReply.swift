@@ -17,6 +17,19 @@ public enum RPCReply {
         writer.raw("}}\n")
     }
 
+    /// An RPC-RES whose `return-values` list is already JSON text (written straight from Python).
+    public static func result(encodedValues: [UInt8], id: JSONValue?) -> [UInt8] {
+        var writer = JSONWriter(capacity: encodedValues.count + 64)
+        writer.raw("{\"header\":\"RPC-RES\",\"value\":{\"return-values\":")
+        writer.bytes.append(contentsOf: encodedValues)
+        if let id {
+            writer.raw(",\"id\":")
+            writer.value(id)
+        }
+        writer.raw("}}\n")
+        return writer.bytes
+    }
+
     /// `{"header":"RPC-EX","value":{"exception-type":...,"exception-message":...,"id":...}}` plus newline.
     public static func exception(_ error: RPCError) -> [UInt8] {
         var writer = JSONWriter(capacity: 128)

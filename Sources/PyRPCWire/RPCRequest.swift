@@ -10,6 +10,9 @@ public struct RPCRequest: Sendable, Equatable {
     public var id: JSONValue?
     /// Seconds; the smaller of this and the server's limit applies.
     public var timeout: Double?
+    /// The `arguments` list as unparsed JSON text, when the server kept it for parsing
+    /// straight into Python objects (then `arguments` is empty).
+    public var rawArguments: [UInt8]?
 
     public init(
         client: String? = nil, service: String, rpc: String, arguments: [JSONValue],
@@ -25,8 +28,9 @@ public struct RPCRequest: Sendable, Equatable {
         self.timeout = timeout
     }
 
-    /// Reads the `value` object of an RPC-REQ envelope.
-    public init(body: [String: JSONValue]) throws(RPCError) {
+    /// Reads the `value` object of an RPC-REQ envelope; `rawArguments` is the unparsed
+    /// `arguments` list when the parser kept it aside (see `JSONParser.parse(_:capturing:)`).
+    public init(body: [String: JSONValue], rawArguments: [UInt8]? = nil) throws(RPCError) {
         let id = body["id"]
         func string(_ key: String) throws(RPCError) -> String {
             guard let field = body[key] else { throw .badRequest("missing field '\(key)' in RPC-REQ", id: id) }
@@ -68,8 +72,12 @@ public struct RPCRequest: Sendable, Equatable {
         guard let argumentsField = body["arguments"] else {
             throw .badRequest("missing field 'arguments' in RPC-REQ (a list of argument values)", id: id)
         }
-        guard case .array(let arguments) = argumentsField else {
-            throw .badRequest("field 'arguments' must be a list, got \(argumentsField.kindName)", id: id)
+        var arguments: [JSONValue] = []
+        if rawArguments == nil || argumentsField != .null {
+            guard case .array(let values) = argumentsField else {
+                throw .badRequest("field 'arguments' must be a list, got \(argumentsField.kindName)", id: id)
+            }
+            arguments = values
         }
         let argumentTypes = try typeList("argument-types")
         let returnTypes = try typeList("return-types")
@@ -83,6 +91,7 @@ public struct RPCRequest: Sendable, Equatable {
         self.init(
             client: client, service: service, rpc: rpc, arguments: arguments,
             argumentTypes: argumentTypes, returnTypes: returnTypes, id: id, timeout: timeout)
+        self.rawArguments = rawArguments
     }
 
     /// The request as one newline-terminated RPC-REQ message.

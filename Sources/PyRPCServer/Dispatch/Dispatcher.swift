@@ -20,6 +20,10 @@ struct Dispatcher: Sendable {
         let caller: String
         /// Seconds: the smallest of the server's, the rpc's and the request's limits.
         let timeout: Double
+        /// The `arguments` JSON text, parsed into Python objects on the worker.
+        let rawArguments: [UInt8]?
+        /// Every valid signature, for an `Invalid Arguments` found while parsing raw arguments.
+        let accepted: String
     }
 
     let serverName: String
@@ -56,7 +60,10 @@ struct Dispatcher: Sendable {
             var timeout = options.callTimeout
             if let limit = overload.timeout { timeout = min(timeout, limit) }
             if let limit = request.timeout { timeout = min(timeout, limit) }
-            return .run(Call(generation: generation, overload: overload, arguments: arguments, caller: caller, timeout: timeout))
+            return .run(Call(
+                generation: generation, overload: overload, arguments: arguments, caller: caller, timeout: timeout,
+                rawArguments: request.rawArguments,
+                accepted: OverloadResolver.accepted(service: service.name, rpc: request.rpc, overloads: overloads)))
         }
     }
 

@@ -1,0 +1,93 @@
+import CPython
+import PyRPCWire
+
+/// What happened when a function ran on the server's fast path.
+public enum EncodedOutcome: Sendable, Equatable {
+    /// The JSON text of the `return-values` list.
+    case returned([UInt8])
+    /// An argument did not fit its type, or the count was wrong; the function did not run.
+    case invalidArguments(String)
+    /// The arguments were not valid JSON.
+    case malformed(String)
+    case raised(summary: String, traceback: String)
+    case badReturn(String)
+    case interrupted
+}
+
+extension PythonFunction {
+    /// The server's call path: arguments parsed from raw JSON text straight into Python
+    /// objects (or converted from `values` when there is no raw text), the result written
+    /// straight into JSON text, both checked against the declared types.
+    public func callEncoded(rawArguments: [UInt8]?, values: [JSONValue], types: [RPCType], returns: [RPCType], _ gil: borrowing GIL) -> EncodedOutcome {
+        var pointers: [UnsafeMutablePointer<PyObject>?] = []
+        defer { for pointer in pointers { Py_DecRef(pointer) } }
+        if let rawArguments {
+            do {
+                pointers = try JSONToPython.arguments(rawArguments, types: types, gil).map { Optional($0) }
+            } catch {
+                switch error {
+                case .mismatch(let mismatch): return .invalidArguments(mismatch.description)
+                case .count(let sent, let expected):
+                    return .invalidArguments("\(sent) argument\(sent == 1 ? "" : "s") sent for \(expected) argument type\(expected == 1 ? "" : "s")")
+                case .malformed(let message): return .malformed(message)
+                }
+            }
+        } else {
+            guard values.count == types.count else {
+                return .invalidArguments("\(values.count) arguments sent for \(types.count) argument types")
+            }
+            for (value, type) in zip(values, types) {
+                guard let object = ValueToPython.convert(value, as: type, gil) else {
+                    return .malformed(PythonException.fetch(gil).summary)
+                }
+                pointers.append(object.release())
+            }
+        }
+        guard let result = invokeRaw(pointers, gil) else {
+            let exception = PythonException.fetch(gil)
+            if exception.isTimeout { return .interrupted }
+            return .raised(summary: exception.summary, traceback: exception.traceback)
+        }
+        defer { Py_DecRef(result) }
+        var writer = JSONWriter(capacity: 64)
+        writer.raw(UInt8(ascii: "["))
+        do throws(ValueMismatch) {
+            switch returns.count {
+            case 0:
+                guard pyrpc_is_none(result) != 0 else {
+                    return .badReturn("it returned \(PythonText.typeName(result)), but it declares no return values and must return None")
+                }
+            case 1:
+                do {
+                    try PythonToJSON.write(result, as: returns[0], into: &writer, gil)
+                } catch var mismatch {
+                    mismatch.path.append("the return value")
+                    throw mismatch
+                }
+            default:
+                let isList = pyrpc_is_list(result) != 0
+                guard isList || pyrpc_is_tuple(result) != 0 else {
+                    return .badReturn("it returned \(PythonText.typeName(result)), but it declares \(returns.count) return values (return a tuple)")
+                }
+                let count = isList ? PyList_GET_SIZE(result) : PyTuple_GET_SIZE(result)
+                guard count == returns.count else {
+                    return .badReturn("it returned \(count) values, but it declares \(returns.count) return values")
+                }
+                for (index, type) in returns.enumerated() {
+                    if index > 0 { writer.raw(UInt8(ascii: ",")) }
+                    let item = isList ? pyrpc_list_get(result, index)! : pyrpc_tuple_get(result, index)!
+                    do {
+                        try PythonToJSON.write(item, as: type, into: &writer, gil)
+                    } catch var mismatch {
+                        mismatch.path.append("return value \(index + 1)")
+                        throw mismatch
+                    }
+                }
+            }
+        } catch {
+            return .badReturn(error.description)
+        }
+        writer.raw(UInt8(ascii: "]"))
+        return .returned(writer.bytes)
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import PyRPCClient
+import PyRPCConfig
+import PyRPCWire
+
+/// `swift run -c release pyrpc-bench`: the benchmark suite of issue 4.
+@main
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pyrpc-bench",
+        abstract: "Benchmark a real pyrpc server against a C ceiling server and a course-style Python server.",
+        discussion: "Writes a Markdown table to benchmarks/RESULTS.md (see --output).",
+        subcommands: [ServeChild.self])
+
+    @Option(help: "Seconds per throughput workload.")
+    var duration: Double = 3
+
+    @Option(help: "Calls for the RSS-flatness run (the issue asks for 1,000,000).")
+    var longCalls: Int = 1_000_000
+
+    @Option(help: "Hot swaps for the RSS run.")
+    var swaps: Int = 1000
+
+    @Option(help: "RPCs in the deploy workload.")
+    var deployRPCs: Int = 1000
+
+    @Option(help: "Where to write the Markdown results.")
+    var output: String = "benchmarks/RESULTS.md"
+
+    @Flag(help: "Skip the Python baseline and ceiling comparisons.")
+    var skipComparisons = false
+
+    func run() async throws {
+        // The load generator takes core 1; servers are pinned to core 0.
+        if ProcessInfo.processInfo.activeProcessorCount >= 2 { ProcessProbe.pinSelf(to: [1]) }
+        let suite = try BenchSuite(options: self)
+        defer { suite.cleanUp() }
+        try await suite.runAll()
+        let markdown = suite.report.markdown(machine: BenchSuite.machineDescription())
+        try markdown.write(toFile: output, atomically: true, encoding: .utf8)
+        say("")
+        say(markdown)
+        say("written to \(output)")
+    }
+}

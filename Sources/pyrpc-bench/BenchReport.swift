@@ -1,0 +1,122 @@
+import Foundation
+
+struct BenchRow {
+    var workload: String
+    var server: String
+    var calls: Int
+    var failures: Int
+    var callsPerSecond: Double
+    var p50: Double
+    var p99: Double
+    /// Seconds of server CPU per call.
+    var cpuPerCall: Double
+    var rss: Int
+    var sample: String
+
+    var consoleLine: String {
+        "\(workload) [\(server)]: \(Int(callsPerSecond)) calls/s, p50 \(micros(p50)) µs, p99 \(micros(p99)) µs, server CPU \(micros(cpuPerCall)) µs/call, RSS \(rss / 1_048_576) MiB, \(failures) failures"
+    }
+}
+
+struct DeployRow {
+    var step: String
+    var rpcs: Int
+    var seconds: Double
+    var roundTrips: Int
+    var scriptBytes: Int
+    var bytes: Int
+}
+
+struct MemoryRow {
+    var what: String
+    var firstLabel: String
+    var first: Int
+    var secondLabel: String
+    var second: Int
+}
+
+func micros(_ seconds: Double) -> String {
+    let value = seconds * 1e6
+    return value >= 100 ? String(Int(value.rounded())) : String(format: "%.1f", value)
+}
+
+/// The Markdown written to benchmarks/RESULTS.md.
+struct BenchReport {
+    var rows: [BenchRow] = []
+    var deploys: [DeployRow] = []
+    var memory: [MemoryRow] = []
+
+    func row(_ workload: String, _ server: String) -> BenchRow? {
+        rows.first { $0.workload == workload && $0.server == server }
+    }
+
+    func markdown(machine: String) -> String {
+        var text = "# pyrpc benchmark results\n\n"
+        text += "Produced by `swift run -c release pyrpc-bench` on \(machine). "
+        text += "Server CPU per call is read from /proc/PID/task/*/schedstat of the server process; it is the figure that stays stable on a noisy machine.\n\n"
+        text += "| workload | server | calls/s | p50 µs | p99 µs | server CPU µs/call | server RSS MiB | failures |\n"
+        text += "|---|---|---:|---:|---:|---:|---:|---:|\n"
+        for row in rows {
+            text += "| \(row.workload) | \(row.server) | \(Int(row.callsPerSecond)) | \(micros(row.p50)) | \(micros(row.p99)) | \(micros(row.cpuPerCall)) | \(row.rss / 1_048_576) | \(row.failures) |\n"
+        }
+        text += "\n## pyrpc relative to the comparison servers\n\n"
+        text += "| workload | CPU/call vs C ceiling | throughput vs C ceiling | CPU/call: Python baseline ÷ pyrpc |\n|---|---:|---:|---:|\n"
+        for workload in Array(NSOrderedSet(array: rows.map(\.workload))) as! [String] {
+            guard let ours = row(workload, "pyrpc") else { continue }
+            let ceiling = row(workload, "C ceiling")
+            let baseline = row(workload, "Python baseline")
+            let cpuRatio = ceiling.map { String(format: "%.2f×", ours.cpuPerCall / max($0.cpuPerCall, 1e-12)) } ?? "–"
+            let throughputRatio = ceiling.map { String(format: "%.2f×", ours.callsPerSecond / max($0.callsPerSecond, 1e-12)) } ?? "–"
+            let cheaper = baseline.map { String(format: "%.1f× cheaper", $0.cpuPerCall / max(ours.cpuPerCall, 1e-12)) } ?? "–"
+            text += "| \(workload) | \(cpuRatio) | \(throughputRatio) | \(cheaper) |\n"
+        }
+        if !deploys.isEmpty {
+            text += "\n## Deploy\n\n| deploy of | step | seconds | round trips | script bytes sent | bytes sent |\n|---|---|---:|---:|---:|---:|\n"
+            for row in deploys {
+                text += "| \(row.rpcs) RPCs | \(row.step) | \(String(format: "%.3f", row.seconds)) | \(row.roundTrips) | \(row.scriptBytes) | \(row.bytes) |\n"
+            }
+        }
+        if !memory.isEmpty {
+            text += "\n## Memory (server RSS)\n\n| across | | MiB | | MiB | growth MiB |\n|---|---|---:|---|---:|---:|\n"
+            for row in memory {
+                text += String(format: "| %@ | %@ | %.1f | %@ | %.1f | %.1f |\n", row.what, row.firstLabel, Double(row.first) / 1_048_576,
+                               row.secondLabel, Double(row.second) / 1_048_576, Double(row.second - row.first) / 1_048_576)
+            }
+        }
+        text += "\n## Targets (issue 4)\n\n" + targets() + "\n"
+        return text
+    }
+
+    private func targets() -> String {
+        var lines: [String] = []
+        func check(_ label: String, _ met: Bool?, _ detail: String) {
+            let mark = met.map { $0 ? "met" : "**not met**" } ?? "not measured"
+            lines.append("- \(label): \(mark) (\(detail))")
+        }
+        if let ours = row("add persistent c=8", "pyrpc") {
+            let ceiling = row("add persistent c=8", "C ceiling")
+            let baseline = row("add persistent c=8", "Python baseline")
+            check("add persistent c=8, CPU/call ≤ 1.5× ceiling", ceiling.map { ours.cpuPerCall <= 1.5 * $0.cpuPerCall },
+                  "\(micros(ours.cpuPerCall)) µs vs ceiling \(ceiling.map { micros($0.cpuPerCall) } ?? "–") µs")
+            check("add persistent c=8, throughput ≥ 0.8× ceiling", ceiling.map { ours.callsPerSecond >= 0.8 * $0.callsPerSecond },
+                  "\(Int(ours.callsPerSecond)) vs \(ceiling.map { String(Int($0.callsPerSecond)) } ?? "–") calls/s")
+            check("add persistent c=8, ≥ 2.5× cheaper than the Python baseline", baseline.map { $0.cpuPerCall >= 2.5 * ours.cpuPerCall },
+                  "baseline \(baseline.map { micros($0.cpuPerCall) } ?? "–") µs")
+        }
+        if let oneShot = row("add one-shot c=8", "pyrpc") {
+            check("add one-shot c=8 ≤ 50 µs CPU/call", oneShot.cpuPerCall <= 50e-6, "\(micros(oneShot.cpuPerCall)) µs")
+        }
+        if let total = row("total(List[float]) 100,000 floats", "pyrpc") {
+            check("total 100,000 floats ≤ 3 ms CPU/call", total.cpuPerCall <= 3e-3, "\(micros(total.cpuPerCall)) µs")
+        }
+        for row in memory {
+            check("RSS flat within 5 MB across \(row.what)", abs(row.second - row.first) <= 5_000_000,
+                  String(format: "%.1f MiB growth", Double(row.second - row.first) / 1_048_576))
+        }
+        if let unchanged = deploys.first(where: { $0.step == "unchanged" }) {
+            check("deploy of \(unchanged.rpcs) unchanged RPCs: ≤ 2 round trips and < 0.5 s", unchanged.roundTrips <= 2 && unchanged.seconds < 0.5,
+                  "\(unchanged.roundTrips) round trip(s), \(String(format: "%.3f", unchanged.seconds)) s")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

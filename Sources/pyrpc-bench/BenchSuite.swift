@@ -1,0 +1,235 @@
+import Foundation
+import PyRPCClient
+import PyRPCConfig
+import PyRPCWire
+
+/// Runs every workload and collects the rows of the report.
+final class BenchSuite {
+    let options: Bench
+    let folder: URL
+    let benchmarksFolder: URL
+    var report = BenchReport()
+    private var servers: [ServerUnderTest] = []
+
+    init(options: Bench) throws {
+        self.options = options
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("pyrpc-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        benchmarksFolder = BenchSuite.locateBenchmarks()
+    }
+
+    /// `benchmarks/` of the repository: from the working directory, else next to this source file.
+    static func locateBenchmarks() -> URL {
+        let here = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("benchmarks")
+        if FileManager.default.fileExists(atPath: here.appendingPathComponent("ceiling/ceiling.c").path) { return here }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("benchmarks")
+    }
+
+    static func machineDescription() -> String {
+        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("model name") }?
+            .split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+        return "\(ProcessInfo.processInfo.activeProcessorCount) cores (\(cpu)); server pinned to core 0, load generator to core 1"
+    }
+
+    func cleanUp() {
+        for server in servers { server.stop() }
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    // MARK: Requests
+
+    static func request(_ rpc: String, _ arguments: [JSONValue], _ types: [String], _ returns: [String]) -> [UInt8] {
+        RPCRequest(client: "c1", service: "bench", rpc: rpc, arguments: arguments, argumentTypes: types, returnTypes: returns).encoded()
+    }
+
+    let addRequest = BenchSuite.request("add", [2, 3], ["int", "int"], ["int"])
+
+    lazy var totalRequest: [UInt8] = {
+        let values = (0..<100_000).map { JSONValue.float(Double($0) * 0.5 + 0.25) }
+        return BenchSuite.request("total", [.array(values)], ["List[float]"], ["float"])
+    }()
+
+    lazy var echoRequest: [UInt8] = {
+        let text = String(repeating: "pyrpc! ", count: 1_000_000 / 7 + 1).prefix(1_000_000)
+        return BenchSuite.request("echo", [.string(String(text))], ["str"], ["str"])
+    }()
+
+    // MARK: Servers
+
+    func startPyRPC(label: String) async throws -> ServerUnderTest {
+        let port = freePort()
+        let state = folder.appendingPathComponent("state-\(label)")
+        let server = try ServerUnderTest.launch(
+            name: "pyrpc", port: port,
+            command: [CommandLine.arguments[0], "serve-child", "--port", "\(port)", "--state-dir", state.path],
+            log: folder.appendingPathComponent("\(label).log"))
+        servers.append(server)
+        let config = try writeNetwork(port: port, rpcs: [
+            ("add", "[int, int]", "[int]", benchmarksFolder.appendingPathComponent("services/add.py").path),
+            ("total", "[\"List[float]\"]", "[float]", benchmarksFolder.appendingPathComponent("services/total.py").path),
+            ("echo", "[str]", "[str]", benchmarksFolder.appendingPathComponent("services/echo.py").path),
+        ], name: label)
+        _ = try await Deployer.deploy(config, to: config.servers[0], token: nil)
+        return server
+    }
+
+    func startCeiling() throws -> ServerUnderTest {
+        let binary = folder.appendingPathComponent("ceiling").path
+        let compile = Process()
+        compile.executableURL = URL(fileURLWithPath: "/usr/bin/cc")
+        compile.arguments = ["-O2", "-o", binary, benchmarksFolder.appendingPathComponent("ceiling/ceiling.c").path]
+        try compile.run()
+        compile.waitUntilExit()
+        guard compile.terminationStatus == 0 else { throw BenchError("cannot compile the ceiling server (cc failed)") }
+        let port = freePort()
+        let server = try ServerUnderTest.launch(name: "C ceiling", port: port, command: [binary, "\(port)"], log: folder.appendingPathComponent("ceiling.log"))
+        servers.append(server)
+        return server
+    }
+
+    func startBaseline() throws -> ServerUnderTest {
+        let table: [String: [String]] = [
+            "bench.add(int,int)": [benchmarksFolder.appendingPathComponent("services/add.py").path, "add"],
+            "bench.total(List[float])": [benchmarksFolder.appendingPathComponent("services/total.py").path, "total"],
+            "bench.echo(str)": [benchmarksFolder.appendingPathComponent("services/echo.py").path, "echo"],
+        ]
+        let tablePath = folder.appendingPathComponent("baseline.json")
+        try JSONSerialization.data(withJSONObject: table).write(to: tablePath)
+        let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "python3"
+        let port = freePort()
+        let server = try ServerUnderTest.launch(
+            name: "Python baseline", port: port,
+            command: [python, benchmarksFolder.appendingPathComponent("baseline/course_server.py").path, "\(port)", tablePath.path],
+            log: folder.appendingPathComponent("baseline.log"))
+        servers.append(server)
+        return server
+    }
+
+    /// An init.yaml for one server `s1` at `port` with service `bench`.
+    func writeNetwork(port: Int, rpcs: [(name: String, args: String, returns: String, src: String)], name: String) throws -> NetworkConfig {
+        var yaml = """
+            network:
+              servers:
+                - s1: {ip: 127.0.0.1, port: \(port)}
+              clients:
+                - c1: {ip: 127.0.0.1}
+            service:
+              - bench: {providers: [s1], tenants: [c1]}
+            rpc:
+              bench:
+
+            """
+        for rpc in rpcs {
+            yaml += "    - \(rpc.name): {args: \(rpc.args), returns: \(rpc.returns), src: \"\(rpc.src)\"}\n"
+        }
+        let path = folder.appendingPathComponent("\(name).yaml")
+        try yaml.write(to: path, atomically: true, encoding: .utf8)
+        return try ConfigLoader.load(path: path.path)
+    }
+
+    // MARK: Workloads
+
+    /// Runs one load against `server` and records a row: throughput, latency, server CPU per call, RSS.
+    @discardableResult
+    func measure(_ workload: String, _ server: ServerUnderTest, request: [UInt8], mode: LoadGenerator.Mode,
+                 concurrency: Int, duration: Double? = nil, calls: Int? = nil) -> BenchRow {
+        // Warm up (connections, caches, lazy imports) without counting.
+        _ = LoadGenerator.run(port: server.port, request: request, mode: mode, concurrency: concurrency, calls: max(concurrency * 20, 50))
+        let cpuBefore = server.cpuNanoseconds
+        let result = LoadGenerator.run(port: server.port, request: request, mode: mode, concurrency: concurrency, duration: duration, calls: calls)
+        let cpu = server.cpuNanoseconds - cpuBefore
+        let row = BenchRow(
+            workload: workload, server: server.name, calls: result.calls, failures: result.failures,
+            callsPerSecond: result.callsPerSecond, p50: result.percentile(0.5), p99: result.percentile(0.99),
+            cpuPerCall: result.calls > 0 ? Double(cpu) / 1e9 / Double(result.calls) : 0,
+            rss: server.residentBytes, sample: result.firstAnswer)
+        report.rows.append(row)
+        say(row.consoleLine)
+        return row
+    }
+
+    func runAll() async throws {
+        let duration = options.duration
+        let ours = try await startPyRPC(label: "main")
+        let ceiling = options.skipComparisons ? nil : try startCeiling()
+        let baseline = options.skipComparisons ? nil : try startBaseline()
+
+        for (label, mode, concurrency) in [("add persistent c=1", LoadGenerator.Mode.persistent, 1),
+                                           ("add persistent c=8", .persistent, 8),
+                                           ("add one-shot c=8", .oneShot, 8)] {
+            for server in [ours, ceiling, baseline].compactMap({ $0 }) {
+                measure(label, server, request: addRequest, mode: mode, concurrency: concurrency, duration: duration)
+            }
+        }
+        for server in [ours, baseline].compactMap({ $0 }) {
+            measure("total(List[float]) 100,000 floats", server, request: totalRequest, mode: .persistent, concurrency: 1, calls: 100)
+        }
+        for server in [ours, baseline].compactMap({ $0 }) {
+            measure("echo(str) 1 MB", server, request: echoRequest, mode: .persistent, concurrency: 1, calls: 50)
+        }
+        ours.stop()
+        ceiling?.stop()
+        baseline?.stop()
+
+        try await deployWorkload()
+        try await memoryWorkloads()
+    }
+
+    /// Deploy of N RPCs (one script each): first, unchanged, one changed.
+    func deployWorkload() async throws {
+        let server = try await startPyRPC(label: "deploy")
+        let scripts = folder.appendingPathComponent("many")
+        try FileManager.default.createDirectory(at: scripts, withIntermediateDirectories: true)
+        var rpcs: [(String, String, String, String)] = []
+        for index in 0..<options.deployRPCs {
+            let path = scripts.appendingPathComponent("f\(index).py").path
+            try "def f\(index)(x):\n    return x + \(index)\n".write(toFile: path, atomically: true, encoding: .utf8)
+            rpcs.append(("f\(index)", "[int]", "[int]", path))
+        }
+        let config = try writeNetwork(port: server.port, rpcs: rpcs, name: "many")
+        for step in ["first", "unchanged", "one changed"] {
+            if step == "one changed" {
+                try "def f0(x):\n    return x - 1\n".write(toFile: rpcs[0].3, atomically: true, encoding: .utf8)
+            }
+            let started = Date()
+            let summary = try await Deployer.deploy(config, to: config.servers[0], token: nil)
+            let seconds = Date().timeIntervalSince(started)
+            report.deploys.append(DeployRow(
+                step: step, rpcs: options.deployRPCs, seconds: seconds, roundTrips: summary.roundTrips,
+                scriptBytes: summary.scriptBytesSent, bytes: summary.bytesSent))
+            say("deploy \(options.deployRPCs) rpcs, \(step): \(String(format: "%.3f", seconds)) s, \(summary.roundTrips) round trips, \(summary.scriptBytesSent) script bytes")
+        }
+        server.stop()
+    }
+
+    /// RSS after 10,000 and after `longCalls` calls; RSS across `swaps` hot swaps.
+    func memoryWorkloads() async throws {
+        let server = try await startPyRPC(label: "memory")
+        _ = LoadGenerator.run(port: server.port, request: addRequest, mode: .persistent, concurrency: 8, calls: 10_000)
+        let after10k = server.residentBytes
+        let started = Date()
+        _ = LoadGenerator.run(port: server.port, request: addRequest, mode: .persistent, concurrency: 8, calls: max(0, options.longCalls - 10_000))
+        let afterLong = server.residentBytes
+        report.memory.append(MemoryRow(what: "calls", firstLabel: "after 10,000", first: after10k, secondLabel: "after \(options.longCalls.formatted())", second: afterLong))
+        say("RSS after 10k calls \(after10k / 1024) KiB, after \(options.longCalls) calls \(afterLong / 1024) KiB (\(Int(Date().timeIntervalSince(started))) s)")
+
+        // Hot swaps: each deploy replaces one script with new text, loading a new module
+        // and retiring the old one.
+        let swapScript = folder.appendingPathComponent("swap.py")
+        var rpcs: [(String, String, String, String)] = [("swap", "[int]", "[int]", swapScript.path)]
+        rpcs.append(("add", "[int, int]", "[int]", benchmarksFolder.appendingPathComponent("services/add.py").path))
+        let config = try writeNetwork(port: server.port, rpcs: rpcs, name: "swap")
+        var early = 0
+        for index in 0..<options.swaps {
+            try "state = list(range(1000))\n\ndef swap(x):\n    return x + \(index)\n".write(to: swapScript, atomically: true, encoding: .utf8)
+            _ = try await Deployer.deploy(config, to: config.servers[0], token: nil)
+            if index == min(99, options.swaps - 1) { early = server.residentBytes }
+        }
+        let afterSwaps = server.residentBytes
+        report.memory.append(MemoryRow(what: "hot swaps", firstLabel: "after 100", first: early, secondLabel: "after \(options.swaps.formatted())", second: afterSwaps))
+        say("RSS after 100 swaps \(early / 1024) KiB, after \(options.swaps) swaps \(afterSwaps / 1024) KiB")
+        server.stop()
+    }
+}

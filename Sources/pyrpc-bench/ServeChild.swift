@@ -1,0 +1,28 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PyRPCServer
+
+/// `pyrpc-bench serve-child`: the pyrpc server under test, in its own process (the same
+/// library code `pyrpc serve` runs), logging only errors so the log is off the hot path.
+struct ServeChild: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve-child", abstract: "Run the server under test (used by the benchmark itself).", shouldDisplay: false)
+
+    @Option var port: Int
+    @Option var stateDir: String
+    @Option var workers: Int = 8
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .error
+            return handler
+        }
+        var options = ServerOptions()
+        options.stateDirectory = stateDir
+        options.pythonWorkers = workers
+        let server = try PyRPCServer(name: "s1", options: options)
+        try await server.start(host: "127.0.0.1", port: port)
+        while true { try await Task.sleep(for: .seconds(3600)) }
+    }
+}

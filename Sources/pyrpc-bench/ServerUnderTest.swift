@@ -1,0 +1,85 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A server process the benchmark drives: pyrpc itself, the C ceiling, or the Python baseline.
+/// Pinned to core 0 when the machine has two or more cores (the load generator takes core 1).
+final class ServerUnderTest {
+    let name: String
+    let port: Int
+    let process: Process
+
+    var pid: Int32 { process.processIdentifier }
+
+    private init(name: String, port: Int, process: Process) {
+        self.name = name
+        self.port = port
+        self.process = process
+    }
+
+    static func launch(name: String, port: Int, command: [String], log: URL) throws -> ServerUnderTest {
+        let process = Process()
+        let pinned = ProcessInfo.processInfo.activeProcessorCount >= 2 && FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset")
+        process.executableURL = URL(fileURLWithPath: pinned ? "/usr/bin/taskset" : command[0])
+        process.arguments = pinned ? ["-c", "0"] + command : Array(command.dropFirst())
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        let server = ServerUnderTest(name: name, port: port, process: process)
+        guard server.waitUntilListening() else {
+            server.stop()
+            throw BenchError("\(name) did not start listening on port \(port); see \(log.path)")
+        }
+        return server
+    }
+
+    private func waitUntilListening(timeout: Double = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline, process.isRunning {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            close(fd)
+            if connected == 0 { return true }
+            usleep(50_000)
+        }
+        return false
+    }
+
+    var cpuNanoseconds: UInt64 { ProcessProbe.cpuNanoseconds(pid) }
+    var residentBytes: Int { ProcessProbe.residentBytes(pid) }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A TCP port nothing listens on right now.
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
