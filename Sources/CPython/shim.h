@@ -61,4 +61,56 @@ static inline void pyrpc_tune_malloc(void) {
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
     mallopt(M_ARENA_MAX, 4);
 }
+
+// pymalloc takes 1 MiB arenas from mmap and gives each back with munmap as soon as it is
+// empty, so a call that builds 100,000 floats mapped and zeroed ~3 MB of fresh pages every
+// time (a fifth of the server's CPU on that call). This cache keeps up to 32 empty arenas for
+// reuse. Arena calls happen with the GIL held, which serializes them.
+#include <sys/mman.h>
+enum { PYRPC_ARENA_CACHE_SLOTS = 32 };
+struct pyrpc_arena_cache {
+    void *arenas[PYRPC_ARENA_CACHE_SLOTS];
+    size_t sizes[PYRPC_ARENA_CACHE_SLOTS];
+    int count;
+};
+
+// A function-local static: Swift's importer emits these, not file-scope statics of a header.
+static struct pyrpc_arena_cache *pyrpc_arena_cache(void) {
+    static struct pyrpc_arena_cache cache;
+    return &cache;
+}
+
+static void *pyrpc_arena_alloc(void *ctx, size_t size) {
+    (void)ctx;
+    struct pyrpc_arena_cache *cache = pyrpc_arena_cache();
+    for (int i = cache->count - 1; i >= 0; i--) {
+        if (cache->sizes[i] == size) {
+            void *arena = cache->arenas[i];
+            cache->count--;
+            cache->arenas[i] = cache->arenas[cache->count];
+            cache->sizes[i] = cache->sizes[cache->count];
+            return arena;
+        }
+    }
+    void *arena = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return arena == MAP_FAILED ? NULL : arena;
+}
+
+static void pyrpc_arena_free(void *ctx, void *arena, size_t size) {
+    (void)ctx;
+    struct pyrpc_arena_cache *cache = pyrpc_arena_cache();
+    if (cache->count < PYRPC_ARENA_CACHE_SLOTS) {
+        cache->arenas[cache->count] = arena;
+        cache->sizes[cache->count] = size;
+        cache->count++;
+    } else {
+        munmap(arena, size);
+    }
+}
+
+// Must run before the interpreter starts, so every arena comes from (and returns to) it.
+static inline void pyrpc_install_arena_cache(void) {
+    PyObjectArenaAllocator allocator = { NULL, pyrpc_arena_alloc, pyrpc_arena_free };
+    PyObject_SetArenaAllocator(&allocator);
+}
 #endif

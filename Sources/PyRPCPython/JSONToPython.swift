@@ -75,6 +75,7 @@ enum JSONToPython {
         let isNumber = byte == UInt8(ascii: "-") || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
         switch type {
         case .float where isNumber:
+            if let plain = scanner.scanPlainDouble() { return PyFloat_FromDouble(plain) }
             switch try number(&scanner) {
             case .float(let d): return PyFloat_FromDouble(d)
             case .int(let i): return PyFloat_FromDouble(Double(i))
@@ -82,6 +83,7 @@ enum JSONToPython {
             default: break
             }
         case .int where isNumber:
+            if let plain = scanner.scanPlainInt() { return PyLong_FromLongLong(Int64(plain)) }
             let start = scanner.index
             switch try number(&scanner) {
             case .int(let i): return PyLong_FromLongLong(Int64(i))
@@ -120,15 +122,9 @@ enum JSONToPython {
     /// unmoved) when it has escapes, so the general path handles it.
     private static func plainString(_ scanner: inout JSONScanner) -> UnsafeMutablePointer<PyObject>? {
         let start = scanner.index + 1
-        var end = start
         let bytes = scanner.bytes
-        while end < bytes.count {
-            let byte = bytes[end]
-            if byte == UInt8(ascii: "\"") { break }
-            if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
-            end += 1
-        }
-        guard end < bytes.count else { return nil }
+        let end = ByteScan.firstStringSpecial(in: bytes, from: start)
+        guard end < bytes.count, bytes[end] == UInt8(ascii: "\"") else { return nil }
         let pointer = bytes.baseAddress!.advanced(by: start).assumingMemoryBound(to: CChar.self)
         guard let object = PyUnicode_DecodeUTF8(pointer, end - start, "strict") else {
             PyErr_Clear()
@@ -136,6 +132,17 @@ enum JSONToPython {
         }
         scanner.index = end + 1
         return object
+    }
+
+    /// The list fast path: a run of plain numbers for a `float` or `int` element type, with
+    /// their separators. True when it reached the end of the list.
+    @inline(__always)
+    private static func plainNumbers(_ scanner: inout JSONScanner, _ element: RPCType, into items: inout [UnsafeMutablePointer<PyObject>]) throws(ArgumentFailure) -> Bool {
+        switch element {
+        case .float: return scanner.scanPlainDoubles { items.append(PyFloat_FromDouble($0)) }
+        case .int: return scanner.scanPlainInts { items.append(PyLong_FromLongLong(Int64($0))) }
+        default: return false
+        }
     }
 
     private static func list(_ scanner: inout JSONScanner, _ element: RPCType, depth: Int, _ gil: borrowing GIL) throws(ArgumentFailure) -> UnsafeMutablePointer<PyObject> {
@@ -149,6 +156,7 @@ enum JSONToPython {
             scanner.index += 1
         } else {
             while true {
+                if try plainNumbers(&scanner, element, into: &items) { break }
                 scanner.skipWhitespace()
                 do {
                     items.append(try value(&scanner, element, depth: depth, gil))

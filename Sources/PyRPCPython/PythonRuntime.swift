@@ -28,6 +28,7 @@ public final class PythonRuntime: @unchecked Sendable {
 
     private init() {
         pyrpc_tune_malloc()
+        pyrpc_install_arena_cache()
         if let problem = pyrpc_initialize(PythonRuntime.programName()) {
             fatalError("cannot start the embedded Python: \(String(cString: problem))")
         }

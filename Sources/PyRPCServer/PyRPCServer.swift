@@ -24,7 +24,7 @@ public final class PyRPCServer: Sendable {
 
     /// Fails only when the state directory cannot be created.
     public init(name: String, options: ServerOptions = ServerOptions(), logger: Logger? = nil,
-                group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
+                group: EventLoopGroup = EventLoops.shared) throws {
         var logger = logger ?? Logger(label: "pyrpc.server")
         logger[metadataKey: "server"] = .string(name)
         self.name = name

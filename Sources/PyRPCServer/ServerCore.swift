@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import PyRPCPython
 import PyRPCWire
+import Synchronization
 
 /// What a connection should send back for one message.
 enum Answer {
@@ -24,13 +25,21 @@ final class ServerCore: Sendable {
     let store: StateStore?
     /// Deploys run one at a time.
     let deploySerializer = AsyncSerializer()
+    /// Answers from Python waiting to be handed to their event loops.
+    let replies: ReplyBatcher
+    /// A wake-up of the Python pool is scheduled at the end of the current event-loop cycle.
+    private let poolWakeScheduled = Atomic<Bool>(false)
 
     init(name: String, options: ServerOptions, logger: Logger) throws {
         self.name = name
         self.options = options
         self.logger = logger
         store = try options.stateDirectory.map { try StateStore(directory: $0) }
-        pool = PythonWorkerPool(name: name, workers: options.pythonWorkers, maxPending: options.maxPendingCalls, logger: logger)
+        let replies = ReplyBatcher()
+        self.replies = replies
+        pool = PythonWorkerPool(
+            name: name, workers: options.pythonWorkers, maxPending: options.maxPendingCalls, logger: logger,
+            batchEnded: { replies.flush() })
         registry = RPCRegistry(serverName: name, pool: pool, logger: logger)
         dispatcher = Dispatcher(serverName: name, options: options)
         admin = AdminHandler(serverName: name, registry: registry, startedAt: startedAt)
@@ -85,9 +94,9 @@ final class ServerCore: Sendable {
 
     private func call(_ request: RPCRequest, from peer: String, on eventLoop: EventLoop) -> Answer {
         let generation = registry.current
-        let label = "\(request.service).\(request.rpc)"
         switch dispatcher.decide(request, from: peer, generation: generation) {
         case .reject(let error):
+            let label = "\(request.service).\(request.rpc)"
             if error.type == .clientNotRegistered {
                 logger.warning("unauthorized: \(label) from \(peer) as \(request.client ?? "?"): \(error.message)")
             } else {
@@ -106,8 +115,7 @@ final class ServerCore: Sendable {
         let id = request.id
         let logger = self.logger
         let debug = options.debug
-        let label = "\(overload.service).\(overload.name)\(overload.signature)"
-        let who = "\(call.caller)@\(peer)"
+        let replies = self.replies
         let timeout = call.timeout
         let ticket = JobTicket()
         let generation = call.generation
@@ -126,10 +134,10 @@ final class ServerCore: Sendable {
                 case .returned(let values):
                     reply = RPCReply.result(encodedValues: values, id: id)
                     overload.stats.record(.ok, seconds: seconds)
-                    logger.info("\(label) by \(who): ok in \(Self.milliseconds(seconds)) ms")
+                    logger.info("\(overload.label) by \(call.caller)@\(peer): ok in \(Self.milliseconds(seconds)) ms")
                 case .invalidArguments(let problem):
                     reply = RPCReply.exception(RPCError(.invalidArguments, "\(problem); \(call.accepted)", id: id))
-                    logger.info("\(label) by \(who): Invalid Arguments: \(problem)")
+                    logger.info("\(overload.label) by \(call.caller)@\(peer): Invalid Arguments: \(problem)")
                 case .malformed(let problem):
                     reply = RPCReply.exception(.badRequest(problem, id: id))
                     logger.warning("bad request from \(peer): \(problem)")
@@ -137,30 +145,30 @@ final class ServerCore: Sendable {
                     let message = debug && !traceback.isEmpty ? "\(summary)\n\(traceback)" : summary
                     reply = RPCReply.exception(RPCError(.executionException, message, id: id))
                     overload.stats.record(.error, seconds: seconds)
-                    logger.info("\(label) by \(who): Execution Exception in \(Self.milliseconds(seconds)) ms: \(summary)")
+                    logger.info("\(overload.label) by \(call.caller)@\(peer): Execution Exception in \(Self.milliseconds(seconds)) ms: \(summary)")
                     if !traceback.isEmpty { logger.debug("\(traceback)") }
                 case .badReturn(let problem):
                     let message = "\(overload.service).\(overload.name) returned a value that does not fit its declared return types (\(overload.signature.returns.map(\.description).joined(separator: ", "))): \(problem)"
                     reply = RPCReply.exception(RPCError(.executionException, message, id: id))
                     overload.stats.record(.error, seconds: seconds)
-                    logger.info("\(label) by \(who): bad return value in \(Self.milliseconds(seconds)) ms: \(problem)")
+                    logger.info("\(overload.label) by \(call.caller)@\(peer): bad return value in \(Self.milliseconds(seconds)) ms: \(problem)")
                 case .interrupted:
                     reply = RPCReply.exception(Self.timeoutError(label: "\(overload.service).\(overload.name)", timeout: timeout, id: id))
                     overload.stats.record(.timeout, seconds: seconds)
-                    logger.info("\(label) by \(who): Timeout after \(Self.milliseconds(seconds)) ms")
+                    logger.info("\(overload.label) by \(call.caller)@\(peer): Timeout after \(Self.milliseconds(seconds)) ms")
                 }
-                promise.succeed(reply)
+                replies.add(reply, for: promise)
             },
             expired: {
                 let seconds = Self.seconds(since: started)
                 overload.stats.record(.timeout, seconds: seconds)
-                logger.warning("\(label) by \(who): Timeout after \(Self.milliseconds(seconds)) ms (limit \(timeout) s); interrupting it")
+                logger.warning("\(overload.label) by \(call.caller)@\(peer): Timeout after \(Self.milliseconds(seconds)) ms (limit \(timeout) s); interrupting it")
                 promise.succeed(RPCReply.exception(Self.timeoutError(label: "\(overload.service).\(overload.name)", timeout: timeout, id: id)))
             },
             finished: { generation.endCall() })
-        guard pool.submit(job) else {
+        guard pool.submit(job, wake: false) else {
             generation.endCall()
-            logger.warning("\(label) by \(who): Server Busy (\(options.maxPendingCalls) calls waiting)")
+            logger.warning("\(overload.label) by \(call.caller)@\(peer): Server Busy (\(options.maxPendingCalls) calls waiting)")
             let busy = RPCReply.exception(RPCError(
                 .serverBusy,
                 "server \(name) has \(options.maxPendingCalls) calls waiting for Python; retry in a moment",
@@ -168,7 +176,19 @@ final class ServerCore: Sendable {
             promise.succeed(busy)  // never leak a promise
             return .now(busy)
         }
+        wakePoolAfterThisCycle(on: eventLoop)
         return .later(promise.futureResult)
+    }
+
+    /// Calls read in one event-loop cycle (every connection that had data) are queued first
+    /// and a worker is woken once, after the cycle: tasks scheduled from the loop run after
+    /// its I/O. Waking per call let the worker preempt the loop after every single request.
+    private func wakePoolAfterThisCycle(on eventLoop: EventLoop) {
+        guard !poolWakeScheduled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        eventLoop.execute { [self] in
+            poolWakeScheduled.store(false, ordering: .releasing)
+            pool.wakeIfIdle()
+        }
     }
 
     static func timeoutError(label: String, timeout: Double, id: JSONValue?) -> RPCError {

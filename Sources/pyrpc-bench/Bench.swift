@@ -16,6 +16,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Seconds per throughput workload.")
     var duration: Double = 3
 
+    @Option(help: "Calls in each large-message workload (total, echo).")
+    var largeCalls: Int = 100
+
     @Option(help: "Calls for the RSS-flatness run (the issue asks for 1,000,000).")
     var longCalls: Int = 1_000_000
 
@@ -30,6 +33,9 @@ struct Bench: AsyncParsableCommand {
 
     @Flag(help: "Skip the Python baseline and ceiling comparisons.")
     var skipComparisons = false
+
+    @Option(help: "Run only workloads whose name contains this text (e.g. total, add, deploy, RSS).")
+    var only: String?
 
     func run() async throws {
         // The load generator takes core 1; servers are pinned to core 0.

@@ -150,6 +150,10 @@ final class BenchSuite {
         return row
     }
 
+    func wanted(_ workload: String) -> Bool {
+        options.only.map { workload.localizedCaseInsensitiveContains($0) } ?? true
+    }
+
     func runAll() async throws {
         let duration = options.duration
         let ours = try await startPyRPC(label: "main")
@@ -158,23 +162,23 @@ final class BenchSuite {
 
         for (label, mode, concurrency) in [("add persistent c=1", LoadGenerator.Mode.persistent, 1),
                                            ("add persistent c=8", .persistent, 8),
-                                           ("add one-shot c=8", .oneShot, 8)] {
+                                           ("add one-shot c=8", .oneShot, 8)] where wanted(label) {
             for server in [ours, ceiling, baseline].compactMap({ $0 }) {
                 measure(label, server, request: addRequest, mode: mode, concurrency: concurrency, duration: duration)
             }
         }
-        for server in [ours, baseline].compactMap({ $0 }) {
-            measure("total(List[float]) 100,000 floats", server, request: totalRequest, mode: .persistent, concurrency: 1, calls: 100)
+        for server in [ours, baseline].compactMap({ $0 }) where wanted("total(List[float]) 100,000 floats") {
+            measure("total(List[float]) 100,000 floats", server, request: totalRequest, mode: .persistent, concurrency: 1, calls: options.largeCalls)
         }
-        for server in [ours, baseline].compactMap({ $0 }) {
-            measure("echo(str) 1 MB", server, request: echoRequest, mode: .persistent, concurrency: 1, calls: 50)
+        for server in [ours, baseline].compactMap({ $0 }) where wanted("echo(str) 1 MB") {
+            measure("echo(str) 1 MB", server, request: echoRequest, mode: .persistent, concurrency: 1, calls: options.largeCalls)
         }
         ours.stop()
         ceiling?.stop()
         baseline?.stop()
 
-        try await deployWorkload()
-        try await memoryWorkloads()
+        if wanted("deploy") { try await deployWorkload() }
+        if wanted("RSS") { try await memoryWorkloads() }
     }
 
     /// Deploy of N RPCs (one script each): first, unchanged, one changed.

@@ -58,11 +58,15 @@ final class ServerUnderTest {
     var cpuNanoseconds: UInt64 { ProcessProbe.cpuNanoseconds(pid) }
     var residentBytes: Int { ProcessProbe.residentBytes(pid) }
 
+    /// SIGTERM, then SIGKILL after two seconds: a child can inherit a signal mask that blocks
+    /// SIGTERM from this (multi-threaded) process, and a lingering server would skew the next run.
     func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(2)
+        while process.isRunning, Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(pid, SIGKILL) }
+        process.waitUntilExit()
     }
 }
 

@@ -22,8 +22,13 @@ struct Dispatcher: Sendable {
         let timeout: Double
         /// The `arguments` JSON text, parsed into Python objects on the worker.
         let rawArguments: [UInt8]?
+        let serviceName: String
+        let overloads: [Overload]
+
         /// Every valid signature, for an `Invalid Arguments` found while parsing raw arguments.
-        let accepted: String
+        var accepted: String {
+            OverloadResolver.accepted(service: serviceName, rpc: overload.name, overloads: overloads)
+        }
     }
 
     let serverName: String
@@ -62,8 +67,7 @@ struct Dispatcher: Sendable {
             if let limit = request.timeout { timeout = min(timeout, limit) }
             return .run(Call(
                 generation: generation, overload: overload, arguments: arguments, caller: caller, timeout: timeout,
-                rawArguments: request.rawArguments,
-                accepted: OverloadResolver.accepted(service: service.name, rpc: request.rpc, overloads: overloads)))
+                rawArguments: request.rawArguments, serviceName: service.name, overloads: overloads))
         }
     }
 

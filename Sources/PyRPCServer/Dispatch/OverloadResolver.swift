@@ -10,10 +10,14 @@ enum OverloadResolver {
     }
 
     static func resolve(_ request: RPCRequest, service: String, overloads: [Overload]) -> Result<(Overload, [JSONValue]), RPCError> {
-        let qualified = "\(service).\(request.rpc)"
-        let accepted = accepted(service: service, rpc: request.rpc, overloads: overloads)
+        // The common case, checked first and without building any text: raw arguments (checked
+        // later, while parsed into Python) and types spelled the way this server spells them.
+        if request.rawArguments != nil,
+           let overload = overloads.first(where: { $0.isSpelled(arguments: request.argumentTypes, returns: request.returnTypes) }) {
+            return .success((overload, []))
+        }
         func invalid(_ problem: String) -> Result<(Overload, [JSONValue]), RPCError> {
-            .failure(RPCError(.invalidArguments, "\(problem); \(accepted)", id: request.id))
+            .failure(RPCError(.invalidArguments, "\(problem); \(accepted(service: service, rpc: request.rpc, overloads: overloads))", id: request.id))
         }
 
         let argumentTypes: [RPCType]
@@ -29,7 +33,7 @@ enum OverloadResolver {
             if request.argumentTypes.isEmpty && request.returnTypes.isEmpty && !request.arguments.isEmpty {
                 return invalid("the request has no argument-types or return-types")
             }
-            return invalid("no overload of \(qualified) is \(wanted)")
+            return invalid("no overload of \(service).\(request.rpc) is \(wanted)")
         }
         if request.rawArguments != nil {
             // The values are checked while they are parsed into Python objects, on the worker.

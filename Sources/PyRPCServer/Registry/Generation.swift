@@ -12,6 +12,32 @@ struct Overload: Sendable {
     let scriptHash: String
     let scriptPath: String
     let stats: CallStats
+    /// The canonical spelling of each argument and return type: a request that spells its
+    /// types the same way (as clients do) matches without parsing them.
+    let argumentSpellings: [String]
+    let returnSpellings: [String]
+    /// `calc.add(int, int) -> (int)`, for log lines.
+    let label: String
+
+    init(service: String, name: String, signature: Signature, function: PythonFunction, timeout: Double?,
+         scriptHash: String, scriptPath: String, stats: CallStats) {
+        self.service = service
+        self.name = name
+        self.signature = signature
+        self.function = function
+        self.timeout = timeout
+        self.scriptHash = scriptHash
+        self.scriptPath = scriptPath
+        self.stats = stats
+        argumentSpellings = signature.arguments.map(\.description)
+        returnSpellings = signature.returns.map(\.description)
+        label = "\(service).\(name)\(signature)"
+    }
+
+    /// True when the request's type lists are exactly this overload's canonical spellings.
+    func isSpelled(arguments: [String], returns: [String]) -> Bool {
+        arguments == argumentSpellings && returns == returnSpellings
+    }
 }
 
 /// The RPCs of one service, with who may call them.
