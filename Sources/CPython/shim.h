@@ -64,10 +64,10 @@ static inline void pyrpc_tune_malloc(void) {
 
 // pymalloc takes 1 MiB arenas from mmap and gives each back with munmap as soon as it is
 // empty, so a call that builds 100,000 floats mapped and zeroed ~3 MB of fresh pages every
-// time (a fifth of the server's CPU on that call). This cache keeps up to 32 empty arenas for
-// reuse. Arena calls happen with the GIL held, which serializes them.
+// time (a fifth of the server's CPU on that call). This cache keeps up to 16 empty arenas for
+// reuse (16 MiB at most). Arena calls happen with the GIL held, which serializes them.
 #include <sys/mman.h>
-enum { PYRPC_ARENA_CACHE_SLOTS = 32 };
+enum { PYRPC_ARENA_CACHE_SLOTS = 16 };
 struct pyrpc_arena_cache {
     void *arenas[PYRPC_ARENA_CACHE_SLOTS];
     size_t sizes[PYRPC_ARENA_CACHE_SLOTS];

@@ -101,4 +101,12 @@ public final class LoadedScript: @unchecked Sendable {
         }
         module.dispose(gil)
     }
+
+    /// Frees what unloaded modules leave in reference cycles (a module's functions refer to
+    /// its globals, which refer to the functions). Left to Python's generational collector,
+    /// retired modules piled up in the oldest generation: RSS grew 6.5 MB over 1,000 hot
+    /// swaps. One full collection per deploy is cheap next to compiling the scripts.
+    public static func collectUnloaded(_ gil: borrowing GIL) {
+        _ = PyGC_Collect()
+    }
 }

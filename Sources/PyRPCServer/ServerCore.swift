@@ -134,7 +134,8 @@ final class ServerCore: Sendable {
                 case .returned(let values):
                     reply = RPCReply.result(encodedValues: values, id: id)
                     overload.stats.record(.ok, seconds: seconds)
-                    logger.info("\(overload.label) by \(call.caller)@\(peer): ok in \(Self.milliseconds(seconds)) ms")
+                    // Per-call success lines are debug: at info every call would pay for a log write.
+                    logger.debug("\(overload.label) by \(call.caller)@\(peer): ok in \(Self.milliseconds(seconds)) ms")
                 case .invalidArguments(let problem):
                     reply = RPCReply.exception(RPCError(.invalidArguments, "\(problem); \(call.accepted)", id: id))
                     logger.info("\(overload.label) by \(call.caller)@\(peer): Invalid Arguments: \(problem)")

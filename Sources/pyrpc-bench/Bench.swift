@@ -17,7 +17,7 @@ struct Bench: AsyncParsableCommand {
     var duration: Double = 3
 
     @Option(help: "Calls in each large-message workload (total, echo).")
-    var largeCalls: Int = 100
+    var largeCalls: Int = 300
 
     @Option(help: "Calls for the RSS-flatness run (the issue asks for 1,000,000).")
     var longCalls: Int = 1_000_000

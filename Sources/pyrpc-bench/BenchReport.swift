@@ -61,7 +61,9 @@ struct BenchReport {
         }
         text += "\n## pyrpc relative to the comparison servers\n\n"
         text += "| workload | CPU/call vs C ceiling | throughput vs C ceiling | CPU/call: Python baseline ÷ pyrpc |\n|---|---:|---:|---:|\n"
-        for workload in Array(NSOrderedSet(array: rows.map(\.workload))) as! [String] {
+        var workloads: [String] = []
+        for row in rows where !workloads.contains(row.workload) { workloads.append(row.workload) }
+        for workload in workloads {
             guard let ours = row(workload, "pyrpc") else { continue }
             let ceiling = row(workload, "C ceiling")
             let baseline = row(workload, "Python baseline")

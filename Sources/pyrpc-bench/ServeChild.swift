@@ -3,8 +3,8 @@ import Foundation
 import Logging
 import PyRPCServer
 
-/// `pyrpc-bench serve-child`: the pyrpc server under test, in its own process (the same
-/// library code `pyrpc serve` runs), logging only errors so the log is off the hot path.
+/// `pyrpc-bench serve-child`: the pyrpc server under test, in its own process: the same
+/// library code and the same default log level (info) as `pyrpc serve`.
 struct ServeChild: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve-child", abstract: "Run the server under test (used by the benchmark itself).", shouldDisplay: false)
 
@@ -15,7 +15,7 @@ struct ServeChild: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .error
+            handler.logLevel = .info
             return handler
         }
         var options = ServerOptions()

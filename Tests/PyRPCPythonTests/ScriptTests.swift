@@ -254,3 +254,40 @@ final class ModuleLifecycleTests: XCTestCase {
         await library.unload()
     }
 }
+
+/// Unloaded modules must not wait for Python's oldest-generation collection.
+final class UnloadTests: XCTestCase {
+    func testUnloadedModuleIsFreedDespiteItsCycles() async throws {
+        let module = uniqueModule("cyc")
+        let script = try await load("class Marker:\n    pass\n\nmarker = Marker()\n\ndef f():\n    return marker\n", module: module)
+        let watcher = try await load("""
+            import sys, weakref
+            ref = None
+            def watch(name):
+                global ref
+                ref = weakref.ref(sys.modules[name].marker)
+            def alive():
+                return ref is not None and ref() is not None
+            """)
+        let alive: @Sendable (borrowing GIL) -> Bool = { gil in
+            guard let function = try? watcher.function(named: "alive", gil) else { return false }
+            defer { function.dispose(gil) }
+            return function.call([], types: [], returns: [.bool], gil) == .returned([.bool(true)])
+        }
+        let watching: Bool = await sharedPool.perform { gil in
+            guard let watch = try? watcher.function(named: "watch", gil) else { return false }
+            defer { watch.dispose(gil) }
+            return watch.call([.string(module)], types: [.str], returns: [], gil) == .returned([])
+        }
+        XCTAssertTrue(watching)
+        let before = await sharedPool.perform { gil in alive(gil) }
+        XCTAssertTrue(before, "the marker lives while its module is loaded")
+        let after: Bool = await sharedPool.perform { gil in
+            script.unload(gil)
+            LoadedScript.collectUnloaded(gil)
+            return alive(gil)
+        }
+        XCTAssertFalse(after, "the module's globals should be freed right after unloading")
+        await watcher.unload(pool: sharedPool)
+    }
+}

@@ -24,7 +24,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         peer = Self.describe(context.remoteAddress)
-        core.logger.info("connection from \(Self.describeWithPort(context.remoteAddress))")
+        core.logger.debug("connection from \(Self.describeWithPort(context.remoteAddress))")
         context.fireChannelActive()
     }
 

@@ -168,6 +168,7 @@ public final class RPCRegistry: Sendable {
         pool.submit(PythonJob(deadline: nil, work: { gil in
             for overload in overloads { overload.function.dispose(gil) }
             for script in scripts { script.unload(gil) }
+            if !scripts.isEmpty { LoadedScript.collectUnloaded(gil) }
         }), force: true)
     }
 
@@ -178,6 +179,7 @@ public final class RPCRegistry: Sendable {
         pool.submit(PythonJob(deadline: nil, work: { gil in
             for overload in overloads { overload.function.dispose(gil) }
             for script in fresh { script.unload(gil) }
+            if !fresh.isEmpty { LoadedScript.collectUnloaded(gil) }
         }), force: true)
     }
 
