@@ -99,10 +99,11 @@ public final class PythonWorkerPool: @unchecked Sendable {
         }
         if queueHead == queue.count { lastTake = .now }  // the stall clock starts when jobs wait
         queue.append(job)
-        if wake, activeWorkers == 0 { wakeOneLocked() }
+        let woken = wake && activeWorkers == 0 ? unparkLocked() : nil
         let startMonitor = !monitorTicking
         monitorTicking = true
         condition.unlock()
+        signal(woken)
         if startMonitor { wakeMonitor() }
         return true
     }
@@ -110,8 +111,9 @@ public final class PythonWorkerPool: @unchecked Sendable {
     /// Wakes a worker if jobs wait and none is awake (see `submit(_:force:wake:)`).
     public func wakeIfIdle() {
         condition.lock()
-        if activeWorkers == 0, queueHead < queue.count { wakeOneLocked() }
+        let woken = activeWorkers == 0 && queueHead < queue.count ? unparkLocked() : nil
         condition.unlock()
+        signal(woken)
     }
 
     /// Runs `body` on a worker with the GIL and returns its result (admin work, no deadline).
@@ -145,7 +147,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(Self.seconds(grace))
         condition.lock()
         stopping = true
-        while !parked.isEmpty { wakeOneLocked() }
+        while let index = unparkLocked() { signal(index) }
         while liveWorkers > 0 {
             if !condition.wait(until: deadline) { break }
         }
@@ -157,11 +159,17 @@ public final class PythonWorkerPool: @unchecked Sendable {
 
     // MARK: Workers
 
-    /// Unparks the most recently parked worker. Call with `condition` held.
-    private func wakeOneLocked() {
-        guard let index = parked.popLast() else { return }
+    /// Marks the most recently parked worker awake and returns it for `signal`. Call with
+    /// `condition` held, and signal after unlocking: a worker signalled under the lock ran at
+    /// once on a busy core and blocked on that lock, two extra context switches per batch.
+    private func unparkLocked() -> Int? {
+        guard let index = parked.popLast() else { return nil }
         activeWorkers += 1
-        wakeups[index].signal()
+        return index
+    }
+
+    private func signal(_ worker: Int?) {
+        if let worker { wakeups[worker].signal() }
     }
 
     /// The next job, or nil when the queue is empty. Call with `condition` held.
@@ -212,6 +220,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     }
 
     private func workerMain(_ index: Int) {
+        _ = pyrpc_prefer_batch_scheduling()
         let outer = PyGILState_Ensure()
         let ident = PyThread_get_thread_ident()
         let threadState = PyEval_SaveThread()!
@@ -281,15 +290,17 @@ public final class PythonWorkerPool: @unchecked Sendable {
                 }
             }
             if busy { lastBusy = now }
+            var stalled: Int?
             // Jobs wait but none was taken lately: every awake worker is stuck in a blocking
             // call or a long computation. Wake one more.
             if queueHead < queue.count, now - lastTake >= Self.stallDelay, now - lastStallWake >= Self.stallDelay, !parked.isEmpty {
                 lastStallWake = now
-                wakeOneLocked()
+                stalled = unparkLocked()
             }
             let tick = busy || now - lastBusy < Self.linger
             monitorTicking = tick
             condition.unlock()
+            signal(stalled)
             if done { return }
 
             for (index, job) in due {

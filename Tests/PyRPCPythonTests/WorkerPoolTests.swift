@@ -266,6 +266,11 @@ final class WorkerPoolSchedulingTests: XCTestCase {
         await script.unload(pool: pool)
     }
 
+    func testWorkersDoNotPreemptOnWakeUp() async throws {
+        let outcome = try await callOnce("import os\ndef f():\n    return os.sched_getscheduler(0) == os.SCHED_BATCH\n", returns: [.bool])
+        XCTAssertEqual(outcome, .returned([.bool(true)]), "Python workers should run as SCHED_BATCH")
+    }
+
     /// A job's captures (a request, megabytes) are released as soon as it has run, not when
     /// the queue is next compacted: keeping them held 1.5 GB on a 1 MB-message benchmark.
     func testJobIsReleasedOnceItHasRun() async throws {
