@@ -55,6 +55,10 @@ final class ServerCore: Sendable {
             logger.warning("bad request from \(peer): message over \(limit) bytes")
             return .now(RPCReply.exception(.badRequest("message larger than the server's limit of \(limit) bytes (see --max-message-bytes)")))
         case .message(let buffer):
+            // The usual RPC-REQ, read without a value tree; anything else takes the general path.
+            if let request = buffer.withUnsafeReadableBytes({ RPCRequest.parseFast($0) }) {
+                return call(request, from: peer, on: eventLoop)
+            }
             // The arguments list is kept as JSON text and parsed straight into Python objects
             // by the worker: no value tree, and the big parse happens off the event loop.
             let parsed: Result<(JSONValue, [UInt8]?), JSONParseError> = buffer.withUnsafeReadableBytes { bytes in

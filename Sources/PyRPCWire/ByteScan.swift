@@ -40,6 +40,21 @@ public enum ByteScan {
         return index
     }
 
+    /// True when every byte is below 0x80.
+    @inlinable public static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        var seen: UInt64 = 0
+        while index + 8 <= bytes.count {
+            seen |= bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            index += 8
+        }
+        while index < bytes.count {
+            seen |= UInt64(bytes[index])
+            index += 1
+        }
+        return seen & highBits == 0
+    }
+
     /// The first offset from `start` holding `"`, `\` or a control character (< 0x20); `bytes.count` if none.
     @inlinable public static func firstStringSpecial(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
         var index = start

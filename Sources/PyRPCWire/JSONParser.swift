@@ -218,6 +218,15 @@ public struct JSONScanner {
 
     // MARK: Strings
 
+    /// The UTF-8 text of `bytes`, or nil if it is not valid UTF-8. ASCII (keys, names, type
+    /// spellings) skips the generic validating initializer, which looked up generic metadata
+    /// at run time on every call: a quarter of parsing a small request.
+    static func string(validating bytes: UnsafeRawBufferPointer) -> String? {
+        let utf8 = bytes.assumingMemoryBound(to: UInt8.self)
+        if ByteScan.isASCII(bytes) { return String(decoding: utf8, as: UTF8.self) }
+        return String(validating: utf8, as: UTF8.self)
+    }
+
     public mutating func parseString(quote: UInt8) throws(JSONParseError) -> String {
         index += 1
         let start = index
@@ -231,7 +240,7 @@ public struct JSONScanner {
             if byte == quote {
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
                 index += 1
-                guard let string = String(validating: slice, as: UTF8.self) else {
+                guard let string = Self.string(validating: slice) else {
                     throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
                 }
                 return string

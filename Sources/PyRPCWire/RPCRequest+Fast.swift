@@ -1,0 +1,162 @@
+extension RPCRequest {
+    /// Reads an RPC-REQ message of the usual shape straight into a request, without the
+    /// value tree (two dictionaries and a value per field) that `JSONParser` builds: that
+    /// tree was half of the event loop's own work on a small call.
+    ///
+    /// It accepts only what the general path (`JSONParser.parse(_:capturing:)`, `Envelope`,
+    /// `init(body:rawArguments:)`) accepts and reads it the same way, keeping the `arguments`
+    /// list as raw text. For anything else — another header, the `type` alias, unknown or
+    /// repeated keys, a field of the wrong kind, malformed JSON — it returns nil and the
+    /// general path decides, with its messages.
+    public static func parseFast(_ bytes: UnsafeRawBufferPointer) -> RPCRequest? {
+        var scanner = JSONScanner(bytes: bytes)
+        var header: String?
+        var request: RPCRequest?
+        guard (try? scanner.readObject({ (scanner: inout JSONScanner, key: String) throws(JSONParseError) -> Bool in
+            switch key {
+            case "header":
+                guard header == nil, scanner.current == UInt8(ascii: "\"") else { return false }
+                header = try scanner.parseString(quote: UInt8(ascii: "\""))
+                return header == Header.rpcRequest
+            case "value":
+                guard request == nil, scanner.current == UInt8(ascii: "{") else { return false }
+                request = try readBody(&scanner, bytes)
+                return request != nil
+            default:
+                return false
+            }
+        })) == true, header != nil, var request else { return nil }
+        scanner.skipWhitespace()
+        guard scanner.index == bytes.count else { return nil }
+        if request.rawArguments == nil { return nil }
+        request.arguments = []
+        return request
+    }
+
+    private static func readBody(_ scanner: inout JSONScanner, _ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> RPCRequest? {
+        var seen: UInt8 = 0  // one bit per known key: a repeated key goes to the general path
+        func first(_ bit: UInt8) -> Bool {
+            defer { seen |= bit }
+            return seen & bit == 0
+        }
+        var service: String?, rpc: String?, client: String?, id: JSONValue?, timeout: Double?
+        var argumentTypes: [String]?, returnTypes: [String]?, raw: Range<Int>?
+        let complete = try scanner.readObject { (scanner: inout JSONScanner, key: String) throws(JSONParseError) -> Bool in
+            switch key {
+            case "service":
+                guard first(1) else { return false }
+                service = try scanner.plainString()
+                return service != nil
+            case "rpc":
+                guard first(2) else { return false }
+                rpc = try scanner.plainString()
+                return rpc != nil
+            case "client":
+                guard first(4) else { return false }
+                if scanner.current == UInt8(ascii: "n") { try scanner.expectKeyword("null"); return true }
+                client = try scanner.plainString()
+                return client != nil
+            case "arguments":
+                guard first(8), scanner.current == UInt8(ascii: "[") else { return false }
+                let start = scanner.index
+                try scanner.skipValue(depth: 2)
+                raw = start..<scanner.index
+                return true
+            case "argument-types":
+                guard first(16) else { return false }
+                argumentTypes = try scanner.stringList()
+                return argumentTypes != nil
+            case "return-types":
+                guard first(32) else { return false }
+                returnTypes = try scanner.stringList()
+                return returnTypes != nil
+            case "id":
+                guard first(64) else { return false }
+                let value = try scanner.parseValue(depth: 2)
+                switch value {
+                case .null, .bool, .int, .bigInt, .float, .string: id = value
+                case .array, .object: return false
+                }
+                return true
+            case "timeout":
+                guard first(128) else { return false }
+                switch try scanner.parseValue(depth: 2) {
+                case .null: return true
+                case let value:
+                    guard let seconds = value.numberValue, seconds > 0, seconds.isFinite else { return false }
+                    timeout = seconds
+                    return true
+                }
+            default:
+                return false
+            }
+        }
+        guard complete, let service, let rpc, let argumentTypes, let returnTypes, let raw else { return nil }
+        var request = RPCRequest(
+            client: client, service: service, rpc: rpc, arguments: [],
+            argumentTypes: argumentTypes, returnTypes: returnTypes, id: id, timeout: timeout)
+        request.rawArguments = Array(UnsafeRawBufferPointer(rebasing: bytes[raw]))
+        return request
+    }
+}
+
+extension JSONScanner {
+    /// Reads an object at the scanner, handing each key to `member` with the scanner at its
+    /// value; `member` reads the value and returns false to give up. True when the whole
+    /// object was read.
+    @inline(__always) mutating func readObject(_ member: (inout JSONScanner, String) throws(JSONParseError) -> Bool) throws(JSONParseError) -> Bool {
+        skipWhitespace()
+        guard current == UInt8(ascii: "{") else { return false }
+        index += 1
+        skipWhitespace()
+        if current == UInt8(ascii: "}") {
+            index += 1
+            return true
+        }
+        while true {
+            skipWhitespace()
+            guard current == UInt8(ascii: "\"") else { return false }
+            let key = try parseString(quote: UInt8(ascii: "\""))
+            skipWhitespace()
+            guard current == UInt8(ascii: ":") else { return false }
+            index += 1
+            skipWhitespace()
+            guard try member(&self, key) else { return false }
+            skipWhitespace()
+            switch current {
+            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: "}"): index += 1; return true
+            default: return false
+            }
+        }
+    }
+
+    /// A string value, or nil (scanner unmoved) when the value is not a string.
+    mutating func plainString() throws(JSONParseError) -> String? {
+        guard current == UInt8(ascii: "\"") else { return nil }
+        return try parseString(quote: UInt8(ascii: "\""))
+    }
+
+    /// A list of strings, or nil when the value is not one.
+    mutating func stringList() throws(JSONParseError) -> [String]? {
+        guard current == UInt8(ascii: "[") else { return nil }
+        index += 1
+        var strings: [String] = []
+        skipWhitespace()
+        if current == UInt8(ascii: "]") {
+            index += 1
+            return strings
+        }
+        while true {
+            skipWhitespace()
+            guard let string = try plainString() else { return nil }
+            strings.append(string)
+            skipWhitespace()
+            switch current {
+            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: "]"): index += 1; return strings
+            default: return nil
+            }
+        }
+    }
+}
