@@ -13,7 +13,7 @@ struct Dispatcher: Sendable {
         case run(Call)
     }
 
-    struct Call: Sendable {
+    final class Call: Sendable {
         let generation: Generation
         let overload: Overload
         let arguments: [JSONValue]
@@ -24,6 +24,18 @@ struct Dispatcher: Sendable {
         let rawArguments: [UInt8]?
         let serviceName: String
         let overloads: [Overload]
+
+        init(generation: Generation, overload: Overload, arguments: [JSONValue], caller: String, timeout: Double,
+             rawArguments: [UInt8]?, serviceName: String, overloads: [Overload]) {
+            self.generation = generation
+            self.overload = overload
+            self.arguments = arguments
+            self.caller = caller
+            self.timeout = timeout
+            self.rawArguments = rawArguments
+            self.serviceName = serviceName
+            self.overloads = overloads
+        }
 
         /// Every valid signature, for an `Invalid Arguments` found while parsing raw arguments.
         var accepted: String {

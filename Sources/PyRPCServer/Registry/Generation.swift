@@ -2,8 +2,8 @@ import PyRPCPython
 import PyRPCWire
 import Synchronization
 
-/// One overload as the server runs it.
-struct Overload: Sendable {
+/// One overload as the server runs it (a class: calls pass it around by reference).
+final class Overload: Sendable {
     let service: String
     let name: String
     let signature: Signature
