@@ -45,6 +45,7 @@ struct BenchReport {
     var rows: [BenchRow] = []
     var deploys: [DeployRow] = []
     var memory: [MemoryRow] = []
+    var notes: [String] = []
 
     func row(_ workload: String, _ server: String) -> BenchRow? {
         rows.first { $0.workload == workload && $0.server == server }
@@ -54,6 +55,7 @@ struct BenchReport {
         var text = "# pyrpc benchmark results\n\n"
         text += "Produced by `swift run -c release pyrpc-bench` on \(machine). "
         text += "Server CPU per call is read from /proc/PID/task/*/schedstat of the server process; it is the figure that stays stable on a noisy machine.\n\n"
+        for note in notes { text += "**Note:** \(note)\n\n" }
         text += "| workload | server | calls/s | p50 µs | p99 µs | server CPU µs/call | server RSS MiB | failures |\n"
         text += "|---|---|---:|---:|---:|---:|---:|---:|\n"
         for row in rows {

@@ -150,6 +150,18 @@ final class BenchSuite {
         return row
     }
 
+    /// A comparison server, or nil with a note when this machine cannot run it (no C
+    /// compiler, no python3): the pyrpc figures are still worth having.
+    func comparison(_ name: String, _ start: () throws -> ServerUnderTest) -> ServerUnderTest? {
+        do {
+            return try start()
+        } catch {
+            say("skipping the \(name): \(error)")
+            report.notes.append("The \(name) did not run on this machine: \(error)")
+            return nil
+        }
+    }
+
     func wanted(_ workload: String) -> Bool {
         options.only.map { workload.localizedCaseInsensitiveContains($0) } ?? true
     }
@@ -157,8 +169,8 @@ final class BenchSuite {
     func runAll() async throws {
         let duration = options.duration
         let ours = try await startPyRPC(label: "main")
-        let ceiling = options.skipComparisons ? nil : try startCeiling()
-        let baseline = options.skipComparisons ? nil : try startBaseline()
+        let ceiling = options.skipComparisons ? nil : comparison("C ceiling", startCeiling)
+        let baseline = options.skipComparisons ? nil : comparison("Python baseline", startBaseline)
 
         for (label, mode, concurrency) in [("add persistent c=1", LoadGenerator.Mode.persistent, 1),
                                            ("add persistent c=8", .persistent, 8),
