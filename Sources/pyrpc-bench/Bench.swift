@@ -31,6 +31,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Where to write the Markdown results.")
     var output: String = "benchmarks/RESULTS.md"
 
+    @Flag(help: "Do not pin the servers and the load generator to separate cores.")
+    var noPinning = false
+
     @Flag(help: "Skip the Python baseline and ceiling comparisons.")
     var skipComparisons = false
 
@@ -39,11 +42,13 @@ struct Bench: AsyncParsableCommand {
 
     func run() async throws {
         // The load generator takes core 1; servers are pinned to core 0.
-        if ProcessInfo.processInfo.activeProcessorCount >= 2 { ProcessProbe.pinSelf(to: [1]) }
+        ServerUnderTest.pinning = !noPinning && ProcessInfo.processInfo.activeProcessorCount >= 2
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset")
+        if ServerUnderTest.pinning { ProcessProbe.pinSelf(to: [1]) }
         let suite = try BenchSuite(options: self)
         defer { suite.cleanUp() }
         try await suite.runAll()
-        let markdown = suite.report.markdown(machine: BenchSuite.machineDescription())
+        let markdown = suite.report.markdown(machine: BenchSuite.machineDescription(pinned: ServerUnderTest.pinning))
         try markdown.write(toFile: output, atomically: true, encoding: .utf8)
         say("")
         say(markdown)

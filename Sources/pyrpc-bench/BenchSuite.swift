@@ -26,11 +26,12 @@ final class BenchSuite {
             .appendingPathComponent("benchmarks")
     }
 
-    static func machineDescription() -> String {
+    static func machineDescription(pinned: Bool) -> String {
         let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
             .split(separator: "\n").first { $0.hasPrefix("model name") }?
             .split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
-        return "\(ProcessInfo.processInfo.activeProcessorCount) cores (\(cpu)); server pinned to core 0, load generator to core 1"
+        let placement = pinned ? "server pinned to core 0, load generator to core 1" : "nothing pinned"
+        return "\(ProcessInfo.processInfo.activeProcessorCount) cores (\(cpu)); \(placement)"
     }
 
     func cleanUp() {

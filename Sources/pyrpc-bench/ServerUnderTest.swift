@@ -19,9 +19,12 @@ final class ServerUnderTest {
         self.process = process
     }
 
+    /// Whether servers go to core 0 (set once by `Bench` before any server starts).
+    nonisolated(unsafe) static var pinning = false
+
     static func launch(name: String, port: Int, command: [String], log: URL) throws -> ServerUnderTest {
         let process = Process()
-        let pinned = ProcessInfo.processInfo.activeProcessorCount >= 2 && FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset")
+        let pinned = pinning
         process.executableURL = URL(fileURLWithPath: pinned ? "/usr/bin/taskset" : command[0])
         process.arguments = pinned ? ["-c", "0"] + command : Array(command.dropFirst())
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
