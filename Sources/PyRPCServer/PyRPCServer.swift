@@ -57,7 +57,6 @@ public final class PyRPCServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(IdleStateHandler(readTimeout: .milliseconds(Int64(options.idleTimeout * 1000))))
                     try pipeline.addHandler(ByteToMessageHandler(LineFrameDecoder(maxBytes: options.maxMessageBytes)))
                     try pipeline.addHandler(ConnectionHandler(core: core))
                 }
@@ -109,6 +108,7 @@ public final class PyRPCServer: Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         let remaining = ContinuousClock.now.duration(to: deadline)
+        core.stopIdleSweepers()
         core.pool.shutdown(grace: max(remaining, .milliseconds(100)))
         core.logger.info("server \(name) stopped")
     }

@@ -29,6 +29,8 @@ final class ServerCore: Sendable {
     let replies: ReplyBatcher
     /// A wake-up of the Python pool is scheduled at the end of the current event-loop cycle.
     private let poolWakeScheduled = Atomic<Bool>(false)
+    /// One idle sweeper per event loop, created by the first connection on that loop.
+    private let sweepers = Mutex<[ObjectIdentifier: NIOLoopBound<IdleSweeper>]>([:])
 
     init(name: String, options: ServerOptions, logger: Logger) throws {
         self.name = name
@@ -46,6 +48,26 @@ final class ServerCore: Sendable {
         deploy = DeployHandler(
             serverName: name, registry: registry, store: store, guardian: DeployGuard(token: options.deployToken),
             serializer: deploySerializer, logger: logger)
+    }
+
+    /// The idle sweeper of `loop` (call on that loop).
+    func idleSweeper(for loop: EventLoop) -> IdleSweeper {
+        let timeout = options.idleTimeout
+        return sweepers.withLock { sweepers in
+            if let existing = sweepers[ObjectIdentifier(loop)] { return existing }
+            let created = NIOLoopBound(IdleSweeper(loop: loop, timeout: timeout), eventLoop: loop)
+            sweepers[ObjectIdentifier(loop)] = created
+            return created
+        }.value
+    }
+
+    /// Stops every sweeper (the server is stopping).
+    func stopIdleSweepers() {
+        let all = sweepers.withLock { sweepers in
+            defer { sweepers.removeAll() }
+            return Array(sweepers.values)
+        }
+        for sweeper in all { sweeper.eventLoop.execute { sweeper.value.stop() } }
     }
 
     /// Answers one framed message from `peer` (an IP address in text form).

@@ -15,6 +15,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Answers that are ready but wait for an earlier one.
     private var waiting: [Int: [UInt8]] = [:]
     private var inputClosed = false
+    /// The idle sweeper's epoch at the last traffic (see `IdleSweeper`).
+    private(set) var lastActivity: UInt64 = 0
+    private var sweeper: IdleSweeper?
+    private var context: ChannelHandlerContext?
 
     init(core: ServerCore) {
         self.core = core
@@ -25,10 +29,30 @@ final class ConnectionHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         peer = Self.describe(context.remoteAddress)
         core.logger.debug("connection from \(Self.describeWithPort(context.remoteAddress))")
+        self.context = context
+        let sweeper = core.idleSweeper(for: context.eventLoop)
+        sweeper.add(self)
+        lastActivity = sweeper.epoch
+        self.sweeper = sweeper
         context.fireChannelActive()
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        sweeper?.remove(self)
+        sweeper = nil
+        self.context = nil
+        context.fireChannelInactive()
+    }
+
+    /// Called by the sweeper when there was no traffic for the idle timeout.
+    func closeIfIdle() {
+        guard idle, let context else { return }
+        core.logger.info("closing idle connection from \(peer)")
+        context.close(promise: nil)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if let sweeper { lastActivity = sweeper.epoch }
         let sequence = received
         received += 1
         switch core.answer(unwrapInboundIn(data), from: peer, on: context.eventLoop) {
@@ -42,6 +66,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     private func deliver(_ bytes: [UInt8], sequence: Int, context: ChannelHandlerContext) {
+        if let sweeper { lastActivity = sweeper.epoch }
         waiting[sequence] = bytes
         var wrote = false
         while let next = waiting.removeValue(forKey: sent) {
@@ -57,13 +82,6 @@ final class ConnectionHandler: ChannelInboundHandler {
         if let event = event as? ChannelEvent, event == .inputClosed {
             inputClosed = true
             if idle { context.close(promise: nil) }
-            return
-        }
-        if event is IdleStateHandler.IdleStateEvent {
-            if idle {
-                core.logger.info("closing idle connection from \(peer)")
-                context.close(promise: nil)
-            }
             return
         }
         context.fireUserInboundEventTriggered(event)
