@@ -52,10 +52,14 @@ public final class PyRPCServer: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Set on the listener, TCP_NODELAY is inherited by every accepted socket on Linux:
+            // no setsockopt per connection.
+            .serverChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // Set here rather than as a child channel option, which NIO applies through
+                    // a chain of futures on every accept.
+                    try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(ByteToMessageHandler(LineFrameDecoder(maxBytes: options.maxMessageBytes)))
                     try pipeline.addHandler(ConnectionHandler(core: core))
