@@ -29,8 +29,9 @@ final class ServerCore: Sendable {
     let replies: ReplyBatcher
     /// A wake-up of the Python pool is scheduled at the end of the current event-loop cycle.
     private let poolWakeScheduled = Atomic<Bool>(false)
-    /// One idle sweeper per event loop, created by the first connection on that loop.
-    private let sweepers = Mutex<[ObjectIdentifier: NIOLoopBound<IdleSweeper>]>([:])
+    /// One idle sweeper per event loop, created by the first connection on that loop;
+    /// nil once the server is stopping.
+    private let sweepers = Mutex<[ObjectIdentifier: NIOLoopBound<IdleSweeper>]?>([:])
 
     init(name: String, options: ServerOptions, logger: Logger) throws {
         self.name = name
@@ -54,18 +55,19 @@ final class ServerCore: Sendable {
     func idleSweeper(for loop: EventLoop) -> IdleSweeper {
         let timeout = options.idleTimeout
         return sweepers.withLock { sweepers in
-            if let existing = sweepers[ObjectIdentifier(loop)] { return existing }
+            guard sweepers != nil else { return NIOLoopBound(IdleSweeper(loop: loop, timeout: nil), eventLoop: loop) }
+            if let existing = sweepers?[ObjectIdentifier(loop)] { return existing }
             let created = NIOLoopBound(IdleSweeper(loop: loop, timeout: timeout), eventLoop: loop)
-            sweepers[ObjectIdentifier(loop)] = created
+            sweepers?[ObjectIdentifier(loop)] = created
             return created
         }.value
     }
 
-    /// Stops every sweeper (the server is stopping).
+    /// Stops every sweeper (the server is stopping); later connections get none.
     func stopIdleSweepers() {
         let all = sweepers.withLock { sweepers in
-            defer { sweepers.removeAll() }
-            return Array(sweepers.values)
+            defer { sweepers = nil }
+            return sweepers.map { Array($0.values) } ?? []
         }
         for sweeper in all { sweeper.eventLoop.execute { sweeper.value.stop() } }
     }

@@ -14,8 +14,10 @@ final class IdleSweeper {
     private var connections: [ObjectIdentifier: ConnectionHandler] = [:]
     private var task: RepeatedTask?
 
-    /// Starts sweeping `loop` every quarter of `timeout` seconds.
-    init(loop: EventLoop, timeout: Double) {
+    /// Starts sweeping `loop` every quarter of `timeout` seconds; nil never sweeps (a
+    /// connection that slipped in while the server was stopping).
+    init(loop: EventLoop, timeout: Double?) {
+        guard let timeout else { return }
         let interval = TimeAmount.nanoseconds(Int64(max(timeout, 0.01) * 1e9) / Int64(Self.sweepsPerTimeout))
         let bound = NIOLoopBound(self, eventLoop: loop)
         task = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in bound.value.sweep() }
