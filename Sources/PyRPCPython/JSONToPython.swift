@@ -137,7 +137,7 @@ enum JSONToPython {
     /// The list fast path: a run of plain numbers for a `float` or `int` element type, with
     /// their separators. True when it reached the end of the list.
     @inline(__always)
-    private static func plainNumbers(_ scanner: inout JSONScanner, _ element: RPCType, into items: inout [UnsafeMutablePointer<PyObject>]) throws(ArgumentFailure) -> Bool {
+    private static func plainNumbers(_ scanner: inout JSONScanner, _ element: RPCType, into items: inout [UnsafeMutablePointer<PyObject>]) -> Bool {
         switch element {
         case .float: return scanner.scanPlainDoubles { items.append(PyFloat_FromDouble($0)) }
         case .int: return scanner.scanPlainInts { items.append(PyLong_FromLongLong(Int64($0))) }
@@ -156,7 +156,7 @@ enum JSONToPython {
             scanner.index += 1
         } else {
             while true {
-                if try plainNumbers(&scanner, element, into: &items) { break }
+                if plainNumbers(&scanner, element, into: &items) { break }
                 scanner.skipWhitespace()
                 do {
                     items.append(try value(&scanner, element, depth: depth, gil))
