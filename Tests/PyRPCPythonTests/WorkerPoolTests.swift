@@ -293,3 +293,62 @@ final class WorkerPoolSchedulingTests: XCTestCase {
         XCTAssertNil(watched, "the pool still holds a job that has finished")
     }
 }
+
+/// Many mixed jobs through the pool's single-wake scheduling: every one runs exactly once.
+final class WorkerPoolStressTests: XCTestCase {
+    func testMixedJobsAllRunExactlyOnce() async throws {
+        let pool = PythonWorkerPool(name: "stress", workers: 4, maxPending: 4096)
+        defer { pool.shutdown(grace: .seconds(5)) }
+        let script = try await load("""
+            import time
+            def quick(x):
+                return x + 1
+            def nap(x):
+                time.sleep(0.002)
+                return x
+            def fail(x):
+                raise ValueError(x)
+            """, pool: pool)
+        let functions: [PythonFunction] = try await ["quick", "nap", "fail"].asyncMap { name in
+            let found = await pool.perform { gil in try? script.function(named: name, gil) }
+            return try XCTUnwrap(found)
+        }
+        let count = 1500
+        let runs = (0..<count).map { _ in Box<Int>(0) }
+        let outcomes = (0..<count).map { _ in Box<CallOutcome?>(nil) }
+        let finished = expectation(description: "all finished")
+        finished.expectedFulfillmentCount = count
+        var random = SystemRandomNumberGenerator()
+        for index in 0..<count {
+            let function = functions[index % 7 == 0 ? 1 : (index % 11 == 0 ? 2 : 0)]
+            let job = PythonJob(
+                deadline: .now + .seconds(30),
+                work: { gil in
+                    runs[index].value += 1
+                    outcomes[index].value = function.call([.int(index)], types: [.int], returns: [.int], gil)
+                },
+                finished: { finished.fulfill() })
+            XCTAssertTrue(pool.submit(job, wake: Bool.random(using: &random)))
+            if index % 50 == 0 { pool.wakeIfIdle() }
+        }
+        await fulfillment(of: [finished], timeout: 30)
+        for index in 0..<count {
+            XCTAssertEqual(runs[index].value, 1, "job \(index) ran \(runs[index].value) times")
+            switch index % 7 == 0 ? 1 : (index % 11 == 0 ? 2 : 0) {
+            case 0: XCTAssertEqual(outcomes[index].value, .returned([.int(index + 1)]))
+            case 1: XCTAssertEqual(outcomes[index].value, .returned([.int(index)]))
+            default:
+                guard case .raised = outcomes[index].value else { return XCTFail("job \(index): \(String(describing: outcomes[index].value))") }
+            }
+        }
+        await script.unload(pool: pool)
+    }
+}
+
+private extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
+    }
+}
