@@ -1,3 +1,4 @@
+import Foundation
 import PyRPCClient
 import PyRPCServer
 import PyRPCWire
@@ -65,6 +66,35 @@ final class ProtocolTests: XCTestCase {
             let answer = try JSONParser.parse(socket.readLine())
             XCTAssertEqual(answer["value"]?["id"], .int(n))
             XCTAssertEqual(answer.returnValues, n % 50 == 10 ? [0.05] : [.int(2 * n)])
+        }
+    }
+
+    /// Many connections at once, each pipelining: answers batched across connections and
+    /// event-loop cycles must each reach their own connection, in order, with the right value.
+    func testManyPipelinedConnectionsEachGetTheirOwnAnswersInOrder() throws {
+        let connections = 16, perConnection = 50  // 800 calls: under the default limit of 1,024 waiting
+        let sockets = try (0..<connections).map { _ in try network.socket() }
+        defer { for socket in sockets { socket.close() } }
+        func expected(_ c: Int, _ n: Int) -> [JSONValue] { n % 20 == 7 ? [0.01] : [.int(c * 1000 + n + c)] }
+        // Everything is sent before anything is read: all 800 calls are in flight together.
+        for (c, socket) in sockets.enumerated() {
+            var lines: [String] = []
+            for n in 0..<perConnection {
+                let id = c * 1000 + n
+                if n % 20 == 7 {
+                    lines.append(requestLine(service: "demo", rpc: "nap", arguments: [0.01], types: ["float"], returns: ["float"], id: .int(id)))
+                } else {
+                    lines.append(requestLine(arguments: [.int(id), .int(c)], types: ["int", "int"], returns: ["int"], id: .int(id)))
+                }
+            }
+            try socket.send(lines.joined(separator: "\n") + "\n")
+        }
+        for (c, socket) in sockets.enumerated() {
+            for n in 0..<perConnection {
+                let answer = try JSONParser.parse(socket.readLine())
+                XCTAssertEqual(answer["value"]?["id"], .int(c * 1000 + n), "connection \(c)")
+                XCTAssertEqual(answer.returnValues, expected(c, n), "connection \(c) answer \(n)")
+            }
         }
     }
 
@@ -218,3 +248,4 @@ final class ProtocolTests: XCTestCase {
         XCTAssertNotNil(add?["p50_ms"]?.numberValue)
     }
 }
+
