@@ -48,7 +48,6 @@ public final class PyRPCServer: Sendable {
     @discardableResult
     public func start(host: String, port: Int) async throws -> SocketAddress {
         let core = self.core
-        let options = core.options
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -61,7 +60,6 @@ public final class PyRPCServer: Sendable {
                     // a chain of futures on every accept.
                     try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(ByteToMessageHandler(LineFrameDecoder(maxBytes: options.maxMessageBytes)))
                     try pipeline.addHandler(ConnectionHandler(core: core))
                 }
             }

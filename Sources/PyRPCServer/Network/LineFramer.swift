@@ -14,12 +14,11 @@ enum Frame {
 ///
 /// A line over `maxBytes` is not buffered: it is reported once as `.oversize` and skipped up
 /// to its newline, so the connection stays usable. At EOF (the client half-closed) the
-/// unterminated rest is one last message: the one-shot mode of SPEC §2.
-struct LineFrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = Frame
-
+/// unterminated rest is one last message: the one-shot mode of SPEC §2. Blank lines are
+/// ignored and a trailing `\r` is dropped.
+struct LineFramer {
     let maxBytes: Int
-    /// How far the current buffer has been searched for a newline already.
+    /// How far the buffer has been searched for a newline already.
     private var scanned = 0
     /// Inside an oversize line: dropping bytes until its newline.
     private var skipping = false
@@ -28,52 +27,57 @@ struct LineFrameDecoder: ByteToMessageDecoder {
         self.maxBytes = maxBytes
     }
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        let readable = buffer.readableBytes
-        if let length = Self.newlineOffset(in: buffer, from: scanned) {
+    /// The next frame from the readable bytes of `buffer`, consuming them; nil when more
+    /// data is needed.
+    mutating func next(from buffer: inout ByteBuffer) -> Frame? {
+        while true {
+            let readable = buffer.readableBytes
+            guard let length = Self.newlineOffset(in: buffer, from: scanned) else {
+                if readable > maxBytes {
+                    buffer.moveReaderIndex(forwardBy: readable)
+                    scanned = 0
+                    if !skipping {
+                        skipping = true
+                        return .oversize(limit: maxBytes)
+                    }
+                    return nil
+                }
+                scanned = readable
+                return nil
+            }
             scanned = 0
             if skipping {
                 skipping = false
                 buffer.moveReaderIndex(forwardBy: length + 1)
-                return .continue
+                continue
             }
             var line = buffer.readSlice(length: length)!
             buffer.moveReaderIndex(forwardBy: 1)
-            if length > maxBytes {
-                context.fireChannelRead(wrapInboundOut(.oversize(limit: maxBytes)))
-                return .continue
-            }
-            if line.readableBytesView.last == UInt8(ascii: "\r") { line.moveWriterIndex(to: line.writerIndex - 1) }
-            if !Self.isBlank(line) { context.fireChannelRead(wrapInboundOut(.message(line))) }
-            return .continue
+            if length > maxBytes { return .oversize(limit: maxBytes) }
+            if let frame = Self.message(&line) { return frame }
         }
-        if readable > maxBytes {
-            if !skipping {
-                skipping = true
-                context.fireChannelRead(wrapInboundOut(.oversize(limit: maxBytes)))
-            }
-            buffer.moveReaderIndex(forwardBy: readable)
-            scanned = 0
-            return .needMoreData
-        }
-        scanned = readable
-        return .needMoreData
     }
 
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        while try decode(context: context, buffer: &buffer) == .continue {}
+    /// At EOF: the frames still in `buffer`, the unterminated rest included.
+    mutating func finish(_ buffer: inout ByteBuffer) -> [Frame] {
+        var frames: [Frame] = []
+        while let frame = next(from: &buffer) { frames.append(frame) }
         scanned = 0
         if skipping {
             skipping = false
             buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
-            return .needMoreData
+            return frames
         }
-        if buffer.readableBytes > 0 {
-            var rest = buffer.readSlice(length: buffer.readableBytes)!
-            if rest.readableBytesView.last == UInt8(ascii: "\r") { rest.moveWriterIndex(to: rest.writerIndex - 1) }
-            if !Self.isBlank(rest) { context.fireChannelRead(wrapInboundOut(.message(rest))) }
+        if buffer.readableBytes > 0, var rest = buffer.readSlice(length: buffer.readableBytes), let frame = Self.message(&rest) {
+            frames.append(frame)
         }
-        return .needMoreData
+        return frames
+    }
+
+    /// The line as a message, without a trailing `\r`; nil for a blank line.
+    private static func message(_ line: inout ByteBuffer) -> Frame? {
+        if line.readableBytesView.last == UInt8(ascii: "\r") { line.moveWriterIndex(to: line.writerIndex - 1) }
+        return isBlank(line) ? nil : .message(line)
     }
 
     /// Offset of the first newline at or after `start` in the readable bytes (memchr: the
