@@ -88,14 +88,17 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     private func deliver(_ bytes: [UInt8], sequence: Int, context: ChannelHandlerContext) {
         if let sweeper { lastActivity = sweeper.epoch }
-        waiting[sequence] = bytes
-        var wrote = false
-        while let next = waiting.removeValue(forKey: sent) {
+        guard sequence == sent else {
+            waiting[sequence] = bytes  // an earlier answer is still missing
+            return
+        }
+        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        sent += 1
+        while !waiting.isEmpty, let next = waiting.removeValue(forKey: sent) {
             context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: next)), promise: nil)
             sent += 1
-            wrote = true
         }
-        if wrote { context.flush() }
+        context.flush()
         if inputClosed && idle { context.close(promise: nil) }
     }
 
