@@ -197,16 +197,12 @@ public final class PythonWorkerPool: @unchecked Sendable {
                 condition.unlock()
                 return job
             }
-            condition.unlock()
-            // Out of work: hand over the answers held back, then look once more before parking.
             if ranSinceBatchEnd > 0 {
+                // Out of work: hand over the answers held back (outside the lock), then look again.
+                condition.unlock()
                 batchEnded()
                 ranSinceBatchEnd = 0
-            }
-            condition.lock()
-            if let job = takeLocked() {
-                condition.unlock()
-                return job
+                continue
             }
             if stopping {
                 condition.unlock()

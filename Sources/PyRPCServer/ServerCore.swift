@@ -55,9 +55,9 @@ final class ServerCore: Sendable {
     func idleSweeper(for loop: EventLoop) -> IdleSweeper {
         let timeout = options.idleTimeout
         return sweepers.withLock { sweepers in
-            guard sweepers != nil else { return NIOLoopBound(IdleSweeper(loop: loop, timeout: nil), eventLoop: loop) }
             if let existing = sweepers?[ObjectIdentifier(loop)] { return existing }
-            let created = NIOLoopBound(IdleSweeper(loop: loop, timeout: timeout), eventLoop: loop)
+            // Stopping (nil): a sweeper that never sweeps, and is not kept.
+            let created = NIOLoopBound(IdleSweeper(loop: loop, timeout: sweepers == nil ? nil : timeout), eventLoop: loop)
             sweepers?[ObjectIdentifier(loop)] = created
             return created
         }.value

@@ -10,11 +10,6 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
     public let reason: String
 
     public var description: String { "invalid JSON at byte \(offset): \(reason)" }
-
-    public init(offset: Int, reason: String) {
-        self.offset = offset
-        self.reason = reason
-    }
 }
 
 /// A strict RFC 8259 parser that keeps integers exact (see `JSONValue.bigInt`).
@@ -82,7 +77,7 @@ public struct JSONScanner {
         self.lenient = lenient
     }
 
-    @inlinable public func error(_ reason: String) -> JSONParseError {
+    public func error(_ reason: String) -> JSONParseError {
         JSONParseError(offset: index, reason: reason)
     }
 
@@ -346,7 +341,7 @@ public struct JSONScanner {
 
     // MARK: Numbers
 
-    @inlinable public mutating func parseNumber() throws(JSONParseError) -> JSONValue {
+    public mutating func parseNumber() throws(JSONParseError) -> JSONValue {
         let start = index
         var negative = false
         if current == UInt8(ascii: "-") {
@@ -437,7 +432,7 @@ public struct JSONScanner {
         return .float(try slowDouble(start: start))
     }
 
-    @usableFromInline func slowDouble(start: Int) throws(JSONParseError) -> Double {
+    private func slowDouble(start: Int) throws(JSONParseError) -> Double {
         let length = index - start
         let value: Double? = withUnsafeTemporaryAllocation(of: CChar.self, capacity: length + 1) { buffer in
             for offset in 0..<length { buffer[offset] = CChar(bitPattern: bytes[start + offset]) }

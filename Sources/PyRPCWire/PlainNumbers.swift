@@ -130,18 +130,10 @@ extension JSONScanner {
             // the general path starts cleanly at this value.
             var next = number.end
             Self.skipWhitespace(&next, before: end)
-            guard next < end else { return false }
-            switch next.pointee {
-            case UInt8(ascii: ","):
-                try body(value)
-                cursor = next + 1
-            case UInt8(ascii: "]"):
-                try body(value)
-                cursor = next + 1
-                return true
-            default:
-                return false
-            }
+            guard next < end, next.pointee == UInt8(ascii: ",") || next.pointee == UInt8(ascii: "]") else { return false }
+            try body(value)
+            cursor = next + 1
+            if next.pointee == UInt8(ascii: "]") { return true }
         }
     }
 }

@@ -15,8 +15,8 @@ extension RPCRequest {
         guard (try? scanner.readObject({ (scanner: inout JSONScanner, key: String) throws(JSONParseError) -> Bool in
             switch key {
             case "header":
-                guard header == nil, scanner.current == UInt8(ascii: "\"") else { return false }
-                header = try scanner.parseString(quote: UInt8(ascii: "\""))
+                guard header == nil else { return false }
+                header = try scanner.plainString()
                 return header == Header.rpcRequest
             case "value":
                 guard request == nil, scanner.current == UInt8(ascii: "{") else { return false }
@@ -25,12 +25,9 @@ extension RPCRequest {
             default:
                 return false
             }
-        })) == true, header != nil, var request else { return nil }
+        })) == true, header != nil, let request else { return nil }
         scanner.skipWhitespace()
-        guard scanner.index == bytes.count else { return nil }
-        if request.rawArguments == nil { return nil }
-        request.arguments = []
-        return request
+        return scanner.index == bytes.count ? request : nil
     }
 
     private static func readBody(_ scanner: inout JSONScanner, _ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> RPCRequest? {

@@ -24,9 +24,8 @@ final class ServerUnderTest {
 
     static func launch(name: String, port: Int, command: [String], log: URL) throws -> ServerUnderTest {
         let process = Process()
-        let pinned = pinning
-        process.executableURL = URL(fileURLWithPath: pinned ? "/usr/bin/taskset" : command[0])
-        process.arguments = pinned ? ["-c", "0"] + command : Array(command.dropFirst())
+        process.executableURL = URL(fileURLWithPath: pinning ? "/usr/bin/taskset" : command[0])
+        process.arguments = pinning ? ["-c", "0"] + command : Array(command.dropFirst())
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle

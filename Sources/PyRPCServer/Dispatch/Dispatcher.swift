@@ -22,24 +22,23 @@ struct Dispatcher: Sendable {
         let timeout: Double
         /// The `arguments` JSON text, parsed into Python objects on the worker.
         let rawArguments: [UInt8]?
-        let serviceName: String
+        /// Every overload of the rpc, for the `Invalid Arguments` message.
         let overloads: [Overload]
 
         init(generation: Generation, overload: Overload, arguments: [JSONValue], caller: String, timeout: Double,
-             rawArguments: [UInt8]?, serviceName: String, overloads: [Overload]) {
+             rawArguments: [UInt8]?, overloads: [Overload]) {
             self.generation = generation
             self.overload = overload
             self.arguments = arguments
             self.caller = caller
             self.timeout = timeout
             self.rawArguments = rawArguments
-            self.serviceName = serviceName
             self.overloads = overloads
         }
 
         /// Every valid signature, for an `Invalid Arguments` found while parsing raw arguments.
         var accepted: String {
-            OverloadResolver.accepted(service: serviceName, rpc: overload.name, overloads: overloads)
+            OverloadResolver.accepted(service: overload.service, rpc: overload.name, overloads: overloads)
         }
     }
 
@@ -79,7 +78,7 @@ struct Dispatcher: Sendable {
             if let limit = request.timeout { timeout = min(timeout, limit) }
             return .run(Call(
                 generation: generation, overload: overload, arguments: arguments, caller: caller, timeout: timeout,
-                rawArguments: request.rawArguments, serviceName: service.name, overloads: overloads))
+                rawArguments: request.rawArguments, overloads: overloads))
         }
     }
 

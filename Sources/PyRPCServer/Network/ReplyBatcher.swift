@@ -22,8 +22,7 @@ final class ReplyBatcher: Sendable {
 
     func flush() {
         let batch = pending.withLock { pending -> [Pending] in
-            guard !pending.isEmpty else { return [] }
-            defer { pending.removeAll(keepingCapacity: true) }
+            defer { pending = [] }
             return pending
         }
         guard !batch.isEmpty else { return }
