@@ -20,6 +20,8 @@ let package = Package(
         // System libraries: a module map and a shim header each, nothing else.
         .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["libpython3-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        // Linux calls the Glibc module lacks (epoll, eventfd), for the server's I/O loops.
+        .target(name: "CLinux"),
 
         // Messages, the RPC type grammar, values and the JSON codec. No I/O.
         .target(name: "PyRPCWire", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -32,9 +34,8 @@ let package = Package(
         .target(name: "PyRPCConfig", dependencies: ["CYAML", "PyRPCWire"]),
         // The TCP server: framing, dispatch, authorisation, registry, deploy.
         .target(name: "PyRPCServer", dependencies: [
-            "PyRPCWire", "PyRPCPython", "PyRPCConfig",
+            "PyRPCWire", "PyRPCPython", "PyRPCConfig", "CLinux",
             .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),

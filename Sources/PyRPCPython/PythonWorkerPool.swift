@@ -36,8 +36,12 @@ public final class PythonWorkerPool: @unchecked Sendable {
     private var activeWorkers = 0
     /// Parked workers, most recently parked last (woken first: its cache is warm).
     private var parked: [Int] = []
+    /// Per worker, then per guest slot: the job running there (for deadlines and interrupts).
     private var running: [RunningJob?]
     private var threadIdents: [UInt]
+    private var freeGuestSlots: [Int]
+    /// Threads that are not workers but run queued jobs themselves (`drain(as:budget:)`).
+    public static let guestCapacity = 64
     private var lastTake = ContinuousClock.now
     private var lastStallWake = ContinuousClock.now
     private var lastBusy = ContinuousClock.now
@@ -61,8 +65,9 @@ public final class PythonWorkerPool: @unchecked Sendable {
         self.maxPending = max(1, maxPending)
         self.logger = logger
         self.batchEnded = batchEnded
-        running = Array(repeating: nil, count: self.workerCount)
-        threadIdents = Array(repeating: 0, count: self.workerCount)
+        running = Array(repeating: nil, count: self.workerCount + Self.guestCapacity)
+        threadIdents = Array(repeating: 0, count: self.workerCount + Self.guestCapacity)
+        freeGuestSlots = Array((self.workerCount..<self.workerCount + Self.guestCapacity).reversed())
         wakeups = (0..<self.workerCount).map { _ in DispatchSemaphore(value: 0) }
         liveWorkers = self.workerCount
         activeWorkers = self.workerCount  // each parks itself once started
@@ -157,6 +162,75 @@ public final class PythonWorkerPool: @unchecked Sendable {
         return allStopped
     }
 
+    // MARK: Guests
+
+    /// A thread that is not one of the pool's workers but runs queued jobs itself: an I/O
+    /// thread that runs the calls it just read, so a quick call never changes threads.
+    /// Make it on the thread that will use it; `retire` it on the same thread.
+    public final class Guest: @unchecked Sendable {
+        fileprivate let slot: Int
+        fileprivate let ident: UInt
+        fileprivate let outer: PyGILState_STATE
+        fileprivate let threadState: UnsafeMutablePointer<PyThreadState>
+
+        fileprivate init(slot: Int) {
+            self.slot = slot
+            outer = PyGILState_Ensure()
+            ident = UInt(PyThread_get_thread_ident())
+            threadState = PyEval_SaveThread()!
+        }
+    }
+
+    /// A guest for the calling thread, or nil when all `guestCapacity` slots are taken.
+    public func makeGuest() -> Guest? {
+        condition.lock()
+        guard let slot = freeGuestSlots.popLast() else {
+            condition.unlock()
+            return nil
+        }
+        condition.unlock()
+        let guest = Guest(slot: slot)
+        condition.lock()
+        threadIdents[slot] = guest.ident
+        condition.unlock()
+        return guest
+    }
+
+    /// Releases the guest's thread state and slot (on the guest's own thread).
+    public func retire(_ guest: Guest) {
+        PyEval_RestoreThread(guest.threadState)
+        PyGILState_Release(guest.outer)
+        condition.lock()
+        threadIdents[guest.slot] = 0
+        freeGuestSlots.append(guest.slot)
+        condition.unlock()
+    }
+
+    /// Runs queued jobs on the calling thread until the queue is empty or `budget` has passed
+    /// (checked between jobs). Returns true if jobs are still queued. Meanwhile the guest
+    /// counts as an awake worker, so nobody is woken for the jobs it is about to take; if one
+    /// of them blocks, the monitor sees the queue stall and wakes a worker as usual.
+    @discardableResult
+    public func drain(as guest: Guest, budget: Duration) -> Bool {
+        condition.lock()
+        guard queueHead < queue.count else {
+            condition.unlock()
+            return false
+        }
+        activeWorkers += 1
+        let until = ContinuousClock.now + budget
+        while let job = takeLocked() {
+            condition.unlock()
+            run(job, slot: guest.slot, threadState: guest.threadState, ident: guest.ident)
+            condition.lock()
+            if ContinuousClock.now >= until { break }
+        }
+        activeWorkers -= 1
+        let more = queueHead < queue.count
+        condition.unlock()
+        return more
+    }
+
     // MARK: Workers
 
     /// Marks the most recently parked worker awake and returns it for `signal`. Call with
@@ -226,20 +300,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
 
         var ranSinceBatchEnd = 0
         while let job = nextJob(index, ranSinceBatchEnd: &ranSinceBatchEnd) {
-            if let deadline = job.deadline, deadline <= .now {
-                // It waited in the queue past its limit: answer without running it.
-                if job.ticket.claim() { job.expired() }
-                job.finished()
-                continue
-            }
-            GIL.withPinned(threadState) { gil in
-                setRunning(index, job)
-                job.work(gil)
-                setRunning(index, nil)
-                // Drop an interrupt the monitor raced in after the call had returned.
-                PyThreadState_SetAsyncExc(ident, nil)
-            }
-            job.finished()
+            run(job, slot: index, threadState: threadState, ident: UInt(ident))
             ranSinceBatchEnd += 1
             if ranSinceBatchEnd >= Self.batchLimit {
                 batchEnded()
@@ -254,6 +315,24 @@ public final class PythonWorkerPool: @unchecked Sendable {
         activeWorkers -= 1
         condition.broadcast()
         condition.unlock()
+    }
+
+    /// Runs one job in `slot` (a worker's or a guest's), or answers it as expired if it waited
+    /// in the queue past its deadline.
+    private func run(_ job: PythonJob, slot: Int, threadState: UnsafeMutablePointer<PyThreadState>, ident: UInt) {
+        if let deadline = job.deadline, deadline <= .now {
+            if job.ticket.claim() { job.expired() }
+            job.finished()
+            return
+        }
+        GIL.withPinned(threadState) { gil in
+            setRunning(slot, job)
+            job.work(gil)
+            setRunning(slot, nil)
+            // Drop an interrupt the monitor raced in after the call had returned.
+            PyThreadState_SetAsyncExc(ident, nil)
+        }
+        job.finished()
     }
 
     private func setRunning(_ index: Int, _ job: PythonJob?) {

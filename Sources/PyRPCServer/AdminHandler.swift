@@ -1,4 +1,3 @@
-import NIOCore
 import PyRPCWire
 
 /// pyrpc's own messages on the RPC port: listing (LS-REQ) and statistics (STATS-REQ).
@@ -7,18 +6,18 @@ struct AdminHandler: Sendable {
     let registry: RPCRegistry
     let startedAt: ContinuousClock.Instant
 
-    func answer(_ envelope: Envelope, from peer: String, core: ServerCore, on eventLoop: EventLoop) -> Answer {
+    func answer(_ envelope: Envelope, from peer: String, core: ServerCore, route: ReplyRoute) -> [UInt8]? {
         switch envelope.header {
         case Header.listRequest:
-            return .now(Envelope(header: Header.listResult, value: listing()).encoded())
+            return Envelope(header: Header.listResult, value: listing()).encoded()
         case Header.statsRequest:
-            return .now(Envelope(header: Header.statsResult, value: statistics()).encoded())
+            return Envelope(header: Header.statsResult, value: statistics()).encoded()
         case Header.deployManifest, Header.deployScripts:
-            return core.deploy.answer(envelope, from: peer, on: eventLoop)
+            return core.deploy.answer(envelope, from: peer, route: route)
         default:
             let known = [Header.rpcRequest, Header.listRequest, Header.statsRequest, Header.deployManifest, Header.deployScripts].joined(separator: ", ")
             core.logger.warning("bad request from \(peer): unknown header '\(envelope.header)'")
-            return .now(RPCReply.exception(.badRequest("unknown header '\(envelope.header)'; expected one of \(known)", id: envelope.value["id"])))
+            return RPCReply.exception(.badRequest("unknown header '\(envelope.header)'; expected one of \(known)", id: envelope.value["id"]))
         }
     }
 

@@ -1,6 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
-import NIOPosix
 import PyRPCPython
 import PyRPCWire
 import Synchronization
@@ -14,21 +16,19 @@ import Synchronization
 /// ...
 /// await server.stop()
 /// ```
-/// Several servers can run in one process (`pyrpc up`); they share the interpreter and the
-/// event loops but each has its own workers, limits and RPCs.
+/// Several servers can run in one process (`pyrpc up`); they share the interpreter but each
+/// has its own I/O loops, workers, limits and RPCs.
 public final class PyRPCServer: Sendable {
     public let name: String
     let core: ServerCore
-    private let group: EventLoopGroup
-    private let channels = Mutex<[Channel]>([])
+    /// Listening sockets and their bound addresses.
+    private let listeners = Mutex<[(fd: Int32, address: SocketAddress)]>([])
 
     /// Fails only when the state directory cannot be created.
-    public init(name: String, options: ServerOptions = ServerOptions(), logger: Logger? = nil,
-                group: EventLoopGroup = EventLoops.shared) throws {
+    public init(name: String, options: ServerOptions = ServerOptions(), logger: Logger? = nil) throws {
         var logger = logger ?? Logger(label: "pyrpc.server")
         logger[metadataKey: "server"] = .string(name)
         self.name = name
-        self.group = group
         core = try ServerCore(name: name, options: options, logger: logger)
     }
 
@@ -47,32 +47,27 @@ public final class PyRPCServer: Sendable {
     /// Listens on `host:port` (port 0 picks a free one) and returns the bound address.
     @discardableResult
     public func start(host: String, port: Int) async throws -> SocketAddress {
+        let (fd, address) = try Sockets.listen(host: host, port: port)
         let core = self.core
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 512)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            // Set on the listener, TCP_NODELAY is inherited by every accepted socket on Linux:
-            // no setsockopt per connection.
-            .serverChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // Set here rather than as a child channel option, which NIO applies through
-                    // a chain of futures on every accept.
-                    try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
-                    let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(ConnectionHandler(core: core))
-                }
-            }
-        let channel = try await bootstrap.bind(host: host, port: port).get()
-        channels.withLock { $0.append(channel) }
-        let address = channel.localAddress!
-        core.logger.info("server \(name) listening on \(ConnectionHandler.describeWithPort(address))")
+        let loops = listeners.withLock { listeners in
+            listeners.append((fd, address))
+            if core.loops.all.isEmpty { core.loops.set((0..<EventLoops.count).map { IOLoop(core: core, index: $0) }) }
+            return core.loops.all
+        }
+        for loop in loops { loop.addListener(fd) }
+        core.logger.info("server \(name) listening on \(Self.describe(address))")
         return address
     }
 
     /// The addresses the server listens on.
     public var localAddresses: [SocketAddress] {
-        channels.withLock { channels in channels.compactMap { $0.localAddress } }
+        listeners.withLock { listeners in listeners.map(\.address) }
+    }
+
+    static func describe(_ address: SocketAddress) -> String {
+        guard let ip = address.ipAddress else { return "\(address)" }
+        let port = address.port.map(String.init) ?? "?"
+        return address.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 
     /// Swaps in the RPCs of `manifest` atomically (see `RPCRegistry.install`).
@@ -100,17 +95,24 @@ public final class PyRPCServer: Sendable {
     /// The current deploy generation number (0 before the first deploy).
     public var generation: Int { core.registry.current.number }
 
-    /// Stops accepting, lets calls in flight finish (up to the shutdown grace), then closes.
+    /// Stops accepting, lets calls in flight finish (up to the shutdown grace), then closes
+    /// every connection.
     public func stop() async {
-        let listeners = channels.withLock { $0 }
-        for channel in listeners { try? await channel.close() }
+        let listening = listeners.withLock { $0.map(\.fd) }
+        let loops = core.loops.all
+        for loop in loops { loop.stopAccepting() }
+        // A listener shut down refuses new connections at once; it is closed only after the
+        // loops stop, so its number cannot be reused while a loop may still hold an event for it.
+        for fd in listening { _ = shutdown(fd, Int32(SHUT_RDWR)) }
         let grace = core.options.shutdownGrace
         let deadline = ContinuousClock.now + .milliseconds(Int64(grace * 1000))
         while core.registry.current.callsInFlight > 0 || core.pool.pendingCount > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
         let remaining = ContinuousClock.now.duration(to: deadline)
-        core.stopIdleSweepers()
+        for loop in loops { await loop.stop(wait: .seconds(1)) }
+        for fd in listening { _ = close(fd) }
+        listeners.withLock { $0 = [] }
         core.pool.shutdown(grace: max(remaining, .milliseconds(100)))
         core.logger.info("server \(name) stopped")
     }

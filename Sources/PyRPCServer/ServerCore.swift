@@ -1,14 +1,7 @@
 import Logging
-import NIOCore
 import PyRPCPython
 import PyRPCWire
 import Synchronization
-
-/// What a connection should send back for one message.
-enum Answer {
-    case now([UInt8])
-    case later(EventLoopFuture<[UInt8]>)
-}
 
 /// Everything a connection needs to answer messages: the parts of one server, shared by
 /// all its connections. The path of a request: frame → parse → dispatch → Python → reply.
@@ -25,24 +18,18 @@ final class ServerCore: Sendable {
     let store: StateStore?
     /// Deploys run one at a time.
     let deploySerializer = AsyncSerializer()
-    /// Answers from Python waiting to be handed to their event loops.
-    let replies: ReplyBatcher
-    /// A wake-up of the Python pool is scheduled at the end of the current event-loop cycle.
-    private let poolWakeScheduled = Atomic<Bool>(false)
-    /// One idle sweeper per event loop, created by the first connection on that loop;
-    /// nil once the server is stopping.
-    private let sweepers = Mutex<[ObjectIdentifier: NIOLoopBound<IdleSweeper>]?>([:])
+    /// The server's I/O loops, watched by the pool's monitor (see `Leadership`).
+    let loops = LoopList()
 
     init(name: String, options: ServerOptions, logger: Logger) throws {
         self.name = name
         self.options = options
         self.logger = logger
         store = try options.stateDirectory.map { try StateStore(directory: $0) }
-        let replies = ReplyBatcher()
-        self.replies = replies
+        let loops = self.loops
         pool = PythonWorkerPool(
             name: name, workers: options.pythonWorkers, maxPending: options.maxPendingCalls, logger: logger,
-            batchEnded: { replies.flush() })
+            batchEnded: { loops.handOverIfStuck() })
         registry = RPCRegistry(serverName: name, pool: pool, logger: logger)
         dispatcher = Dispatcher(serverName: name, options: options)
         admin = AdminHandler(serverName: name, registry: registry, startedAt: startedAt)
@@ -51,37 +38,17 @@ final class ServerCore: Sendable {
             serializer: deploySerializer, logger: logger)
     }
 
-    /// The idle sweeper of `loop` (call on that loop).
-    func idleSweeper(for loop: EventLoop) -> IdleSweeper {
-        let timeout = options.idleTimeout
-        return sweepers.withLock { sweepers in
-            if let existing = sweepers?[ObjectIdentifier(loop)] { return existing }
-            // Stopping (nil): a sweeper that never sweeps, and is not kept.
-            let created = NIOLoopBound(IdleSweeper(loop: loop, timeout: sweepers == nil ? nil : timeout), eventLoop: loop)
-            sweepers?[ObjectIdentifier(loop)] = created
-            return created
-        }.value
-    }
-
-    /// Stops every sweeper (the server is stopping); later connections get none.
-    func stopIdleSweepers() {
-        let all = sweepers.withLock { sweepers in
-            defer { sweepers = nil }
-            return sweepers.map { Array($0.values) } ?? []
-        }
-        for sweeper in all { sweeper.eventLoop.execute { sweeper.value.stop() } }
-    }
-
-    /// Answers one framed message from `peer` (an IP address in text form).
-    func answer(_ frame: Frame, from peer: String, on eventLoop: EventLoop) -> Answer {
+    /// Answers one framed message from `peer` (an IP address in text form): returns the
+    /// answer, or nil when it will be delivered through `route` later.
+    func answer(_ frame: Frame, from peer: String, route: ReplyRoute) -> [UInt8]? {
         switch frame {
         case .oversize(let limit):
             logger.warning("bad request from \(peer): message over \(limit) bytes")
-            return .now(RPCReply.exception(.badRequest("message larger than the server's limit of \(limit) bytes (see --max-message-bytes)")))
+            return RPCReply.exception(.badRequest("message larger than the server's limit of \(limit) bytes (see --max-message-bytes)"))
         case .message(let buffer):
             // The usual RPC-REQ, read without a value tree; anything else takes the general path.
             if let request = buffer.withUnsafeReadableBytes({ RPCRequest.parseFast($0) }) {
-                return call(request, from: peer, on: eventLoop)
+                return call(request, from: peer, route: route)
             }
             // The arguments list is kept as JSON text and parsed straight into Python objects
             // by the worker: no value tree, and the big parse happens off the event loop.
@@ -99,28 +66,28 @@ final class ServerCore: Sendable {
                 rawArguments = raw
             } catch let error as JSONParseError {
                 logger.warning("bad request from \(peer): \(error)")
-                return .now(RPCReply.exception(.badRequest("not valid JSON: \(error)")))
+                return RPCReply.exception(.badRequest("not valid JSON: \(error)"))
             } catch let error as RPCError {
                 logger.warning("bad request from \(peer): \(error.message)")
-                return .now(RPCReply.exception(error))
+                return RPCReply.exception(error)
             } catch {
-                return .now(RPCReply.exception(.badRequest("\(error)")))
+                return RPCReply.exception(.badRequest("\(error)"))
             }
             switch envelope.header {
             case Header.rpcRequest:
                 do {
-                    return call(try RPCRequest(body: envelope.value, rawArguments: rawArguments), from: peer, on: eventLoop)
+                    return call(try RPCRequest(body: envelope.value, rawArguments: rawArguments), from: peer, route: route)
                 } catch {
                     logger.warning("bad request from \(peer): \(error.message)")
-                    return .now(RPCReply.exception(error))
+                    return RPCReply.exception(error)
                 }
             default:
-                return admin.answer(envelope, from: peer, core: self, on: eventLoop)
+                return admin.answer(envelope, from: peer, core: self, route: route)
             }
         }
     }
 
-    private func call(_ request: RPCRequest, from peer: String, on eventLoop: EventLoop) -> Answer {
+    private func call(_ request: RPCRequest, from peer: String, route: ReplyRoute) -> [UInt8]? {
         let generation = registry.current
         switch dispatcher.decide(request, from: peer, generation: generation) {
         case .reject(let error):
@@ -130,20 +97,18 @@ final class ServerCore: Sendable {
             } else {
                 logger.info("\(label) from \(peer): \(error.type.rawValue): \(error.message)")
             }
-            return .now(RPCReply.exception(error))
+            return RPCReply.exception(error)
         case .run(let call):
-            return run(call, request: request, peer: peer, on: eventLoop)
+            return run(call, request: request, peer: peer, route: route)
         }
     }
 
-    private func run(_ call: Dispatcher.Call, request: RPCRequest, peer: String, on eventLoop: EventLoop) -> Answer {
-        let promise = eventLoop.makePromise(of: [UInt8].self)
+    private func run(_ call: Dispatcher.Call, request: RPCRequest, peer: String, route: ReplyRoute) -> [UInt8]? {
         let overload = call.overload
         let started = ContinuousClock.now
         let id = request.id
         let logger = self.logger
         let debug = options.debug
-        let replies = self.replies
         let timeout = call.timeout
         let ticket = JobTicket()
         let generation = call.generation
@@ -186,13 +151,13 @@ final class ServerCore: Sendable {
                     overload.stats.record(.timeout, seconds: seconds)
                     logger.info("\(overload.label) by \(call.caller)@\(peer): Timeout after \(Self.milliseconds(seconds)) ms")
                 }
-                replies.add(reply, for: promise)
+                route.deliver(reply)
             },
             expired: {
                 let seconds = Self.seconds(since: started)
                 overload.stats.record(.timeout, seconds: seconds)
                 logger.warning("\(overload.label) by \(call.caller)@\(peer): Timeout after \(Self.milliseconds(seconds)) ms (limit \(timeout) s); interrupting it")
-                promise.succeed(RPCReply.exception(Self.timeoutError(label: "\(overload.service).\(overload.name)", timeout: timeout, id: id)))
+                route.deliver(RPCReply.exception(Self.timeoutError(label: "\(overload.service).\(overload.name)", timeout: timeout, id: id)))
             },
             finished: { generation.endCall() })
         guard pool.submit(job, wake: false) else {
@@ -202,22 +167,10 @@ final class ServerCore: Sendable {
                 .serverBusy,
                 "server \(name) has \(options.maxPendingCalls) calls waiting for Python; retry in a moment",
                 id: id))
-            promise.succeed(busy)  // never leak a promise
-            return .now(busy)
+            return busy
         }
-        wakePoolAfterThisCycle(on: eventLoop)
-        return .later(promise.futureResult)
-    }
-
-    /// Calls read in one event-loop cycle (every connection that had data) are queued first
-    /// and a worker is woken once, after the cycle: tasks scheduled from the loop run after
-    /// its I/O. Waking per call let the worker preempt the loop after every single request.
-    private func wakePoolAfterThisCycle(on eventLoop: EventLoop) {
-        guard !poolWakeScheduled.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        eventLoop.execute { [self] in
-            poolWakeScheduled.store(false, ordering: .releasing)
-            pool.wakeIfIdle()
-        }
+        // No wake-up: the I/O loop that read the call runs it at the end of its read cycle.
+        return nil
     }
 
     static func timeoutError(label: String, timeout: Double, id: JSONValue?) -> RPCError {

@@ -1,5 +1,4 @@
 import Logging
-import NIOCore
 import PyRPCWire
 
 /// The server side of `pyrpc deploy` (SPEC §6), in at most two round trips:
@@ -18,38 +17,36 @@ struct DeployHandler: Sendable {
     let serializer: AsyncSerializer
     let logger: Logger
 
-    func answer(_ envelope: Envelope, from peer: String, on eventLoop: EventLoop) -> Answer {
+    func answer(_ envelope: Envelope, from peer: String, route: ReplyRoute) -> [UInt8]? {
         if let refusal = guardian.check(token: envelope.value["token"]?.stringValue, peer: peer, generation: registry.current) {
             logger.warning("unauthorized deploy from \(peer) refused: \(refusal)")
-            return .now(RPCReply.exception(RPCError(.deployRejected, refusal)))
+            return RPCReply.exception(RPCError(.deployRejected, refusal))
         }
         let manifest: ServerManifest
         do throws(RPCError) {
             guard let json = envelope.value["manifest"] else { throw RPCError.badRequest("deploy without a 'manifest'") }
             manifest = try ServerManifest(json: json)
         } catch {
-            return .now(RPCReply.exception(error))
+            return RPCReply.exception(error)
         }
         guard manifest.server == serverName else {
-            return .now(RPCReply.exception(RPCError(
-                .deployRejected, "this is server \(serverName), but the manifest is for server \(manifest.server); check the ports in init.yaml")))
+            return RPCReply.exception(RPCError(
+                .deployRejected, "this is server \(serverName), but the manifest is for server \(manifest.server); check the ports in init.yaml"))
         }
         var scripts: [String: String] = [:]
         if case .object(let bodies)? = envelope.value["scripts"] {
             for (hash, text) in bodies {
-                guard case .string(let body) = text else { return .now(RPCReply.exception(.badRequest("script \(hash) must be a string"))) }
+                guard case .string(let body) = text else { return RPCReply.exception(.badRequest("script \(hash) must be a string")) }
                 scripts[hash] = body
             }
         }
         let isFirstStep = envelope.header == Header.deployManifest
         let bodies = scripts
-        let promise = eventLoop.makePromise(of: [UInt8].self)
         let handler = self
         Task {
-            let reply = await handler.serializer.run { await handler.apply(manifest, scripts: bodies, firstStep: isFirstStep, peer: peer) }
-            promise.succeed(reply)
+            route.deliver(await handler.serializer.run { await handler.apply(manifest, scripts: bodies, firstStep: isFirstStep, peer: peer) })
         }
-        return .later(promise.futureResult)
+        return nil
     }
 
     private func apply(_ manifest: ServerManifest, scripts: [String: String], firstStep: Bool, peer: String) async -> [UInt8] {

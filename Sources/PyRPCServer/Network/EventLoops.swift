@@ -1,15 +1,14 @@
 import Foundation
 import NIOCore
-import NIOPosix
 
-/// The event loops servers in this process share.
+/// How many I/O loops a server runs.
 ///
 /// Python runs under one GIL, so at most one core's worth of it runs at a time; the loops
-/// get the other cores, and there is one loop when there are one or two. NIO's own default
-/// counts cores from cgroups but ignores the CPU affinity mask (`taskset`), which put two
-/// loops and the Python thread on one core, preempting each other on every call.
+/// get the other cores, and there is one loop when there are one or two. Cores are counted
+/// from the CPU affinity mask (`taskset`): NIO's count ignores it, which once put two loops
+/// and Python on one core, preempting each other on every call.
 public enum EventLoops {
-    public static let shared = MultiThreadedEventLoopGroup(numberOfThreads: max(1, usableCores - 1))
+    public static var count: Int { max(1, usableCores - 1) }
 
     /// Cores this process may run on (its affinity mask), at least 1.
     public static var usableCores: Int {

@@ -1,0 +1,85 @@
+import NIOCore
+
+/// One client connection of an I/O loop, touched only by the loop's leader.
+///
+/// It answers every message in the order received, even when calls finish out of order
+/// (pipelining), and closes once the client has half-closed and every answer is written
+/// (one-shot mode).
+final class Connection {
+    let id: UInt64
+    let fd: Int32
+    /// The client's IP address, as authorisation and the logs know it.
+    let peer: String
+    var framer: LineFramer
+    /// Bytes received but not yet framed (part of a line); nil when there are none, so an
+    /// idle connection holds no buffer.
+    var inbound: ByteBuffer?
+    /// Messages framed, and answers queued for writing, so far.
+    private(set) var received = 0
+    private(set) var sent = 0
+    /// Answers that are ready but wait for an earlier one.
+    private var waiting: [Int: [UInt8]] = [:]
+    /// Answers not yet written to the socket, from `outputOffset` on.
+    private(set) var output: [UInt8] = []
+    private(set) var outputOffset = 0
+    var inputClosed = false
+    /// EPOLLOUT is registered (the socket's send buffer filled up).
+    var wantsWritable = false
+    /// Queued on the loop's list of connections with output to write.
+    var isDirty = false
+    var isClosed = false
+    /// The loop's idle epoch at the last traffic (see `IdleClock`).
+    var lastActivity: UInt64
+
+    init(id: UInt64, fd: Int32, peer: String, maxMessageBytes: Int, epoch: UInt64) {
+        self.id = id
+        self.fd = fd
+        self.peer = peer
+        framer = LineFramer(maxBytes: maxMessageBytes)
+        lastActivity = epoch
+    }
+
+    /// Every message has been answered and the answers handed to `output`.
+    var isIdle: Bool { sent == received }
+    var hasOutput: Bool { outputOffset < output.count }
+    /// Nothing left to do: the client half-closed and everything is written.
+    var isFinished: Bool { inputClosed && isIdle && !hasOutput }
+
+    /// Numbers the next message; its answer must be delivered with this sequence.
+    func nextSequence() -> Int {
+        defer { received += 1 }
+        return received
+    }
+
+    /// Takes the answer to message `sequence`; returns true if output became writable.
+    func deliver(_ reply: [UInt8], sequence: Int) -> Bool {
+        guard sequence == sent else {
+            waiting[sequence] = reply  // an earlier answer is still missing
+            return false
+        }
+        append(reply)
+        sent += 1
+        while !waiting.isEmpty, let next = waiting.removeValue(forKey: sent) {
+            append(next)
+            sent += 1
+        }
+        return true
+    }
+
+    private func append(_ reply: [UInt8]) {
+        if output.isEmpty {
+            output = reply  // no copy: a megabyte answer is written from its own array
+        } else {
+            output.append(contentsOf: reply)
+        }
+    }
+
+    /// `count` more bytes were written.
+    func wrote(_ count: Int) {
+        outputOffset += count
+        if outputOffset == output.count {
+            output = []
+            outputOffset = 0
+        }
+    }
+}

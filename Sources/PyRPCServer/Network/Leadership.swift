@@ -1,0 +1,123 @@
+import Dispatch
+import Synchronization
+
+/// Which of an I/O loop's threads runs its sockets (leader/followers).
+///
+/// The leader reads requests, queues the calls, then gives up leadership and runs the calls
+/// itself with the GIL: a quick call never changes threads. If it is still in Python a
+/// millisecond later (a blocking or long call), the watchdog hands leadership to a standby
+/// thread, started on demand, so the other connections keep being served; the old leader
+/// becomes a standby when it comes back.
+final class Leadership: Sendable {
+    /// How long a loop may go without a leader before a standby takes over.
+    static let handoverDelay: Duration = .milliseconds(1)
+
+    private struct State {
+        var leading = false
+        var leaderlessSince = ContinuousClock.now
+        var standbys: [DispatchSemaphore] = []
+        var threads = 0
+        var stopping = false
+        /// The loop's connections are closed (by whoever led after `stop`).
+        var cleanedUp = false
+    }
+
+    private let state = Mutex(State())
+    let maxThreads: Int
+
+    init(maxThreads: Int) {
+        self.maxThreads = max(1, maxThreads)
+    }
+
+    /// Counts a thread about to start; false if the limit is reached.
+    func admitThread() -> Bool {
+        state.withLock { state in
+            guard state.threads < maxThreads, !state.stopping else { return false }
+            state.threads += 1
+            return true
+        }
+    }
+
+    func threadExited() {
+        state.withLock { $0.threads -= 1 }
+    }
+
+    /// Blocks until the calling thread leads; false when the loop is stopping. After `stop`
+    /// one thread still gets to lead, to close the connections, if nobody led at the time.
+    func acquire(standby: DispatchSemaphore) -> Bool {
+        while true {
+            let acquired = state.withLock { state -> Bool? in
+                if state.stopping {
+                    guard !state.leading, !state.cleanedUp else { return nil }
+                    state.leading = true
+                    return true
+                }
+                if state.leading {
+                    state.standbys.append(standby)
+                    return false
+                }
+                state.leading = true
+                return true
+            }
+            guard let acquired else { return false }
+            if acquired { return true }
+            standby.wait()
+        }
+    }
+
+    /// The leader steps down to run Python.
+    func release() {
+        state.withLock { state in
+            state.leading = false
+            state.leaderlessSince = .now
+        }
+    }
+
+    /// What the watchdog should do for a loop without a leader for `handoverDelay`.
+    enum Handover {
+        case none
+        case wake(DispatchSemaphore)
+        case startThread
+    }
+
+    func handoverIfStuck(now: ContinuousClock.Instant) -> Handover {
+        state.withLock { state in
+            guard !state.leading, !state.stopping, now - state.leaderlessSince >= Self.handoverDelay else { return .none }
+            state.leaderlessSince = now  // one handover per delay, while the woken thread gets going
+            if let standby = state.standbys.popLast() { return .wake(standby) }
+            guard state.threads < maxThreads else { return .none }
+            state.threads += 1
+            return .startThread
+        }
+    }
+
+    /// Stops the loop: standbys wake and exit, and `acquire` fails once the connections are
+    /// closed.
+    func stop() {
+        let standbys = state.withLock { state in
+            state.stopping = true
+            defer { state.standbys = [] }
+            return state.standbys
+        }
+        for standby in standbys { standby.signal() }
+    }
+
+    /// Leads without waiting, if nobody does (to clean up from a thread that is not the loop's).
+    func tryAcquire() -> Bool {
+        state.withLock { state in
+            guard !state.leading, !state.cleanedUp else { return false }
+            state.leading = true
+            return true
+        }
+    }
+
+    /// The leader closed everything after `stop`; it stops leading and nobody leads again.
+    func cleanedUp() {
+        state.withLock { state in
+            state.cleanedUp = true
+            state.leading = false
+        }
+    }
+
+    var isCleanedUp: Bool { state.withLock { $0.cleanedUp } }
+}

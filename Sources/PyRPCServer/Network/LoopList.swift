@@ -1,0 +1,17 @@
+import Synchronization
+
+/// A server's I/O loops, for the Python pool's monitor to watch (`IOLoop.handOverIfStuck`).
+/// Filled when the server starts listening; the pool exists before the loops do.
+final class LoopList: Sendable {
+    private let loops = Mutex<[IOLoop]>([])
+
+    var all: [IOLoop] { loops.withLock { $0 } }
+
+    func set(_ list: [IOLoop]) {
+        loops.withLock { $0 = list }
+    }
+
+    func handOverIfStuck() {
+        for loop in all { loop.handOverIfStuck() }
+    }
+}

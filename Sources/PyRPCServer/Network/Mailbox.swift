@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLinux
+import Synchronization
+
+/// Where the answer to one message goes: a connection of an I/O loop and the message's
+/// place in that connection's order. Any thread may deliver through it, once.
+struct ReplyRoute: Sendable {
+    let loop: IOLoop
+    let connection: UInt64
+    let sequence: Int
+
+    func deliver(_ reply: [UInt8]) {
+        loop.mailbox.post(.reply(connection: connection, sequence: sequence, bytes: reply))
+    }
+}
+
+/// What other threads hand to an I/O loop's leader: answers computed elsewhere.
+final class Mailbox: Sendable {
+    enum Item: Sendable {
+        case reply(connection: UInt64, sequence: Int, bytes: [UInt8])
+        /// Nothing to do but look around (the loop is stopping).
+        case wake
+    }
+
+    private struct State {
+        var items: [Item] = []
+        /// The leader is (about to be) blocked in `epoll_wait` and must be woken.
+        var sleeping = false
+    }
+
+    private let state = Mutex(State())
+    /// An eventfd in the loop's epoll set.
+    let wakeFD: Int32
+
+    init() {
+        wakeFD = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
+    }
+
+    deinit { close(wakeFD) }
+
+    /// Queues `item`; wakes the leader only if it sleeps, so answers that arrive together
+    /// cost one wake-up. Without a leader (it is running Python) nobody is woken: the thread
+    /// that leads next empties the mailbox first.
+    func post(_ item: Item) {
+        let wake = state.withLock { state -> Bool in
+            state.items.append(item)
+            defer { state.sleeping = false }
+            return state.sleeping
+        }
+        if wake {
+            var one: UInt64 = 1
+            _ = write(wakeFD, &one, 8)
+        }
+    }
+
+    /// Everything posted so far (leader only).
+    func take() -> [Item] {
+        state.withLock { state in
+            defer { state.items = [] }
+            return state.items
+        }
+    }
+
+    /// Marks the leader as about to sleep; false (and no mark) if items wait.
+    func prepareToSleep() -> Bool {
+        state.withLock { state in
+            guard state.items.isEmpty else { return false }
+            state.sleeping = true
+            return true
+        }
+    }
+
+    /// The leader woke up: posts need not wake it.
+    func awake() {
+        state.withLock { $0.sleeping = false }
+    }
+
+    /// Resets the eventfd after it fired.
+    func drainWakeups() {
+        var count: UInt64 = 0
+        _ = read(wakeFD, &count, 8)
+    }
+}
