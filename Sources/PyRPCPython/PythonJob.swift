@@ -15,17 +15,19 @@ public final class JobTicket: Sendable {
     public var isClaimed: Bool { claimed.load(ordering: .acquiring) }
 }
 
-/// A unit of Python work for `PythonWorkerPool`.
-public struct PythonJob: Sendable {
+/// A unit of Python work for `PythonWorkerPool`. A class: the pool moves each job through
+/// its queue and its table of running jobs, and a struct of four closures cost eight
+/// reference-count operations per move.
+public final class PythonJob: Sendable {
     /// When the job must be answered by (`ContinuousClock` instant); nil for no limit.
-    public var deadline: ContinuousClock.Instant?
-    public var ticket: JobTicket
+    public let deadline: ContinuousClock.Instant?
+    public let ticket: JobTicket
     /// Runs on a worker holding the GIL. It should `claim()` the ticket before answering.
-    public var work: @Sendable (borrowing GIL) -> Void
+    public let work: @Sendable (borrowing GIL) -> Void
     /// Called (off the GIL) when the deadline passes first; the ticket is already claimed.
-    public var expired: @Sendable () -> Void
+    public let expired: @Sendable () -> Void
     /// Called exactly once when the job leaves the pool, whether it ran or expired in the queue.
-    public var finished: @Sendable () -> Void
+    public let finished: @Sendable () -> Void
 
     public init(
         deadline: ContinuousClock.Instant?, ticket: JobTicket = JobTicket(),

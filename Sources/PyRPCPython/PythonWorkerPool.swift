@@ -42,7 +42,12 @@ public final class PythonWorkerPool: @unchecked Sendable {
     private var freeGuestSlots: [Int]
     /// Threads that are not workers but run queued jobs themselves (`drain(as:budget:)`).
     public static let guestCapacity = 64
-    private var lastTake = ContinuousClock.now
+    /// Jobs taken so far; the monitor compares it between ticks to see the queue move
+    /// (cheaper than reading the clock at every take).
+    private var takes: UInt64 = 0
+    /// Monitor only: `takes` at the last tick, and when the queue last moved or was empty.
+    private var takesSeen: UInt64 = 0
+    private var lastProgress = ContinuousClock.now
     private var lastStallWake = ContinuousClock.now
     private var lastBusy = ContinuousClock.now
     private var monitorTicking = false
@@ -102,7 +107,6 @@ public final class PythonWorkerPool: @unchecked Sendable {
             condition.unlock()
             return false
         }
-        if queueHead == queue.count { lastTake = .now }  // the stall clock starts when jobs wait
         queue.append(job)
         let woken = wake && activeWorkers == 0 ? unparkLocked() : nil
         let startMonitor = !monitorTicking
@@ -206,24 +210,24 @@ public final class PythonWorkerPool: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Runs queued jobs on the calling thread until the queue is empty or `budget` has passed
-    /// (checked between jobs). Returns true if jobs are still queued. Meanwhile the guest
+    /// Runs queued jobs on the calling thread until the queue is empty or `limit` jobs ran.
+    /// Returns true if jobs are still queued. Meanwhile the guest
     /// counts as an awake worker, so nobody is woken for the jobs it is about to take; if one
     /// of them blocks, the monitor sees the queue stall and wakes a worker as usual.
     @discardableResult
-    public func drain(as guest: Guest, budget: Duration) -> Bool {
+    public func drain(as guest: Guest, limit: Int) -> Bool {
         condition.lock()
         guard queueHead < queue.count else {
             condition.unlock()
             return false
         }
         activeWorkers += 1
-        let until = ContinuousClock.now + budget
-        while let job = takeLocked() {
+        var ran = 0
+        while ran < limit, let job = takeLocked() {
             condition.unlock()
             run(job, slot: guest.slot, threadState: guest.threadState, ident: guest.ident)
+            ran += 1
             condition.lock()
-            if ContinuousClock.now >= until { break }
         }
         activeWorkers -= 1
         let more = queueHead < queue.count
@@ -252,7 +256,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
         // Empty the slot at once: a job holds its request (megabytes, for large arguments).
         let job = queue[queueHead].take()!
         queueHead += 1
-        lastTake = .now
+        takes &+= 1
         if queueHead == queue.count {
             queue.removeAll(keepingCapacity: true)
             queueHead = 0
@@ -368,7 +372,11 @@ public final class PythonWorkerPool: @unchecked Sendable {
             var stalled: Int?
             // Jobs wait but none was taken lately: every awake worker is stuck in a blocking
             // call or a long computation. Wake one more.
-            if queueHead < queue.count, now - lastTake >= Self.stallDelay, now - lastStallWake >= Self.stallDelay, !parked.isEmpty {
+            if queueHead == queue.count || takes != takesSeen {
+                takesSeen = takes
+                lastProgress = now
+            }
+            if queueHead < queue.count, now - lastProgress >= Self.stallDelay, now - lastStallWake >= Self.stallDelay, !parked.isEmpty {
                 lastStallWake = now
                 stalled = unparkLocked()
             }

@@ -25,13 +25,14 @@ struct ClientDirectory: Sendable {
 
     func isDeclared(_ name: String) -> Bool { addresses[name] != nil }
 
+    /// `peer` is normalized (`HostAddresses.normalize`): connections do it once, on accept.
     func address(_ peer: String, matches name: String) -> Bool {
-        addresses[name]?.contains(HostAddresses.normalize(peer)) ?? false
+        addresses[name]?.contains(peer) ?? false
     }
 
-    /// Clients declared at this source address.
+    /// Clients declared at this source address (normalized).
     func clients(at peer: String) -> [String] {
-        namesByAddress[HostAddresses.normalize(peer)] ?? []
+        namesByAddress[peer] ?? []
     }
 }
 

@@ -25,8 +25,12 @@ final class IOLoop: @unchecked Sendable {
     private let threadName: String
 
     // Leader-only.
-    private var connections: [UInt64: Connection] = [:]
-    private var nextConnectionID: UInt64 = 1
+    /// Open connections by file descriptor: no hashing per event.
+    private var connections: [Connection?] = []
+    private var openCount = 0
+    /// Numbers connections, so that an answer for a closed connection never reaches a new
+    /// one that got the same descriptor: a connection's id is its serial and its descriptor.
+    private var serial: UInt64 = 0
     private var dirty: [Connection] = []
     private var idle: IdleClock
     /// Where reads land when a connection has no partial message: small requests are framed
@@ -38,8 +42,9 @@ final class IOLoop: @unchecked Sendable {
     private static let wakeTag: UInt64 = 0
     private static let listenerTag: UInt64 = 1 << 63
     private static let readSize = 64 << 10
-    /// How long a leader runs Python before it looks at its sockets again.
-    private static let pythonBudget: Duration = .microseconds(500)
+    /// How many calls a leader runs before it looks at its sockets again. (A call that takes
+    /// long is not waited for: the watchdog hands the sockets to another thread.)
+    private static let callsPerTurn = 64
 
     init(core: ServerCore, index: Int) {
         self.core = core
@@ -126,7 +131,7 @@ final class IOLoop: @unchecked Sendable {
                 break
             }
             leadership.release()
-            if let guest { pool.drain(as: guest, budget: Self.pythonBudget) }
+            if let guest { pool.drain(as: guest, limit: Self.callsPerTurn) }
         }
         if let guest { pool.retire(guest) }
         leadership.threadExited()
@@ -143,13 +148,14 @@ final class IOLoop: @unchecked Sendable {
                 if runsPython { return true }
                 core.pool.wakeIfIdle()
             }
+            let now = ContinuousClock.now
+            if idle.tick(now: now) { sweep() }
             let sleeps = mailbox.prepareToSleep()
-            let count = epoll_wait(epollFD, events, Self.maxEvents, sleeps ? idle.millisecondsUntilSweep(now: .now) : 0)
+            let count = epoll_wait(epollFD, events, Self.maxEvents, sleeps ? idle.millisecondsUntilSweep(now: now) : 0)
             if sleeps { mailbox.awake() }
             for index in 0..<Int(max(count, 0)) {
                 handle(events[index])
             }
-            if idle.tick(now: .now) { sweep() }
         }
     }
 
@@ -161,7 +167,7 @@ final class IOLoop: @unchecked Sendable {
             mailbox.drainWakeups()
         } else if tag & Self.listenerTag != 0 {
             acceptConnections(from: Int32(bitPattern: UInt32(truncatingIfNeeded: tag)))
-        } else if let connection = connections[tag] {
+        } else if let connection = connection(tag) {
             let flags = event.events
             if flags & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
                 if connection.inputClosed {
@@ -179,7 +185,7 @@ final class IOLoop: @unchecked Sendable {
         switch item {
         case .reply(let id, let sequence, let bytes):
             // A connection closed meanwhile (the client went away) gets nothing.
-            if let connection = connections[id] { deliver(bytes, sequence: sequence, to: connection) }
+            if let connection = connection(id) { deliver(bytes, sequence: sequence, to: connection) }
         case .wake:
             break
         }
@@ -204,11 +210,15 @@ final class IOLoop: @unchecked Sendable {
                 }
             }
             let address = Sockets.describe(storage)
+            serial = (serial + 1) & 0x7fff_ffff
             let connection = Connection(
-                id: nextConnectionID, fd: fd, peer: address?.ip ?? "?", maxMessageBytes: core.options.maxMessageBytes,
-                epoch: idle.epoch)
-            nextConnectionID += 1
-            connections[connection.id] = connection
+                id: serial << 32 | UInt64(UInt32(bitPattern: fd)), fd: fd,
+                peer: address.map { HostAddresses.normalize($0.ip) } ?? "?",
+                maxMessageBytes: core.options.maxMessageBytes, epoch: idle.epoch)
+            let slot = Int(fd)
+            if slot >= connections.count { connections += repeatElement(nil, count: slot + 1 - connections.count) }
+            connections[slot] = connection
+            openCount += 1
             register(fd, tag: connection.id, events: EPOLLIN.rawValue)
             if core.logger.logLevel <= .debug, let address {
                 core.logger.debug("connection from \(address.isIPv6 ? "[\(address.ip)]" : address.ip):\(address.port)")
@@ -350,16 +360,24 @@ final class IOLoop: @unchecked Sendable {
         _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, connection.fd, &event)
     }
 
+    private func connection(_ id: UInt64) -> Connection? {
+        let slot = Int(id & 0xffff_ffff)
+        guard slot < connections.count, let connection = connections[slot], connection.id == id else { return nil }
+        return connection
+    }
+
     private func close(_ connection: Connection) {
         guard !connection.isClosed else { return }
         connection.isClosed = true
-        connections[connection.id] = nil
+        connections[Int(connection.fd)] = nil
+        openCount -= 1
         _ = Glibc.close(connection.fd)  // also leaves the epoll set
     }
 
     /// Closes connections that have had no traffic and no call in flight for the idle timeout.
     private func sweep() {
-        for connection in connections.values where connection.isIdle && idle.isIdle(since: connection.lastActivity) {
+        guard openCount > 0 else { return }
+        for case let connection? in connections where connection.isIdle && idle.isIdle(since: connection.lastActivity) {
             core.logger.info("closing idle connection from \(connection.peer)")
             close(connection)
         }
@@ -368,7 +386,7 @@ final class IOLoop: @unchecked Sendable {
     /// After `stop`: closes every connection; nobody leads again.
     private func cleanUp() {
         stopAccepting()
-        for connection in Array(connections.values) { close(connection) }
+        for case let connection? in connections { close(connection) }
         leadership.cleanedUp()
     }
 
