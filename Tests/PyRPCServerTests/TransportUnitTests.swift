@@ -1,9 +1,11 @@
+import Dispatch
 import Foundation
 import NIOCore
 import XCTest
 @testable import PyRPCServer
 
-/// Small parts of the transport: sizing the event loops, batching answers to them.
+/// Small parts of the transport: sizing the loops, handing leadership over, keeping answers
+/// in order.
 final class TransportUnitTests: XCTestCase {
     func testCPUListsAreCounted() {
         XCTAssertEqual(EventLoops.countCPUs(list: "0"), 1)
@@ -13,6 +15,95 @@ final class TransportUnitTests: XCTestCase {
         XCTAssertNil(EventLoops.countCPUs(list: "x"))
         XCTAssertGreaterThanOrEqual(EventLoops.usableCores, 1)
         XCTAssertLessThanOrEqual(EventLoops.usableCores, System.coreCount)
+    }
+
+    func testLeadershipIsHandedOverOnlyAfterTheDelay() {
+        let leadership = Leadership(maxThreads: 2)
+        XCTAssertTrue(leadership.admitThread())
+        let standby = DispatchSemaphore(value: 0)
+        XCTAssertTrue(leadership.acquire(standby: standby))
+        guard case .none = leadership.handoverIfStuck(now: .now + .seconds(1)) else {
+            return XCTFail("a loop with a leader needs no handover")
+        }
+        leadership.release()  // the leader goes to run Python
+        guard case .none = leadership.handoverIfStuck(now: .now) else {
+            return XCTFail("a quick call must not cost a handover")
+        }
+        guard case .startThread = leadership.handoverIfStuck(now: .now + Leadership.handoverDelay) else {
+            return XCTFail("no standby: a thread is started")
+        }
+        guard case .none = leadership.handoverIfStuck(now: .now + Leadership.handoverDelay) else {
+            return XCTFail("one handover per delay, and never beyond the thread limit")
+        }
+        guard case .none = leadership.handoverIfStuck(now: .now + .seconds(1)) else {
+            return XCTFail("two threads is the limit")
+        }
+    }
+
+    func testStandbyLeadsWhenWokenAndStopEndsEveryone() {
+        let leadership = Leadership(maxThreads: 3)
+        let first = DispatchSemaphore(value: 0)
+        XCTAssertTrue(leadership.acquire(standby: first))
+        let ledBySecond = expectation(description: "the standby leads once woken")
+        let exited = expectation(description: "after stop and clean-up, nobody leads again")
+        let second = DispatchSemaphore(value: 0)
+        let cleanUp = DispatchSemaphore(value: 0)
+        Thread {
+            guard leadership.acquire(standby: second) else { return }
+            ledBySecond.fulfill()
+            cleanUp.wait()
+            leadership.cleanedUp()
+            if !leadership.acquire(standby: second) { exited.fulfill() }
+        }.start()
+        Thread.sleep(forTimeInterval: 0.05)  // it parks: the first thread leads
+        leadership.release()
+        guard case .wake(let standby) = leadership.handoverIfStuck(now: .now + Leadership.handoverDelay) else {
+            return XCTFail("the parked thread is woken")
+        }
+        standby.signal()
+        wait(for: [ledBySecond], timeout: 5)
+        leadership.stop()
+        XCTAssertFalse(leadership.acquire(standby: first), "stopping while another thread leads: exit at once")
+        guard case .none = leadership.handoverIfStuck(now: .now + .seconds(1)) else {
+            return XCTFail("no handover while stopping")
+        }
+        cleanUp.signal()
+        wait(for: [exited], timeout: 5)
+        XCTAssertFalse(leadership.tryAcquire())
+    }
+
+    func testAfterStopOneThreadStillLeadsToCleanUp() {
+        let leadership = Leadership(maxThreads: 1)
+        let standby = DispatchSemaphore(value: 0)
+        XCTAssertTrue(leadership.acquire(standby: standby))
+        leadership.release()  // in Python when the server stops
+        leadership.stop()
+        XCTAssertTrue(leadership.acquire(standby: standby), "back from Python: it leads once more, to close the connections")
+        XCTAssertFalse(leadership.tryAcquire())
+        leadership.cleanedUp()
+        XCTAssertFalse(leadership.acquire(standby: standby))
+        XCTAssertTrue(leadership.isCleanedUp)
+    }
+
+    func testAnswersAreWrittenInTheOrderOfTheirMessages() {
+        let connection = Connection(id: 1, fd: -1, peer: "127.0.0.1", maxMessageBytes: 100, epoch: 0)
+        let sequences = (0..<4).map { _ in connection.nextSequence() }
+        XCTAssertEqual(sequences, [0, 1, 2, 3])
+        XCTAssertFalse(connection.deliver(Array("c".utf8), sequence: 2), "held back: 0 and 1 are missing")
+        XCTAssertFalse(connection.hasOutput)
+        XCTAssertTrue(connection.deliver(Array("a".utf8), sequence: 0))
+        XCTAssertEqual(Array(connection.output[connection.outputOffset...]), Array("a".utf8))
+        XCTAssertTrue(connection.deliver(Array("b".utf8), sequence: 1))
+        XCTAssertEqual(Array(connection.output[connection.outputOffset...]), Array("abc".utf8), "1 releases 2")
+        XCTAssertFalse(connection.isIdle)
+        connection.wrote(2)
+        XCTAssertEqual(Array(connection.output[connection.outputOffset...]), Array("c".utf8))
+        XCTAssertTrue(connection.deliver(Array("d".utf8), sequence: 3))
+        XCTAssertTrue(connection.isIdle)
+        connection.wrote(2)
+        XCTAssertFalse(connection.hasOutput)
+        connection.inputClosed = true
+        XCTAssertTrue(connection.isFinished)
     }
 }
 

@@ -1,0 +1,125 @@
+import Foundation
+import PyRPCServer
+import PyRPCWire
+import XCTest
+
+/// The server's own epoll transport over real TCP: calls run on the thread that read them,
+/// so what must still hold is that a slow call never holds up other connections, answers go
+/// to the right connection, big answers reach slow readers whole, and stop closes everything.
+final class TransportTests: XCTestCase {
+    var network: TestNetwork!
+
+    override func setUp() async throws {
+        network = try await Fixtures.start()
+    }
+
+    override func tearDown() async throws {
+        await network?.stop()
+    }
+
+    private func add(_ a: Int, _ b: Int, id: JSONValue) -> String {
+        requestLine(arguments: [.int(a), .int(b)], types: ["int", "int"], returns: ["int"], id: id)
+    }
+
+    private func nap(_ seconds: Double, id: JSONValue) -> String {
+        requestLine(service: "demo", rpc: "nap", arguments: [.float(seconds)], types: ["float"], returns: ["float"], id: id)
+    }
+
+    func testQuickCallIsNotHeldUpByASleepingOne() throws {
+        let sleeper = try network.socket()
+        defer { sleeper.close() }
+        try sleeper.send(nap(1.0, id: "nap") + "\n")
+        Thread.sleep(forTimeInterval: 0.05)  // the nap is running on the thread that read it
+        let quick = try network.socket()
+        defer { quick.close() }
+        let started = Date()
+        try quick.send(add(2, 3, id: "add") + "\n")
+        let answer = try JSONParser.parse(try quick.readLine())
+        let waited = Date().timeIntervalSince(started)
+        XCTAssertEqual(answer.returnValues, [5])
+        XCTAssertLessThan(waited, 0.5, "another thread must take over the sockets while the nap runs")
+        let napped = try JSONParser.parse(try sleeper.readLine())
+        XCTAssertEqual(napped.returnValues, [1.0])
+        XCTAssertEqual(napped["value"]?["id"], "nap")
+    }
+
+    func testManySleepingCallsStillLetNewConnectionsIn() throws {
+        let sleepers = try (0..<6).map { index in
+            let socket = try network.socket()
+            try socket.send(nap(0.8, id: .int(index)) + "\n")
+            return socket
+        }
+        defer { sleepers.forEach { $0.close() } }
+        Thread.sleep(forTimeInterval: 0.1)
+        let started = Date()
+        let answer = try network.roundTrip(add(20, 22, id: 1))
+        XCTAssertEqual(answer.returnValues, [42])
+        XCTAssertLessThan(Date().timeIntervalSince(started), 0.5)
+        for (index, socket) in sleepers.enumerated() {
+            let napped = try JSONParser.parse(try socket.readLine())
+            XCTAssertEqual(napped["value"]?["id"], .int(index))
+            XCTAssertEqual(napped.returnValues, [0.8])
+        }
+    }
+
+    func testAnswerForAClosedConnectionNeverReachesANewOne() throws {
+        let leaving = try network.socket()
+        try leaving.send(nap(0.3, id: "for the one who left") + "\n")
+        Thread.sleep(forTimeInterval: 0.05)
+        leaving.close()
+        Thread.sleep(forTimeInterval: 0.05)
+        // Very likely gets the same descriptor on the server as the one that left.
+        let next = try RawSocket(host: network.host, port: network.port, timeout: 1)
+        defer { next.close() }
+        try next.send(add(1, 2, id: "mine") + "\n")
+        let answer = try JSONParser.parse(try next.readLine())
+        XCTAssertEqual(answer["value"]?["id"], "mine")
+        XCTAssertEqual(answer.returnValues, [3])
+        XCTAssertThrowsError(try next.readLine(), "the nap's answer must be dropped, not sent to the new connection")
+        XCTAssertEqual(try network.roundTrip(add(2, 2, id: 2)).returnValues, [4], "the server keeps serving")
+    }
+
+    func testBigAnswersReachASlowReaderWhole() throws {
+        let text = String(repeating: "0123456789abcdef", count: 3 << 16)  // 3 MiB
+        let request = requestLine(service: "types", rpc: "same_str", arguments: [.string(text)], types: ["str"], returns: ["str"], id: 1)
+        let socket = try network.socket()
+        defer { socket.close() }
+        // Three requests before reading anything: the answers (9 MiB) overflow the socket
+        // buffers, and the server must wait until it can write more.
+        for _ in 0..<3 { try socket.send(request + "\n") }
+        Thread.sleep(forTimeInterval: 0.3)
+        for _ in 0..<3 {
+            let answer = try JSONParser.parse(try socket.readLine())
+            XCTAssertEqual(answer.returnValues, [.string(text)])
+        }
+        XCTAssertEqual(try network.roundTrip(add(1, 1, id: 1)).returnValues, [2])
+    }
+
+    func testStopClosesConnectionsAndRefusesNewOnes() async throws {
+        let open = try network.socket()
+        defer { open.close() }
+        XCTAssertEqual(try JSONParser.parse(try { try open.send(add(1, 1, id: 1) + "\n"); return try open.readLine() }()).returnValues, [2])
+        let inFlight = try network.socket()
+        defer { inFlight.close() }
+        try inFlight.send(nap(0.3, id: "late") + "\n")
+        try await Task.sleep(for: .milliseconds(50))
+        await network.server.stop()
+        let answer = try JSONParser.parse(try inFlight.readLine())
+        XCTAssertEqual(answer.returnValues, [0.3], "a call in flight is answered before the server stops")
+        XCTAssertTrue(try inFlight.readsEOF())
+        XCTAssertTrue(try open.readsEOF(), "stop closes idle connections")
+        XCTAssertThrowsError(try network.socket(), "a stopped server accepts no connections")
+    }
+
+    func testListeningOnAPortInUseSaysSo() async throws {
+        let second = try PyRPCServer(name: "s2")
+        do {
+            try await second.start(host: "127.0.0.1", port: network.port)
+            XCTFail("a second server on the same port must fail")
+        } catch {
+            XCTAssertTrue("\(error)".contains("Address already in use"), "\(error)")
+            XCTAssertTrue("\(error)".contains("127.0.0.1:\(network.port)"), "\(error)")
+        }
+        await second.stop()
+    }
+}
