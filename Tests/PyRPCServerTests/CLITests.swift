@@ -118,6 +118,41 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(output.stderr.contains("connection refused"), output.stderr)
     }
 
+    func testOutOfDescriptorsShedsConnectionsAndKeepsServing() throws {
+        // Started with room for a few dozen descriptors, then sent more connections than fit.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        let state = folder.appendingPathComponent("state").path
+        process.arguments = ["-c", "ulimit -n 64 && exec \"$0\" up init.yaml --log-level warning --state-dir \"$1\" 2>server.err", CLIProcess.binary, state]
+        process.currentDirectoryURL = folder
+        try process.run()
+        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+        XCTAssertTrue(CLIProcess.waitForPort(port1), "pyrpc up did not start listening")
+        let request = #"{"header":"RPC-REQ","value":{"client":"c1","service":"calc","rpc":"add","arguments":[2,3],"argument-types":["int","int"],"return-types":["int"]}}"# + "\n"
+        let sockets = try (0..<80).map { _ in try RawSocket(host: "127.0.0.1", port: port1, timeout: 3) }
+        var answered = 0
+        var shed = 0
+        for socket in sockets {
+            // Each connection is either served or closed at once; none is left hanging.
+            try? socket.send(request)
+            if let line = try? socket.readLine() {
+                XCTAssertTrue(line.contains(#""return-values":[5]"#), line)
+                answered += 1
+            } else {
+                XCTAssertTrue((try? socket.readsEOF()) ?? true, "a connection the server cannot take must be closed, not left pending")
+                shed += 1
+            }
+        }
+        sockets.forEach { $0.close() }
+        XCTAssertGreaterThan(answered, 0)
+        XCTAssertGreaterThan(shed, 0, "64 descriptors cannot hold 80 connections")
+        Thread.sleep(forTimeInterval: 0.2)
+        let output = try call("calc", "add", "2", "3", "--server", "s1")
+        XCTAssertEqual(output.stdout, "5\n", "the server keeps serving once descriptors are free: \(output.stderr)")
+        let log = (try? String(contentsOf: folder.appendingPathComponent("server.err"), encoding: .utf8)) ?? ""
+        XCTAssertTrue(log.contains("out of file descriptors"), log)
+    }
+
     func testConfigErrorIsReportedWithLineAndExitCode2() throws {
         try """
             network:

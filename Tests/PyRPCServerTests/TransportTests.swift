@@ -95,6 +95,68 @@ final class TransportTests: XCTestCase {
         XCTAssertEqual(try network.roundTrip(add(1, 1, id: 1)).returnValues, [2])
     }
 
+    func testLongPipelineOnOneConnectionIsNotRefusedAsBusy() async throws {
+        // 3,000 requests in one write, thirty times the call queue: the server takes them a
+        // turn at a time, so none is answered Server Busy.
+        var options = ServerOptions()
+        options.maxPendingCalls = 100
+        let small = try await Fixtures.start(options: options)
+        defer { Task { await small.stop() } }
+        let socket = try small.socket()
+        defer { socket.close() }
+        let count = 3000
+        try socket.send((0..<count).map { add($0, $0, id: .int($0)) + "\n" }.joined())
+        for index in 0..<count {
+            let answer = try JSONParser.parse(try socket.readLine())
+            guard answer["value"]?["id"] == .int(index), answer.returnValues == [.int(2 * index)] else {
+                return XCTFail("answer \(index): \(answer)")
+            }
+        }
+    }
+
+    func testClientThatNeverReadsIsThrottledAndLosesNothing() throws {
+        let socket = try network.socket()
+        defer { socket.close() }
+        // Pipeline 64 KiB echoes without reading a single answer. The server must stop
+        // reading once its unwritten answers pass its limit (1 MiB), so our sends block;
+        // without the limit it would hold every answer for as long as we send.
+        let text = String(repeating: "pyrpc-64", count: 8 << 10)
+        var stream: [UInt8] = []
+        var sent = 0
+        var blockedSince: Date?
+        let cap = 64 << 20
+        while sent < cap {
+            if sent == stream.count {
+                let request = requestLine(service: "types", rpc: "same_str", arguments: [.string(text)], types: ["str"], returns: ["str"], id: .int(stream.count))
+                stream += Array((request + "\n").utf8)
+                continue
+            }
+            let written = try socket.sendWithoutWaiting(stream[sent...])
+            sent += written
+            if written > 0 {
+                blockedSince = nil
+            } else if let since = blockedSince {
+                if Date().timeIntervalSince(since) > 1.0 { break }
+                Thread.sleep(forTimeInterval: 0.01)
+            } else {
+                blockedSince = Date()
+            }
+        }
+        XCTAssertLessThan(sent, cap, "the server kept reading from a client that reads nothing")
+        // Every complete request sent is answered, in order, once we read. (The rest of the
+        // last one stays unsent: the server reads nothing more until we read.)
+        let complete = stream[..<sent].filter { $0 == UInt8(ascii: "\n") }.count
+        XCTAssertGreaterThan(complete, 10)
+        var offset = 0
+        for index in 0..<complete {
+            let answer = try JSONParser.parse(try socket.readLine())
+            guard answer["value"]?["id"] == .int(offset), answer.returnValues == [.string(text)] else {
+                return XCTFail("answer \(index) of \(complete) is not the echo of request \(index)")
+            }
+            offset += stream[offset...].firstIndex(of: UInt8(ascii: "\n"))! + 1 - offset
+        }
+    }
+
     func testStopClosesConnectionsAndRefusesNewOnes() async throws {
         let open = try network.socket()
         defer { open.close() }

@@ -25,6 +25,12 @@ final class Connection {
     var inputClosed = false
     /// EPOLLOUT is registered (the socket's send buffer filled up).
     var wantsWritable = false
+    /// Not reading: the client sends faster than it reads its answers, and the unwritten
+    /// answers passed the loop's limit. Reading resumes once they are written.
+    var throttled = false
+    /// Not reading: complete messages wait in `inbound` for the next turn, because the loop
+    /// took as many messages as it takes per turn (see `IOLoop.messagesPerTurn`).
+    var paused = false
     /// Queued on the loop's list of connections with output to write.
     var isDirty = false
     var isClosed = false
@@ -42,6 +48,7 @@ final class Connection {
     /// Every message has been answered and the answers handed to `output`.
     var isIdle: Bool { sent == received }
     var hasOutput: Bool { outputOffset < output.count }
+    var unwrittenBytes: Int { output.count - outputOffset }
     /// Nothing left to do: the client half-closed and everything is written.
     var isFinished: Bool { inputClosed && isIdle && !hasOutput }
 

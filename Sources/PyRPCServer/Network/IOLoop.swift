@@ -32,11 +32,21 @@ final class IOLoop: @unchecked Sendable {
     /// one that got the same descriptor: a connection's id is its serial and its descriptor.
     private var serial: UInt64 = 0
     private var dirty: [Connection] = []
+    /// Connections paused with complete messages in their buffer, to frame next turn.
+    private var paused: [Connection] = []
+    private var messagesThisTurn = 0
     private var idle: IdleClock
     /// Where reads land when a connection has no partial message: small requests are framed
     /// straight from here and need no buffer of their own.
     private var scratch: ByteBuffer?
     private let events: UnsafeMutablePointer<epoll_event>
+    /// A descriptor kept in reserve: out of descriptors, it is freed to accept and at once
+    /// close a connection, rather than leave it pending and the listener readable forever.
+    private var spareFD: Int32 = -1
+    private var lastDescriptorWarning = ContinuousClock.now - .seconds(10)
+    /// Unwritten answers a connection may pile up before the loop stops reading from it.
+    /// (An answer bigger than this is still written whole; only reading waits.)
+    static let maxUnwritten = 1 << 20
 
     private static let maxEvents: Int32 = 64
     private static let wakeTag: UInt64 = 0
@@ -45,12 +55,17 @@ final class IOLoop: @unchecked Sendable {
     /// How many calls a leader runs before it looks at its sockets again. (A call that takes
     /// long is not waited for: the watchdog hands the sockets to another thread.)
     private static let callsPerTurn = 64
+    /// How many messages a leader takes in before it runs them. A client pipelining
+    /// thousands of requests is served a turn at a time instead of filling the call queue
+    /// (which answers `Server Busy` when full) in one read.
+    static let messagesPerTurn = 64
 
     init(core: ServerCore, index: Int) {
         self.core = core
         threadName = "pyrpc-io\(index)"
         leadership = Leadership(maxThreads: core.options.pythonWorkers + 1)
         idle = IdleClock(timeout: core.options.idleTimeout)
+        spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
         scratch = ByteBufferAllocator().buffer(capacity: Self.readSize)
         events = .allocate(capacity: Int(Self.maxEvents))
         epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -59,6 +74,7 @@ final class IOLoop: @unchecked Sendable {
     }
 
     deinit {
+        if spareFD >= 0 { Glibc.close(spareFD) }
         events.deallocate()
         Glibc.close(epollFD)
     }
@@ -145,12 +161,15 @@ final class IOLoop: @unchecked Sendable {
             for item in mailbox.take() { handle(item) }
             flushDirty()
             if core.pool.pendingCount > 0 {
-                if runsPython { return true }
+                if runsPython, leadership.mayStepDown { return true }
                 core.pool.wakeIfIdle()
             }
+            // A new turn: messages held back last turn first.
+            messagesThisTurn = 0
+            if !paused.isEmpty { resumePaused() }
             let now = ContinuousClock.now
             if idle.tick(now: now) { sweep() }
-            let sleeps = mailbox.prepareToSleep()
+            let sleeps = paused.isEmpty && messagesThisTurn == 0 && mailbox.prepareToSleep()
             let count = epoll_wait(epollFD, events, Self.maxEvents, sleeps ? idle.millisecondsUntilSweep(now: now) : 0)
             if sleeps { mailbox.awake() }
             for index in 0..<Int(max(count, 0)) {
@@ -204,6 +223,9 @@ final class IOLoop: @unchecked Sendable {
                 switch errno {
                 case EINTR, ECONNABORTED: continue
                 case EAGAIN, EINVAL, EBADF: return  // drained, or the listener stopped
+                case EMFILE, ENFILE:
+                    shedConnection(from: listener)
+                    return
                 default:
                     core.logger.warning("cannot accept a connection: \(String(cString: strerror(errno)))")
                     return
@@ -223,6 +245,24 @@ final class IOLoop: @unchecked Sendable {
             if core.logger.logLevel <= .debug, let address {
                 core.logger.debug("connection from \(address.isIPv6 ? "[\(address.ip)]" : address.ip):\(address.port)")
             }
+        }
+    }
+
+    /// Out of file descriptors: accepts the waiting connection with the spare descriptor and
+    /// closes it (the client sees the connection closed), so the listener does not stay
+    /// readable and spin the loop. Warns at most once a second.
+    private func shedConnection(from listener: Int32) {
+        let reason = String(cString: strerror(errno))
+        if spareFD >= 0 {
+            Glibc.close(spareFD)
+            let fd = accept4(listener, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+            if fd >= 0 { Glibc.close(fd) }
+            spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        }
+        let now = ContinuousClock.now
+        if now - lastDescriptorWarning >= .seconds(1) {
+            lastDescriptorWarning = now
+            core.logger.warning("out of file descriptors (\(reason)): closing new connections at once; raise the limit (ulimit -n) or lower the number of clients")
         }
     }
 
@@ -258,7 +298,7 @@ final class IOLoop: @unchecked Sendable {
             if result > 0 {
                 let filled = buffer.writableBytes == 0
                 frame(&buffer, of: connection)
-                if connection.isClosed || !filled { return }
+                if connection.isClosed || connection.paused || !filled { return }
                 if buffer.readableBytes > 0 { buffer.discardReadBytes() }
                 continue
             }
@@ -278,8 +318,32 @@ final class IOLoop: @unchecked Sendable {
     }
 
     private func frame(_ buffer: inout ByteBuffer, of connection: Connection) {
-        while let frame = connection.framer.next(from: &buffer) {
+        while messagesThisTurn < Self.messagesPerTurn {
+            guard let frame = connection.framer.next(from: &buffer) else { return }
+            messagesThisTurn += 1
             answer(frame, on: connection)
+            if connection.isClosed { return }
+        }
+        // Out of messages for this turn: keep the rest for the next one, and stop reading.
+        guard buffer.readableBytes > 0, !connection.paused else { return }
+        connection.paused = true
+        paused.append(connection)
+        updateInterest(connection)
+    }
+
+    /// Frames what paused connections hold, as far as this turn's allowance goes.
+    private func resumePaused() {
+        let waiting = paused
+        paused = []
+        for connection in waiting where !connection.isClosed {
+            connection.paused = false
+            guard var buffer = connection.inbound.take() else {
+                updateInterest(connection)
+                continue
+            }
+            frame(&buffer, of: connection)
+            if !connection.isClosed, buffer.readableBytes > 0 { connection.inbound = buffer }
+            if !connection.paused { updateInterest(connection) }
         }
     }
 
@@ -334,8 +398,10 @@ final class IOLoop: @unchecked Sendable {
             let failure = errno
             if failure == EINTR { continue }
             if failure == EAGAIN {
-                if !connection.wantsWritable {
+                let throttle = connection.unwrittenBytes > Self.maxUnwritten
+                if !connection.wantsWritable || throttle != connection.throttled {
                     connection.wantsWritable = true
+                    connection.throttled = throttle
                     updateInterest(connection)
                 }
                 return
@@ -344,8 +410,9 @@ final class IOLoop: @unchecked Sendable {
             close(connection)
             return
         }
-        if connection.wantsWritable {
+        if connection.wantsWritable || connection.throttled {
             connection.wantsWritable = false
+            connection.throttled = false
             updateInterest(connection)
         }
         if connection.isFinished { close(connection) }
@@ -355,7 +422,8 @@ final class IOLoop: @unchecked Sendable {
 
     private func updateInterest(_ connection: Connection) {
         var event = epoll_event()
-        event.events = (connection.inputClosed ? 0 : EPOLLIN.rawValue) | (connection.wantsWritable ? EPOLLOUT.rawValue : 0)
+        let reading = !connection.inputClosed && !connection.throttled && !connection.paused
+        event.events = (reading ? EPOLLIN.rawValue : 0) | (connection.wantsWritable ? EPOLLOUT.rawValue : 0)
         event.data.u64 = connection.id
         _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, connection.fd, &event)
     }

@@ -65,6 +65,14 @@ final class Leadership: Sendable {
         }
     }
 
+    /// Whether the leader may step down to run Python: another thread can take over if the
+    /// call blocks. The last thread never does, so the sockets are always served (a full
+    /// queue is answered `Server Busy`, idle connections still close) even when every other
+    /// thread is stuck in a call; its calls go to the pool's workers instead.
+    var mayStepDown: Bool {
+        state.withLock { state in state.threads < maxThreads || !state.standbys.isEmpty }
+    }
+
     /// The leader steps down to run Python.
     func release() {
         state.withLock { state in

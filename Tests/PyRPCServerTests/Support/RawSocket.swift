@@ -54,6 +54,16 @@ final class RawSocket: @unchecked Sendable {
         }
     }
 
+    /// Sends what fits without blocking; returns the bytes sent (0 when the socket is full).
+    func sendWithoutWaiting(_ bytes: ArraySlice<UInt8>) throws -> Int {
+        let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
+        if written < 0 {
+            guard errno == EAGAIN else { throw Failure(description: "send failed: errno \(errno)") }
+            return 0
+        }
+        return written
+    }
+
     /// Half-closes: no more data from us; the server may still answer.
     func shutdownWrite() {
         shutdown(fd, Int32(SHUT_WR))
