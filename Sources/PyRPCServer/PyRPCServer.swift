@@ -51,7 +51,9 @@ public final class PyRPCServer: Sendable {
         let core = self.core
         let loops = listeners.withLock { listeners in
             listeners.append((fd, address))
-            if core.loops.all.isEmpty { core.loops.set((0..<EventLoops.count).map { IOLoop(core: core, index: $0) }) }
+            if core.loops.all.isEmpty {
+                core.loops.set((0..<(core.options.ioLoops ?? EventLoops.count)).map { IOLoop(core: core, index: $0) })
+            }
             return core.loops.all
         }
         for loop in loops { loop.addListener(fd) }

@@ -18,6 +18,9 @@ public struct ServerOptions: Sendable {
     public var stateDirectory: String?
     /// When set, deploys must carry this token.
     public var deployToken: String?
+    /// I/O loops; nil sizes them by the cores this process may use (`EventLoops.count`).
+    /// Set by tests, to run several loops on a machine with few cores.
+    var ioLoops: Int?
 
     public init() {}
 }

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import NIOCore
+import PyRPCWire
 import XCTest
 @testable import PyRPCServer
 
@@ -15,6 +16,40 @@ final class TransportUnitTests: XCTestCase {
         XCTAssertNil(EventLoops.countCPUs(list: "x"))
         XCTAssertGreaterThanOrEqual(EventLoops.usableCores, 1)
         XCTAssertLessThanOrEqual(EventLoops.usableCores, System.coreCount)
+    }
+
+    func testSeveralLoopsShareTheListenerAndEachServesItsConnections() async throws {
+        // Machines with more cores run several loops on one listening socket.
+        var options = ServerOptions()
+        options.ioLoops = 3
+        let network = try await Fixtures.start(options: options)
+        let sleeper = try network.socket()
+        defer { sleeper.close() }
+        try sleeper.send(requestLine(service: "demo", rpc: "nap", arguments: [0.5], types: ["float"], returns: ["float"], id: "nap") + "\n")
+        let port = network.port
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for connection in 0..<24 {
+                group.addTask {
+                    let socket = try RawSocket(host: "127.0.0.1", port: port)
+                    defer { socket.close() }
+                    let lines = (0..<20).map { call in
+                        requestLine(arguments: [.int(connection), .int(call)], types: ["int", "int"], returns: ["int"], id: .int(call))
+                    }
+                    try socket.send(lines.joined(separator: "\n") + "\n")
+                    for call in 0..<20 {
+                        let answer = try JSONParser.parse(try socket.readLine())
+                        XCTAssertEqual(answer["value"]?["id"], .int(call))
+                        XCTAssertEqual(answer.returnValues, [.int(connection + call)])
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        XCTAssertEqual(try JSONParser.parse(try sleeper.readLine()).returnValues, [0.5])
+        let open = try network.socket()
+        defer { open.close() }
+        await network.stop()
+        XCTAssertTrue(try open.readsEOF(), "stop closes the connections of every loop")
     }
 
     func testLeadershipIsHandedOverOnlyAfterTheDelay() {
