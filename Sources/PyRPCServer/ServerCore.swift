@@ -104,70 +104,19 @@ final class ServerCore: Sendable {
     }
 
     private func run(_ call: Dispatcher.Call, request: RPCRequest, peer: String, route: ReplyRoute) -> [UInt8]? {
-        let overload = call.overload
-        let started = ContinuousClock.now
-        let id = request.id
-        let logger = self.logger
-        let debug = options.debug
-        let timeout = call.timeout
-        let ticket = JobTicket()
-        let generation = call.generation
-        generation.beginCall()
+        let running = CallInFlight(call: call, id: request.id, peer: peer, route: route, logger: logger, debug: options.debug)
+        call.generation.beginCall()
+        // Each closure captures one object: no capture context to allocate, one retain each.
         let job = PythonJob(
-            deadline: started + .nanoseconds(Int64(min(timeout, 1e9) * 1e9)),
-            ticket: ticket,
-            work: { gil in
-                let outcome = overload.function.callEncoded(
-                    rawArguments: call.rawArguments, values: call.arguments,
-                    types: overload.signature.arguments, returns: overload.signature.returns, gil)
-                guard ticket.claim() else { return }
-                let seconds = Self.seconds(since: started)
-                let reply: [UInt8]
-                switch outcome {
-                case .returned(let values):
-                    reply = RPCReply.result(encodedValues: values, id: id)
-                    overload.stats.record(.ok, seconds: seconds)
-                    // Per-call success lines are debug: at info every call would pay for a log write.
-                    logger.debug("\(overload.label) by \(call.caller)@\(peer): ok in \(Self.milliseconds(seconds)) ms")
-                case .invalidArguments(let problem):
-                    reply = RPCReply.exception(RPCError(.invalidArguments, "\(problem); \(call.accepted)", id: id))
-                    logger.info("\(overload.label) by \(call.caller)@\(peer): Invalid Arguments: \(problem)")
-                case .malformed(let problem):
-                    reply = RPCReply.exception(.badRequest(problem, id: id))
-                    logger.warning("bad request from \(peer): \(problem)")
-                case .raised(let summary, let traceback):
-                    let message = debug && !traceback.isEmpty ? "\(summary)\n\(traceback)" : summary
-                    reply = RPCReply.exception(RPCError(.executionException, message, id: id))
-                    overload.stats.record(.error, seconds: seconds)
-                    logger.info("\(overload.label) by \(call.caller)@\(peer): Execution Exception in \(Self.milliseconds(seconds)) ms: \(summary)")
-                    if !traceback.isEmpty { logger.debug("\(traceback)") }
-                case .badReturn(let problem):
-                    let message = "\(overload.service).\(overload.name) returned a value that does not fit its declared return types (\(overload.signature.returns.map(\.description).joined(separator: ", "))): \(problem)"
-                    reply = RPCReply.exception(RPCError(.executionException, message, id: id))
-                    overload.stats.record(.error, seconds: seconds)
-                    logger.info("\(overload.label) by \(call.caller)@\(peer): bad return value in \(Self.milliseconds(seconds)) ms: \(problem)")
-                case .interrupted:
-                    reply = RPCReply.exception(Self.timeoutError(label: "\(overload.service).\(overload.name)", timeout: timeout, id: id))
-                    overload.stats.record(.timeout, seconds: seconds)
-                    logger.info("\(overload.label) by \(call.caller)@\(peer): Timeout after \(Self.milliseconds(seconds)) ms")
-                }
-                route.deliver(reply)
-            },
-            expired: {
-                let seconds = Self.seconds(since: started)
-                overload.stats.record(.timeout, seconds: seconds)
-                logger.warning("\(overload.label) by \(call.caller)@\(peer): Timeout after \(Self.milliseconds(seconds)) ms (limit \(timeout) s); interrupting it")
-                route.deliver(RPCReply.exception(Self.timeoutError(label: "\(overload.service).\(overload.name)", timeout: timeout, id: id)))
-            },
-            finished: { generation.endCall() })
+            deadline: running.deadline, ticket: running.ticket,
+            work: { gil in running.run(gil) }, expired: { running.expire() }, finished: { running.finish() })
         guard pool.submit(job, wake: false) else {
-            generation.endCall()
-            logger.warning("\(overload.label) by \(call.caller)@\(peer): Server Busy (\(options.maxPendingCalls) calls waiting)")
-            let busy = RPCReply.exception(RPCError(
+            call.generation.endCall()
+            logger.warning("\(call.overload.label) by \(call.caller)@\(peer): Server Busy (\(options.maxPendingCalls) calls waiting)")
+            return RPCReply.exception(RPCError(
                 .serverBusy,
                 "server \(name) has \(options.maxPendingCalls) calls waiting for Python; retry in a moment",
-                id: id))
-            return busy
+                id: request.id))
         }
         // No wake-up: the I/O loop that read the call runs it at the end of its read cycle.
         return nil

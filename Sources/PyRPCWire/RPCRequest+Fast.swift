@@ -28,8 +28,9 @@ extension RPCRequest {
                 return request != nil
             }
             return false
-        })) == true, header != nil, let request else { return nil }
+        })) == true, header != nil, request != nil else { return nil }
         scanner.skipWhitespace()
+        // Returned straight from the optional: binding it first copied all nine fields.
         return scanner.index == bytes.count ? request : nil
     }
 

@@ -48,6 +48,8 @@ final class TransportUnitTests: XCTestCase {
         XCTAssertEqual(try JSONParser.parse(try sleeper.readLine()).returnValues, [0.5])
         let open = try network.socket()
         defer { open.close() }
+        try open.send(requestLine(arguments: [1, 1], types: ["int", "int"], returns: ["int"]) + "\n")
+        XCTAssertEqual(try JSONParser.parse(try open.readLine()).returnValues, [2])
         await network.stop()
         XCTAssertTrue(try open.readsEOF(), "stop closes the connections of every loop")
     }
