@@ -13,6 +13,9 @@ import Logging
 /// overlap. The same monitor enforces deadlines by answering the call itself and raising
 /// `_pyrpc.RPCTimeout` inside the running thread.
 ///
+/// Other threads may run queued jobs themselves as guests (`drain(as:limit:)`): the server's
+/// I/O threads run the calls they read, and the workers only take what blocks or piles up.
+///
 /// The queue of pending jobs is bounded: `submit` refuses rather than queueing without limit.
 public final class PythonWorkerPool: @unchecked Sendable {
     public let name: String
@@ -98,8 +101,9 @@ public final class PythonWorkerPool: @unchecked Sendable {
     /// or the pool is stopping. `force` skips the length check, for admin work such as loading.
     ///
     /// With `wake: false` no parked worker is woken: the caller queues several jobs and then
-    /// calls `wakeIfIdle()` once (an event loop does so at the end of its read cycle), so one
-    /// worker runs them all instead of being woken to run the first one alone.
+    /// runs them itself (`drain(as:limit:)`, as the server's I/O loops do) or calls
+    /// `wakeIfIdle()` once, so one thread runs them all instead of a worker being woken to run
+    /// the first one alone.
     @discardableResult
     public func submit(_ job: PythonJob, force: Bool = false, wake: Bool = true) -> Bool {
         condition.lock()

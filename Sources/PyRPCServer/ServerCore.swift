@@ -51,7 +51,8 @@ final class ServerCore: Sendable {
                 return call(request, from: peer, route: route)
             }
             // The arguments list is kept as JSON text and parsed straight into Python objects
-            // by the worker: no value tree, and the big parse happens off the event loop.
+            // when the call runs: no value tree, and the big parse happens with the GIL, after
+            // the I/O loop's leader has stepped down.
             let parsed: Result<(JSONValue, [UInt8]?), JSONParseError> = buffer.withUnsafeReadableBytes { bytes in
                 Result { () throws(JSONParseError) -> (JSONValue, [UInt8]?) in
                     let (value, captured) = try JSONParser.parse(bytes, capturing: "arguments")

@@ -8,7 +8,9 @@ public struct ServerOptions: Sendable {
     public var callTimeout: Double = 30
     /// Calls waiting for a Python worker beyond this many get `Server Busy`.
     public var maxPendingCalls = 1024
-    /// Threads running Python. Blocking calls overlap up to this many.
+    /// Worker threads running Python, besides the I/O threads that run the quick calls they
+    /// read. Blocking calls overlap at least this many; an I/O loop also starts up to this
+    /// many extra threads to keep serving its sockets while calls block.
     public var pythonWorkers = 8
     /// On SIGINT/SIGTERM, how long calls in flight may take to finish (seconds).
     public var shutdownGrace: Double = 10

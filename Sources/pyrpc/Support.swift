@@ -34,7 +34,7 @@ struct ServerFlags: ParsableArguments {
     var callTimeout: Double = 30
     @Option(help: "Calls that may wait for a Python worker; beyond this callers get Server Busy.")
     var maxPending: Int = 1024
-    @Option(help: "Threads running Python per server (blocking calls overlap up to this many).")
+    @Option(help: "Python worker threads per server (blocking calls overlap at least this many).")
     var workers: Int = 8
     @Option(help: "Seconds calls in flight may take to finish on SIGINT/SIGTERM.")
     var shutdownGrace: Double = 10

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import CPython
 @testable import PyRPCPython
 import PyRPCWire
 
@@ -25,6 +26,28 @@ final class WorkerPoolTests: XCTestCase {
         let script = try await load(source, pool: pool)
         let function = await pool.perform { gil in try? script.function(named: name, gil) }
         return (script, try XCTUnwrap(function))
+    }
+
+    func testGuestJobPastItsDeadlineIsInterrupted() async throws {
+        let pool = PythonWorkerPool(name: "guest-timeout", workers: 1, maxPending: 4)
+        defer { pool.shutdown(grace: .seconds(2)) }
+        let (script, spin) = try await function("def f():\n    while True:\n        pass\n", pool: pool)
+        let outcome = Box<CallOutcome?>(nil)
+        let expired = expectation(description: "expired")
+        XCTAssertTrue(pool.submit(PythonJob(
+            deadline: .now + .milliseconds(200),
+            work: { gil in outcome.value = spin.call([], types: [], returns: [], gil) },
+            expired: { expired.fulfill() }), wake: false))
+        let drained = expectation(description: "the guest got its thread back")
+        Thread {
+            let guest = pool.makeGuest()!
+            pool.drain(as: guest, limit: 1)
+            pool.retire(guest)
+            drained.fulfill()
+        }.start()
+        await fulfillment(of: [expired, drained], timeout: 5)
+        XCTAssertEqual(outcome.value, .interrupted, "the monitor interrupts a guest's call as it does a worker's")
+        await script.unload(pool: pool)
     }
 
     func testBusyLoopIsInterruptedAndTheWorkerIsFreeAfterwards() async throws {
@@ -226,6 +249,42 @@ final class WorkerPoolTests: XCTestCase {
 
 /// The scheduling that keeps one worker busy instead of waking one per job.
 final class WorkerPoolSchedulingTests: XCTestCase {
+    func testGuestRunsQueuedJobsOnItsOwnThreadUpToItsLimit() {
+        let pool = PythonWorkerPool(name: "guest", workers: 1, maxPending: 16)
+        defer { pool.shutdown(grace: .seconds(2)) }
+        // The only worker is kept busy (GIL released while it waits), so no job below can
+        // be taken by a worker woken by the stall check: only the guest runs them.
+        let release = DispatchSemaphore(value: 0)
+        let blocking = expectation(description: "the worker is busy")
+        XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in
+            blocking.fulfill()
+            let state = PyEval_SaveThread()
+            release.wait()
+            PyEval_RestoreThread(state)
+        })))
+        wait(for: [blocking], timeout: 5)
+        defer { release.signal() }
+        let ranOn = Box<[UInt]>([])  // jobs run one after another on the guest
+        for _ in 0..<5 {
+            XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in
+                ranOn.value.append(UInt(PyThread_get_thread_ident()))
+            }), wake: false))
+        }
+        let done = expectation(description: "guest thread finished")
+        let guestIdent = Box<UInt>(0)
+        Thread {
+            let guest = pool.makeGuest()!
+            guestIdent.value = UInt(PyThread_get_thread_ident())
+            XCTAssertTrue(pool.drain(as: guest, limit: 3), "two jobs are left after a limit of three")
+            XCTAssertFalse(pool.drain(as: guest, limit: 3), "the queue is empty")
+            XCTAssertFalse(pool.drain(as: guest, limit: 3), "nothing to run: returns at once")
+            pool.retire(guest)
+            done.fulfill()
+        }.start()
+        wait(for: [done], timeout: 5)
+        XCTAssertEqual(ranOn.value, Array(repeating: guestIdent.value, count: 5), "every job ran on the guest's thread")
+    }
+
     func testJobQueuedWithoutWakeRunsAfterWakeIfIdle() async throws {
         let pool = PythonWorkerPool(name: "deferred", workers: 2, maxPending: 8)
         defer { pool.shutdown(grace: .seconds(2)) }
