@@ -115,6 +115,8 @@ public final class PyRPCServer: Sendable {
         for loop in loops { await loop.stop(wait: .seconds(1)) }
         for fd in listening { _ = close(fd) }
         listeners.withLock { $0 = [] }
+        // The loops close their descriptors once their threads have ended.
+        core.loops.set([])
         core.pool.shutdown(grace: max(remaining, .milliseconds(100)))
         core.logger.info("server \(name) stopped")
     }

@@ -32,14 +32,18 @@ struct Serve: AsyncParsableCommand {
         let endpoint: (host: String, port: Int) = try listen.map(parseEndpoint) ?? (node!.host, node!.port)
         var options = flags.options
         options.stateDirectory = stateDir ?? StateStore.defaultDirectory(server: name)
-        let server = try await startServer(name: name, host: endpoint.host, port: endpoint.port, options: options)
+        let server = try makeServer(name: name, options: options)
+        // Restored before listening: a client that connects as soon as the port opens (a
+        // restart after a crash) must never see the server without its RPCs.
+        let restored: Int
         do {
-            let restored = try await server.restoreState()
-            print("\(name): serving \(restored) rpc\(restored == 1 ? "" : "s") from \(options.stateDirectory!); update them with `pyrpc deploy`")
+            restored = try await server.restoreState()
         } catch {
             await server.stop()
             throw CLIExit.usage("server \(name) cannot restore its state: \(error)")
         }
+        try await startListening(server, host: endpoint.host, port: endpoint.port)
+        print("\(name): serving \(restored) rpc\(restored == 1 ? "" : "s") from \(options.stateDirectory!); update them with `pyrpc deploy`")
         print("\(name) serving on \(formatEndpoint(endpoint.host, endpoint.port)); stop with Ctrl-C.")
         flushStandardOutput()
         let signalNumber = await waitForTerminationSignal()

@@ -138,22 +138,29 @@ private enum SignalSources {
     static func keep(_ sources: [DispatchSourceSignal]) { retained = sources }
 }
 
-/// The starting servers' common path for `up` and `serve`.
+/// The starting servers' common path for `up` and `serve`: a server, listening.
 func startServer(name: String, host: String, port: Int, options: ServerOptions) async throws -> PyRPCServer {
-    let server: PyRPCServer
+    let server = try makeServer(name: name, options: options)
+    try await startListening(server, host: host, port: port)
+    return server
+}
+
+func makeServer(name: String, options: ServerOptions) throws -> PyRPCServer {
     do {
-        server = try PyRPCServer(name: name, options: options)
+        return try PyRPCServer(name: name, options: options)
     } catch {
         throw CLIExit.usage("\(error)")
     }
+}
+
+func startListening(_ server: PyRPCServer, host: String, port: Int) async throws {
     do {
         try await server.start(host: host, port: port)
     } catch {
         let text = "\(error)"
         let hint = text.contains("in use") || text.contains("Address already") ? " (is another pyrpc already running? stop it or change the port in init.yaml)" : ""
-        throw CLIExit.network("server \(name) cannot listen on \(formatEndpoint(host, port)): \(error)\(hint)")
+        throw CLIExit.network("server \(server.name) cannot listen on \(formatEndpoint(host, port)): \(error)\(hint)")
     }
-    return server
 }
 
 /// Makes printed lines visible at once when stdout is a pipe (tests, `| tee`).

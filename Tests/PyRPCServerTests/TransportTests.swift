@@ -173,6 +173,24 @@ final class TransportTests: XCTestCase {
         XCTAssertThrowsError(try network.socket(), "a stopped server accepts no connections")
     }
 
+    func testStoppedServersGiveBackTheirDescriptors() async throws {
+        func openDescriptors() -> Int {
+            (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+        }
+        let before = openDescriptors()
+        for _ in 0..<5 {
+            let server = try PyRPCServer(name: "s9")
+            let address = try await server.start(host: "127.0.0.1", port: 0)
+            let socket = try RawSocket(host: "127.0.0.1", port: address.port!)
+            try socket.send("not json\n")
+            XCTAssertTrue(try socket.readLine().contains("Bad Request"))
+            await server.stop()
+            socket.close()
+        }
+        try await Task.sleep(for: .milliseconds(200))  // loop threads end after the stop
+        XCTAssertLessThan(openDescriptors() - before, 5, "each stopped server must close its epoll, eventfd, spare and listening descriptors")
+    }
+
     func testListeningOnAPortInUseSaysSo() async throws {
         let second = try PyRPCServer(name: "s2")
         do {
