@@ -123,11 +123,17 @@ final class CLITests: XCTestCase {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         let state = folder.appendingPathComponent("state").path
-        process.arguments = ["-c", "ulimit -n 64 && exec \"$0\" up init.yaml --log-level warning --state-dir \"$1\" 2>server.err", CLIProcess.binary, state]
+        process.arguments = ["-c", "ulimit -n 64 && exec \"$0\" up init.yaml --log-level warning --state-dir \"$1\" >server.out 2>server.err", CLIProcess.binary, state]
         process.currentDirectoryURL = folder
         try process.run()
         defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
-        XCTAssertTrue(CLIProcess.waitForPort(port1), "pyrpc up did not start listening")
+        // Serving once `up` has deployed (its deploy needs descriptors too).
+        let deadline = Date().addingTimeInterval(30)
+        func ready() -> Bool {
+            ((try? String(contentsOf: folder.appendingPathComponent("server.out"), encoding: .utf8)) ?? "").contains("pyrpc is serving")
+        }
+        while !ready(), process.isRunning, Date() < deadline { usleep(50_000) }
+        XCTAssertTrue(ready(), "pyrpc up did not start serving")
         let request = #"{"header":"RPC-REQ","value":{"client":"c1","service":"calc","rpc":"add","arguments":[2,3],"argument-types":["int","int"],"return-types":["int"]}}"# + "\n"
         let sockets = try (0..<80).map { _ in try RawSocket(host: "127.0.0.1", port: port1, timeout: 3) }
         var answered = 0

@@ -1,0 +1,160 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLinux
+import NIOCore
+
+/// Taking bytes in: accepting connections, reading, framing messages a turn at a time.
+extension IOLoop {
+    func acceptConnections(from listener: Int32) {
+        for _ in 0..<64 {
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    accept4(listener, $0, &length, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+                }
+            }
+            guard fd >= 0 else {
+                switch errno {
+                case EINTR, ECONNABORTED: continue
+                case EAGAIN, EINVAL, EBADF: return  // drained, or the listener stopped
+                case EMFILE, ENFILE:
+                    shedConnection(from: listener)
+                    return
+                default:
+                    core.logger.warning("cannot accept a connection: \(String(cString: strerror(errno)))")
+                    return
+                }
+            }
+            let address = Sockets.describe(storage)
+            serial = (serial + 1) & 0x7fff_ffff
+            let connection = Connection(
+                id: serial << 32 | UInt64(UInt32(bitPattern: fd)), fd: fd,
+                peer: address.map { HostAddresses.normalize($0.ip) } ?? "?",
+                maxMessageBytes: core.options.maxMessageBytes, epoch: idle.epoch)
+            let slot = Int(fd)
+            if slot >= connections.count { connections += repeatElement(nil, count: slot + 1 - connections.count) }
+            connections[slot] = connection
+            openCount += 1
+            register(fd, tag: connection.id, events: EPOLLIN.rawValue)
+            if core.logger.logLevel <= .debug, let address {
+                core.logger.debug("connection from \(address.isIPv6 ? "[\(address.ip)]" : address.ip):\(address.port)")
+            }
+        }
+    }
+
+    /// Out of file descriptors: accepts the waiting connection with the spare descriptor and
+    /// closes it (the client sees the connection closed), so the listener does not stay
+    /// readable and spin the loop. Warns at most once a second.
+    func shedConnection(from listener: Int32) {
+        let reason = String(cString: strerror(errno))
+        if spareFD >= 0 {
+            Glibc.close(spareFD)
+            let fd = accept4(listener, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+            if fd >= 0 { Glibc.close(fd) }
+            spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        }
+        let now = ContinuousClock.now
+        if now - lastDescriptorWarning >= .seconds(1) {
+            lastDescriptorWarning = now
+            core.logger.warning("out of file descriptors (\(reason)): closing new connections at once; raise the limit (ulimit -n) or lower the number of clients")
+        }
+    }
+
+    func read(_ connection: Connection) {
+        connection.lastActivity = idle.epoch
+        // A partial message keeps growing in the connection's own buffer; otherwise read into
+        // the loop's scratch buffer and keep only what is left of a line.
+        let own = connection.inbound != nil
+        var buffer = own ? connection.inbound.take()! : scratch.take()!
+        defer {
+            if own {
+                if !connection.isClosed, buffer.readableBytes > 0 { connection.inbound = buffer }
+            } else {
+                if !connection.isClosed, buffer.readableBytes > 0 {
+                    var rest = ByteBufferAllocator().buffer(capacity: max(buffer.readableBytes * 2, 4096))
+                    rest.writeBuffer(&buffer)
+                    connection.inbound = rest
+                }
+                buffer.clear()
+                scratch = buffer
+            }
+        }
+        for _ in 0..<16 {
+            var result = 0
+            var failure: Int32 = 0
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.readSize) { space in
+                result = Glibc.read(connection.fd, space.baseAddress, space.count)
+                failure = result < 0 ? errno : 0
+                return max(result, 0)
+            }
+            if result > 0 {
+                let filled = buffer.writableBytes == 0
+                frame(&buffer, of: connection)
+                if connection.isClosed || connection.paused || !filled { return }
+                if buffer.readableBytes > 0 { buffer.discardReadBytes() }
+                continue
+            }
+            if result == 0 {
+                endOfInput(connection, rest: &buffer)
+                return
+            }
+            switch failure {
+            case EINTR: continue
+            case EAGAIN: return
+            default:
+                core.logger.info("connection from \(connection.peer) failed: \(String(cString: strerror(failure)))")
+                close(connection)
+                return
+            }
+        }
+    }
+
+    func frame(_ buffer: inout ByteBuffer, of connection: Connection) {
+        while messagesThisTurn < Self.messagesPerTurn {
+            guard let frame = connection.framer.next(from: &buffer) else { return }
+            messagesThisTurn += 1
+            answer(frame, on: connection)
+            if connection.isClosed { return }
+        }
+        // Out of messages for this turn: keep the rest for the next one, and stop reading.
+        guard buffer.readableBytes > 0, !connection.paused else { return }
+        connection.paused = true
+        paused.append(connection)
+        updateInterest(connection)
+    }
+
+    /// Frames what paused connections hold, as far as this turn's allowance goes.
+    func resumePaused() {
+        let waiting = paused
+        paused = []
+        for connection in waiting where !connection.isClosed {
+            connection.paused = false
+            guard var buffer = connection.inbound.take() else {
+                updateInterest(connection)
+                continue
+            }
+            frame(&buffer, of: connection)
+            if !connection.isClosed, buffer.readableBytes > 0 { connection.inbound = buffer }
+            if !connection.paused { updateInterest(connection) }
+        }
+    }
+
+    func answer(_ frame: Frame, on connection: Connection) {
+        let sequence = connection.nextSequence()
+        let route = ReplyRoute(loop: self, connection: connection.id, sequence: sequence)
+        if let reply = core.answer(frame, from: connection.peer, route: route) {
+            deliver(reply, sequence: sequence, to: connection)
+        }
+    }
+
+    /// The client half-closed: its unterminated last line is a message (one-shot mode), and
+    /// the connection closes once every answer is written.
+    func endOfInput(_ connection: Connection, rest buffer: inout ByteBuffer) {
+        connection.inputClosed = true
+        for frame in connection.framer.finish(&buffer) { answer(frame, on: connection) }
+        updateInterest(connection)
+        if connection.isFinished { close(connection) }
+    }
+}

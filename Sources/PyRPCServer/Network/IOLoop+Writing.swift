@@ -1,0 +1,107 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLinux
+import NIOCore
+
+/// Sending answers out, and the connections' life: epoll interest, closing, idle sweeps.
+extension IOLoop {
+    func deliver(_ reply: [UInt8], sequence: Int, to connection: Connection) {
+        connection.lastActivity = idle.epoch
+        if connection.deliver(reply, sequence: sequence), !connection.isDirty {
+            connection.isDirty = true
+            dirty.append(connection)
+        }
+    }
+
+    /// Writes the answers delivered since the last call: one write per connection however
+    /// many answers it got.
+    func flushDirty() {
+        guard !dirty.isEmpty else { return }
+        for connection in dirty {
+            connection.isDirty = false
+            if !connection.isClosed { write(connection) }
+        }
+        dirty.removeAll(keepingCapacity: true)
+    }
+
+    func write(_ connection: Connection) {
+        while connection.hasOutput {
+            let written = connection.output.withUnsafeBytes { bytes in
+                send(connection.fd, bytes.baseAddress! + connection.outputOffset, bytes.count - connection.outputOffset,
+                     Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+            }
+            if written > 0 {
+                connection.wrote(written)
+                continue
+            }
+            let failure = errno
+            if failure == EINTR { continue }
+            if failure == EAGAIN {
+                let throttle = connection.unwrittenBytes > Self.maxUnwritten
+                if !connection.wantsWritable || throttle != connection.throttled {
+                    connection.wantsWritable = true
+                    connection.throttled = throttle
+                    updateInterest(connection)
+                }
+                return
+            }
+            core.logger.info("connection from \(connection.peer) failed: \(String(cString: strerror(failure)))")
+            close(connection)
+            return
+        }
+        if connection.wantsWritable || connection.throttled {
+            connection.wantsWritable = false
+            connection.throttled = false
+            updateInterest(connection)
+        }
+        if connection.isFinished { close(connection) }
+    }
+
+    // MARK: Connections
+
+    func updateInterest(_ connection: Connection) {
+        var event = epoll_event()
+        let reading = !connection.inputClosed && !connection.throttled && !connection.paused
+        event.events = (reading ? EPOLLIN.rawValue : 0) | (connection.wantsWritable ? EPOLLOUT.rawValue : 0)
+        event.data.u64 = connection.id
+        _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, connection.fd, &event)
+    }
+
+    func connection(_ id: UInt64) -> Connection? {
+        let slot = Int(id & 0xffff_ffff)
+        guard slot < connections.count, let connection = connections[slot], connection.id == id else { return nil }
+        return connection
+    }
+
+    func close(_ connection: Connection) {
+        guard !connection.isClosed else { return }
+        connection.isClosed = true
+        connections[Int(connection.fd)] = nil
+        openCount -= 1
+        _ = Glibc.close(connection.fd)  // also leaves the epoll set
+    }
+
+    /// Closes connections that have had no traffic and no call in flight for the idle timeout.
+    func sweep() {
+        guard openCount > 0 else { return }
+        for case let connection? in connections where connection.isIdle && idle.isIdle(since: connection.lastActivity) {
+            core.logger.info("closing idle connection from \(connection.peer)")
+            close(connection)
+        }
+    }
+
+    /// After `stop`: closes every connection; nobody leads again.
+    func cleanUp() {
+        stopAccepting()
+        for case let connection? in connections { close(connection) }
+        leadership.cleanedUp()
+    }
+
+    func register(_ fd: Int32, tag: UInt64, events: UInt32) {
+        var event = epoll_event()
+        event.events = events
+        event.data.u64 = tag
+        _ = epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event)
+    }
+}
