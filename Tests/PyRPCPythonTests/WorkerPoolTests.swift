@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import CPython
+import Dispatch
 @testable import PyRPCPython
 import PyRPCWire
 
@@ -32,12 +33,24 @@ final class WorkerPoolTests: XCTestCase {
         let pool = PythonWorkerPool(name: "guest-timeout", workers: 1, maxPending: 4)
         defer { pool.shutdown(grace: .seconds(2)) }
         let (script, spin) = try await function("def f():\n    while True:\n        pass\n", pool: pool)
+        // Keep the only worker busy (off the GIL) so that the guest is the one to run the call.
+        let release = DispatchSemaphore(value: 0)
+        let busy = expectation(description: "the worker is busy")
+        XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in
+            busy.fulfill()
+            let state = PyEval_SaveThread()
+            release.wait()
+            PyEval_RestoreThread(state)
+        })))
+        await fulfillment(of: [busy], timeout: 5)
+        defer { release.signal() }
         let outcome = Box<CallOutcome?>(nil)
         let expired = expectation(description: "expired")
+        let finished = expectation(description: "finished")
         XCTAssertTrue(pool.submit(PythonJob(
             deadline: .now + .milliseconds(200),
             work: { gil in outcome.value = spin.call([], types: [], returns: [], gil) },
-            expired: { expired.fulfill() }), wake: false))
+            expired: { expired.fulfill() }, finished: { finished.fulfill() }), wake: false))
         let drained = expectation(description: "the guest got its thread back")
         Thread {
             let guest = pool.makeGuest()!
@@ -45,8 +58,9 @@ final class WorkerPoolTests: XCTestCase {
             pool.retire(guest)
             drained.fulfill()
         }.start()
-        await fulfillment(of: [expired, drained], timeout: 5)
+        await fulfillment(of: [expired, finished, drained], timeout: 5)
         XCTAssertEqual(outcome.value, .interrupted, "the monitor interrupts a guest's call as it does a worker's")
+        release.signal()
         await script.unload(pool: pool)
     }
 
