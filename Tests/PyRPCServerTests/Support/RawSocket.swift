@@ -97,4 +97,12 @@ final class RawSocket: @unchecked Sendable {
     func close() {
         Glibc.close(fd)
     }
+
+    /// Closes with a reset (SO_LINGER 0): the server's next read fails at once, and it
+    /// closes its side while a call may still be running.
+    func reset() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        Glibc.close(fd)
+    }
 }
