@@ -39,16 +39,25 @@ final class ServerCore: Sendable {
     }
 
     /// Answers one framed message from `peer` (an IP address in text form): returns the
-    /// answer, or nil when it will be delivered through `route` later.
-    func answer(_ frame: Frame, from peer: String, route: ReplyRoute) -> [UInt8]? {
+    /// answer, or nil when it will be delivered through `route` later. `memo` is the
+    /// connection's memory of its last request.
+    func answer(_ frame: Frame, from peer: String, route: ReplyRoute, memo: RequestMemo? = nil) -> [UInt8]? {
         switch frame {
         case .oversize(let limit):
             logger.warning("bad request from \(peer): message over \(limit) bytes")
             return RPCReply.exception(.badRequest("message larger than the server's limit of \(limit) bytes (see --max-message-bytes)"))
         case .message(let buffer):
-            // The usual RPC-REQ, read without a value tree; anything else takes the general path.
-            if let request = buffer.withUnsafeReadableBytes({ RPCRequest.parseFast($0) }) {
-                return call(request, from: peer, route: route)
+            // The usual RPC-REQ: the last one again with other arguments, or read without a
+            // value tree; anything else takes the general path.
+            let fast = buffer.withUnsafeReadableBytes { bytes -> (request: RPCRequest, repeated: Bool)? in
+                if let memo, let request = memo.template?.match(bytes) { return (request, true) }
+                guard let (request, template) = RequestTemplate.read(bytes) else { return nil }
+                memo?.template = template
+                memo?.call = nil
+                return (request, false)
+            }
+            if let fast {
+                return call(fast.request, from: peer, route: route, memo: memo, repeated: fast.repeated)
             }
             // The arguments list is kept as JSON text and parsed straight into Python objects
             // when the call runs: no value tree, and the big parse happens with the GIL, after
@@ -88,8 +97,15 @@ final class ServerCore: Sendable {
         }
     }
 
-    private func call(_ request: RPCRequest, from peer: String, route: ReplyRoute) -> [UInt8]? {
+    private func call(
+        _ request: RPCRequest, from peer: String, route: ReplyRoute, memo: RequestMemo? = nil, repeated: Bool = false
+    ) -> [UInt8]? {
         let generation = registry.current
+        // The same request as the last one but for its arguments: the same decision, as long
+        // as no deploy happened since.
+        if repeated, let decided = memo?.call, decided.generation === generation {
+            return run(decided.with(rawArguments: request.rawArguments), request: request, peer: peer, route: route)
+        }
         switch dispatcher.decide(request, from: peer, generation: generation) {
         case .reject(let error):
             let label = "\(request.service).\(request.rpc)"
@@ -100,6 +116,7 @@ final class ServerCore: Sendable {
             }
             return RPCReply.exception(error)
         case .run(let call):
+            if memo?.template != nil { memo?.call = call }
             return run(call, request: request, peer: peer, route: route)
         }
     }

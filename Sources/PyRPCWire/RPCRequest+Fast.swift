@@ -13,9 +13,14 @@ extension RPCRequest {
     /// repeated keys, a field of the wrong kind, malformed JSON — it returns nil and the
     /// general path decides, with its messages.
     public static func parseFast(_ bytes: UnsafeRawBufferPointer) -> RPCRequest? {
+        parseFastShape(bytes)?.request
+    }
+
+    /// `parseFast`, and where the `arguments` and `id` values lie in `bytes`.
+    static func parseFastShape(_ bytes: UnsafeRawBufferPointer) -> (request: RPCRequest, arguments: Range<Int>, id: Range<Int>?)? {
         var scanner = JSONScanner(bytes: bytes)
         var header: String?
-        var request: RPCRequest?
+        var request: (request: RPCRequest, arguments: Range<Int>, id: Range<Int>?)?
         guard (try? scanner.readObject({ (scanner: inout JSONScanner, key: UnsafeRawBufferPointer) throws(JSONParseError) -> Bool in
             if key.is("header") {
                 guard header == nil else { return false }
@@ -34,14 +39,14 @@ extension RPCRequest {
         return scanner.index == bytes.count ? request : nil
     }
 
-    private static func readBody(_ scanner: inout JSONScanner, _ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> RPCRequest? {
+    private static func readBody(_ scanner: inout JSONScanner, _ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> (request: RPCRequest, arguments: Range<Int>, id: Range<Int>?)? {
         var seen: UInt8 = 0  // one bit per known key: a repeated key goes to the general path
         func first(_ bit: UInt8) -> Bool {
             defer { seen |= bit }
             return seen & bit == 0
         }
         var service: String?, rpc: String?, client: String?, id: JSONValue?, timeout: Double?
-        var argumentTypes: [String]?, returnTypes: [String]?, raw: Range<Int>?
+        var argumentTypes: [String]?, returnTypes: [String]?, raw: Range<Int>?, idRange: Range<Int>?
         let complete = try scanner.readObject { (scanner: inout JSONScanner, key: UnsafeRawBufferPointer) throws(JSONParseError) -> Bool in
             if key.is("service") {
                 guard first(1) else { return false }
@@ -78,7 +83,9 @@ extension RPCRequest {
             }
             if key.is("id") {
                 guard first(64) else { return false }
+                let start = scanner.index
                 let value = try scanner.parseValue(depth: 2)
+                idRange = start..<scanner.index
                 switch value {
                 case .null, .bool, .int, .bigInt, .float, .string: id = value
                 case .array, .object: return false
@@ -102,7 +109,7 @@ extension RPCRequest {
             client: client, service: service, rpc: rpc, arguments: [],
             argumentTypes: argumentTypes, returnTypes: returnTypes, id: id, timeout: timeout)
         request.rawArguments = Array(UnsafeRawBufferPointer(rebasing: bytes[raw]))
-        return request
+        return (request, raw, idRange)
     }
 }
 

@@ -97,6 +97,25 @@ final class DeployTests: XCTestCase {
         XCTAssertEqual(updated, "v2 3")
     }
 
+    func testOneConnectionSeesEveryDeploy() async throws {
+        // The same request again on one connection is read by difference and dispatched as
+        // before (the connection remembers it); a deploy in between must still be seen.
+        _ = try await deploy(try writeNetwork([named("a", "'v1'"), named("b", "'b'")]))
+        let socket = try RawSocket(host: "127.0.0.1", port: port)
+        defer { socket.close() }
+        func ask(_ rpc: String) throws -> JSONValue {
+            try socket.send(requestLine(service: "svc", rpc: rpc, arguments: [], types: [], returns: ["str"]) + "\n")
+            return try JSONParser.parse(try socket.readLine())
+        }
+        XCTAssertEqual(try ask("a").returnValues, ["v1"])
+        XCTAssertEqual(try ask("a").returnValues, ["v1"])
+        _ = try await deploy(try writeNetwork([named("a", "'v2'"), named("b", "'b'")]))
+        XCTAssertEqual(try ask("a").returnValues, ["v2"], "a swapped script answers on an open connection")
+        _ = try await deploy(try writeNetwork([named("b", "'b'")]))
+        XCTAssertEqual(try ask("a").exceptionType, "RPC Not Found", "a removed rpc is gone on an open connection")
+        XCTAssertEqual(try ask("b").returnValues, ["b"])
+    }
+
     func testRemovedRPCIsNotFound() async throws {
         _ = try await deploy(try writeNetwork([named("a", "'a'"), named("b", "'b'")]))
         let report = try await deploy(try writeNetwork([named("a", "'a'")]))

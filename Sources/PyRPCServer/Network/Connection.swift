@@ -11,6 +11,8 @@ final class Connection {
     /// The client's IP address, as authorisation and the logs know it.
     let peer: String
     var framer: LineFramer
+    /// Its last small request, to read the next one like it by difference.
+    let memo = RequestMemo()
     /// Bytes received but not yet framed (part of a line); nil when there are none, so an
     /// idle connection holds no buffer.
     var inbound: ByteBuffer?

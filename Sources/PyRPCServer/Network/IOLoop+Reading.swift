@@ -144,7 +144,7 @@ extension IOLoop {
     func answer(_ frame: Frame, on connection: Connection) {
         let sequence = connection.nextSequence()
         let route = ReplyRoute(loop: self, connection: connection.id, sequence: sequence)
-        if let reply = core.answer(frame, from: connection.peer, route: route) {
+        if let reply = core.answer(frame, from: connection.peer, route: route, memo: connection.memo) {
             deliver(reply, sequence: sequence, to: connection)
         }
     }

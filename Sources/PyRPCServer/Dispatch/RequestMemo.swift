@@ -1,0 +1,20 @@
+import PyRPCWire
+
+/// What a connection remembers of its last small request, so that the next one like it is
+/// read by difference (`RequestTemplate`) and dispatched without looking anything up again.
+/// Used by the connection's I/O loop leader only.
+final class RequestMemo {
+    var template: RequestTemplate?
+    /// The dispatch of the template's request: valid while its generation is the current
+    /// one, for any arguments (their values are checked as they are parsed into Python).
+    var call: Dispatcher.Call?
+}
+
+extension Dispatcher.Call {
+    /// The same call with other raw arguments.
+    func with(rawArguments: [UInt8]?) -> Dispatcher.Call {
+        Dispatcher.Call(
+            generation: generation, overload: overload, arguments: arguments, caller: caller, timeout: timeout,
+            rawArguments: rawArguments, overloads: overloads)
+    }
+}
