@@ -33,16 +33,7 @@ final class WorkerPoolTests: XCTestCase {
         let pool = PythonWorkerPool(name: "guest-timeout", workers: 1, maxPending: 4)
         defer { pool.shutdown(grace: .seconds(2)) }
         let (script, spin) = try await function("def f():\n    while True:\n        pass\n", pool: pool)
-        // Keep the only worker busy (off the GIL) so that the guest is the one to run the call.
-        let release = DispatchSemaphore(value: 0)
-        let busy = expectation(description: "the worker is busy")
-        XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in
-            busy.fulfill()
-            let state = PyEval_SaveThread()
-            release.wait()
-            PyEval_RestoreThread(state)
-        })))
-        await fulfillment(of: [busy], timeout: 5)
+        let release = try occupyTheOnlyWorker(of: pool)
         defer { release.signal() }
         let outcome = Box<CallOutcome?>(nil)
         let expired = expectation(description: "expired")
@@ -263,20 +254,10 @@ final class WorkerPoolTests: XCTestCase {
 
 /// The scheduling that keeps one worker busy instead of waking one per job.
 final class WorkerPoolSchedulingTests: XCTestCase {
-    func testGuestRunsQueuedJobsOnItsOwnThreadUpToItsLimit() {
+    func testGuestRunsQueuedJobsOnItsOwnThreadUpToItsLimit() throws {
         let pool = PythonWorkerPool(name: "guest", workers: 1, maxPending: 16)
         defer { pool.shutdown(grace: .seconds(2)) }
-        // The only worker is kept busy (GIL released while it waits), so no job below can
-        // be taken by a worker woken by the stall check: only the guest runs them.
-        let release = DispatchSemaphore(value: 0)
-        let blocking = expectation(description: "the worker is busy")
-        XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in
-            blocking.fulfill()
-            let state = PyEval_SaveThread()
-            release.wait()
-            PyEval_RestoreThread(state)
-        })))
-        wait(for: [blocking], timeout: 5)
+        let release = try occupyTheOnlyWorker(of: pool)
         defer { release.signal() }
         let ranOn = Box<[UInt]>([])  // jobs run one after another on the guest
         for _ in 0..<5 {
@@ -425,3 +406,21 @@ private extension Array {
         return result
     }
 }
+
+/// Keeps the worker of a one-worker pool busy, off the GIL, until the returned semaphore is
+/// signalled: no job queued meanwhile can be taken by a worker the stall check wakes, so a
+/// guest is the one to run them.
+func occupyTheOnlyWorker(of pool: PythonWorkerPool) throws -> DispatchSemaphore {
+    let release = DispatchSemaphore(value: 0)
+    let busy = DispatchSemaphore(value: 0)
+    XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in
+        busy.signal()
+        let state = PyEval_SaveThread()
+        release.wait()
+        PyEval_RestoreThread(state)
+    })))
+    guard busy.wait(timeout: .now() + 5) == .success else { throw WorkerDidNotStart() }
+    return release
+}
+
+struct WorkerDidNotStart: Error {}
