@@ -24,10 +24,9 @@ public final class PythonWorkerPool: @unchecked Sendable {
     /// How long the queue may go without a job being taken, while jobs wait, before the
     /// monitor wakes another worker.
     public static let stallDelay: Duration = .milliseconds(1)
-    /// Called on a worker when it runs out of queued jobs (and every `batchLimit` jobs), and
-    /// on the monitor at each tick: the owner delivers the answers it held back meanwhile.
-    private let batchEnded: @Sendable () -> Void
-    private static let batchLimit = 64
+    /// Called by the monitor at each tick (every `stallDelay` while jobs run or wait): the
+    /// owner's own watch, such as handing an I/O loop to another thread.
+    private let onTick: @Sendable () -> Void
 
     // Guarded by `condition`.
     private let condition = NSCondition()
@@ -43,7 +42,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     private var running: [RunningJob?]
     private var threadIdents: [UInt]
     private var freeGuestSlots: [Int]
-    /// Threads that are not workers but run queued jobs themselves (`drain(as:budget:)`).
+    /// Threads that are not workers but run queued jobs themselves (`drain(as:limit:)`).
     public static let guestCapacity = 64
     /// Jobs taken so far; the monitor compares it between ticks to see the queue move
     /// (cheaper than reading the clock at every take).
@@ -66,13 +65,13 @@ public final class PythonWorkerPool: @unchecked Sendable {
     }
 
     public init(name: String, workers: Int, maxPending: Int, logger: Logger = Logger(label: "pyrpc.python"),
-                batchEnded: @escaping @Sendable () -> Void = {}) {
+                onTick: @escaping @Sendable () -> Void = {}) {
         _ = PythonRuntime.shared
         self.name = name
         self.workerCount = max(1, workers)
         self.maxPending = max(1, maxPending)
         self.logger = logger
-        self.batchEnded = batchEnded
+        self.onTick = onTick
         running = Array(repeating: nil, count: self.workerCount + Self.guestCapacity)
         threadIdents = Array(repeating: 0, count: self.workerCount + Self.guestCapacity)
         freeGuestSlots = Array((self.workerCount..<self.workerCount + Self.guestCapacity).reversed())
@@ -215,9 +214,9 @@ public final class PythonWorkerPool: @unchecked Sendable {
     }
 
     /// Runs queued jobs on the calling thread until the queue is empty or `limit` jobs ran.
-    /// Returns true if jobs are still queued. Meanwhile the guest
-    /// counts as an awake worker, so nobody is woken for the jobs it is about to take; if one
-    /// of them blocks, the monitor sees the queue stall and wakes a worker as usual.
+    /// Returns true if jobs are still queued. Meanwhile the guest counts as an awake worker,
+    /// so nobody is woken for the jobs it is about to take; if one of them blocks, the
+    /// monitor sees the queue stall and wakes a worker as usual.
     @discardableResult
     public func drain(as guest: Guest, limit: Int) -> Bool {
         condition.lock()
@@ -272,19 +271,12 @@ public final class PythonWorkerPool: @unchecked Sendable {
     }
 
     /// The next job for worker `index`; parks it while there is none. Nil when stopping.
-    private func nextJob(_ index: Int, ranSinceBatchEnd: inout Int) -> PythonJob? {
+    private func nextJob(_ index: Int) -> PythonJob? {
         while true {
             condition.lock()
             if let job = takeLocked() {
                 condition.unlock()
                 return job
-            }
-            if ranSinceBatchEnd > 0 {
-                // Out of work: hand over the answers held back (outside the lock), then look again.
-                condition.unlock()
-                batchEnded()
-                ranSinceBatchEnd = 0
-                continue
             }
             if stopping {
                 condition.unlock()
@@ -306,14 +298,8 @@ public final class PythonWorkerPool: @unchecked Sendable {
         threadIdents[index] = UInt(ident)
         condition.unlock()
 
-        var ranSinceBatchEnd = 0
-        while let job = nextJob(index, ranSinceBatchEnd: &ranSinceBatchEnd) {
+        while let job = nextJob(index) {
             run(job, slot: index, threadState: threadState, ident: UInt(ident))
-            ranSinceBatchEnd += 1
-            if ranSinceBatchEnd >= Self.batchLimit {
-                batchEnded()
-                ranSinceBatchEnd = 0
-            }
         }
 
         PyEval_RestoreThread(threadState)
@@ -351,8 +337,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
 
     // MARK: Monitor
 
-    /// While there is work it ticks every `stallDelay`: deadlines, stalled queues, held-back
-    /// answers. It keeps ticking for `linger` after the last job so that steady traffic never
+    /// While there is work it ticks every `stallDelay`: deadlines, stalled queues, `onTick`. It keeps ticking for `linger` after the last job so that steady traffic never
     /// has to wake it; idle, it sleeps until `submit` wakes it.
     private static let linger: Duration = .milliseconds(50)
 
@@ -394,7 +379,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
                 if job.ticket.claim() { job.expired() }
                 interrupt(worker: index, running: job.ticket)
             }
-            batchEnded()
+            onTick()
 
             monitor.lock()
             if !monitorWake {

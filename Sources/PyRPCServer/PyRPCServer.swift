@@ -67,9 +67,8 @@ public final class PyRPCServer: Sendable {
     }
 
     static func describe(_ address: SocketAddress) -> String {
-        guard let ip = address.ipAddress else { return "\(address)" }
-        let port = address.port.map(String.init) ?? "?"
-        return address.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
+        return Sockets.endpoint(ip, port, isIPv6: address.protocol == .inet6)
     }
 
     /// Swaps in the RPCs of `manifest` atomically (see `RPCRegistry.install`).

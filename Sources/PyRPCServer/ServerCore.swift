@@ -1,7 +1,6 @@
 import Logging
 import PyRPCPython
 import PyRPCWire
-import Synchronization
 
 /// Everything a connection needs to answer messages: the parts of one server, shared by
 /// all its connections. The path of a request: frame → parse → dispatch → Python → reply.
@@ -29,7 +28,7 @@ final class ServerCore: Sendable {
         let loops = self.loops
         pool = PythonWorkerPool(
             name: name, workers: options.pythonWorkers, maxPending: options.maxPendingCalls, logger: logger,
-            batchEnded: { loops.handOverIfStuck() })
+            onTick: { loops.handOverIfStuck() })
         registry = RPCRegistry(serverName: name, pool: pool, logger: logger)
         dispatcher = Dispatcher(serverName: name, options: options)
         admin = AdminHandler(serverName: name, registry: registry, startedAt: startedAt)

@@ -86,10 +86,8 @@ extension RPCRequest {
                 let start = scanner.index
                 let value = try scanner.parseValue(depth: 2)
                 idRange = start..<scanner.index
-                switch value {
-                case .null, .bool, .int, .bigInt, .float, .string: id = value
-                case .array, .object: return false
-                }
+                guard value.isRequestID else { return false }
+                id = value
                 return true
             }
             if key.is("timeout") {

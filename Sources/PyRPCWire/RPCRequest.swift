@@ -56,10 +56,7 @@ public struct RPCRequest: Sendable, Equatable {
             return names
         }
 
-        switch id {
-        case nil, .null, .bool, .int, .bigInt, .float, .string: break
-        case .array, .object: throw .badRequest("field 'id' must be a JSON scalar (number or string)")
-        }
+        if let id, !id.isRequestID { throw .badRequest("field 'id' must be a JSON scalar (number or string)") }
         var client: String?
         if let field = body["client"], field != .null {
             guard case .string(let name) = field else {
@@ -105,5 +102,15 @@ public struct RPCRequest: Sendable, Equatable {
         if let id { body["id"] = id }
         if let timeout { body["timeout"] = .float(timeout) }
         return Envelope(header: Header.rpcRequest, value: body).encoded()
+    }
+}
+
+extension JSONValue {
+    /// A value a request may carry as its `id`: anything but a list or an object.
+    var isRequestID: Bool {
+        switch self {
+        case .null, .bool, .int, .bigInt, .float, .string: true
+        case .array, .object: false
+        }
     }
 }

@@ -31,32 +31,35 @@ public struct RequestTemplate: Sendable {
     /// `arguments` list and the `id` value (then `RPCRequest.parseFast` reads them the same).
     public func match(_ new: UnsafeRawBufferPointer) -> RPCRequest? {
         guard let newBase = new.baseAddress else { return nil }
-        var holes = [(range: arguments, isArguments: true)]
-        if let id { holes.insert((id, false), at: id.lowerBound < arguments.lowerBound ? 0 : 1) }
         var scanner = JSONScanner(bytes: new)
         var rawArguments: Range<Int> = 0..<0
         var newID: JSONValue?
-        var inTemplate = 0
         return bytes.withUnsafeBytes { template -> RPCRequest? in
             let base = template.baseAddress!
-            for hole in holes {
-                // The bytes up to the hole are the template's...
-                let fixed = hole.range.lowerBound - inTemplate
+            var inTemplate = 0
+            /// The bytes up to `hole` are the template's, and the hole holds a value of the
+            /// kind `parseFast` accepts there.
+            func fill(_ hole: Range<Int>, isArguments: Bool) -> Bool {
+                let fixed = hole.lowerBound - inTemplate
                 guard new.count - scanner.index >= fixed,
-                      memcmp(base + inTemplate, newBase + scanner.index, fixed) == 0 else { return nil }
+                      memcmp(base + inTemplate, newBase + scanner.index, fixed) == 0 else { return false }
                 scanner.index += fixed
-                inTemplate = hole.range.upperBound
-                // ...and the hole holds a value of the kind `parseFast` accepts there.
+                inTemplate = hole.upperBound
                 let start = scanner.index
-                if hole.isArguments {
-                    guard scanner.current == UInt8(ascii: "["), (try? scanner.skipValue(depth: 2)) != nil else { return nil }
+                if isArguments {
+                    guard scanner.current == UInt8(ascii: "["), (try? scanner.skipValue(depth: 2)) != nil else { return false }
                     rawArguments = start..<scanner.index
-                } else {
-                    switch try? scanner.parseValue(depth: 2) {
-                    case let value? where !value.isContainer: newID = value
-                    default: return nil
-                    }
+                    return true
                 }
+                guard let value = try? scanner.parseValue(depth: 2), value.isRequestID else { return false }
+                newID = value
+                return true
+            }
+            // The holes in the order they stand in the message.
+            if let id, id.lowerBound < arguments.lowerBound {
+                guard fill(id, isArguments: false), fill(arguments, isArguments: true) else { return nil }
+            } else {
+                guard fill(arguments, isArguments: true), id.map({ fill($0, isArguments: false) }) ?? true else { return nil }
             }
             let rest = template.count - inTemplate
             guard new.count - scanner.index == rest,
@@ -65,15 +68,6 @@ public struct RequestTemplate: Sendable {
             request.rawArguments = Array(UnsafeRawBufferPointer(rebasing: new[rawArguments]))
             request.id = newID
             return request
-        }
-    }
-}
-
-private extension JSONValue {
-    var isContainer: Bool {
-        switch self {
-        case .array, .object: true
-        default: false
         }
     }
 }

@@ -36,10 +36,9 @@ extension IOLoop {
             let slot = Int(fd)
             if slot >= connections.count { connections += repeatElement(nil, count: slot + 1 - connections.count) }
             connections[slot] = connection
-            openCount += 1
             register(fd, tag: connection.id, events: EPOLLIN.rawValue)
             if core.logger.logLevel <= .debug, let address {
-                core.logger.debug("connection from \(address.isIPv6 ? "[\(address.ip)]" : address.ip):\(address.port)")
+                core.logger.debug("connection from \(Sockets.endpoint(address.ip, address.port, isIPv6: address.isIPv6))")
             }
         }
     }
@@ -104,8 +103,7 @@ extension IOLoop {
             case EINTR: continue
             case EAGAIN: return
             default:
-                core.logger.info("connection from \(connection.peer) failed: \(String(cString: strerror(failure)))")
-                close(connection)
+                close(connection, failure: failure)
                 return
             }
         }

@@ -46,8 +46,7 @@ extension IOLoop {
                 }
                 return
             }
-            core.logger.info("connection from \(connection.peer) failed: \(String(cString: strerror(failure)))")
-            close(connection)
+            close(connection, failure: failure)
             return
         }
         if connection.wantsWritable || connection.throttled {
@@ -78,13 +77,17 @@ extension IOLoop {
         guard !connection.isClosed else { return }
         connection.isClosed = true
         connections[Int(connection.fd)] = nil
-        openCount -= 1
         _ = Glibc.close(connection.fd)  // also leaves the epoll set
+    }
+
+    /// Closes a connection whose socket failed (reset by the client, say), and says so.
+    func close(_ connection: Connection, failure: Int32) {
+        core.logger.info("connection from \(connection.peer) failed: \(String(cString: strerror(failure)))")
+        close(connection)
     }
 
     /// Closes connections that have had no traffic and no call in flight for the idle timeout.
     func sweep() {
-        guard openCount > 0 else { return }
         for case let connection? in connections where connection.isIdle && idle.isIdle(since: connection.lastActivity) {
             core.logger.info("closing idle connection from \(connection.peer)")
             close(connection)

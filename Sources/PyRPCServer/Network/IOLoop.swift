@@ -27,7 +27,6 @@ final class IOLoop: @unchecked Sendable {
     // Leader-only (here and in IOLoop+Reading.swift, IOLoop+Writing.swift).
     /// Open connections by file descriptor: no hashing per event.
     var connections: [Connection?] = []
-    var openCount = 0
     /// Numbers connections, so that an answer for a closed connection never reaches a new
     /// one that got the same descriptor: a connection's id is its serial and its descriptor.
     var serial: UInt64 = 0

@@ -68,6 +68,11 @@ enum Sockets {
         return try? SocketAddress(ipAddress: ip, port: port)
     }
 
+    /// `127.0.0.1:8181`, `[::1]:8181`.
+    static func endpoint(_ ip: String, _ port: Int, isIPv6: Bool) -> String {
+        isIPv6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+
     /// The IP address and port in `storage` (an accepted peer), as text; nil for other families.
     static func describe(_ storage: sockaddr_storage) -> (ip: String, port: Int, isIPv6: Bool)? {
         var storage = storage
