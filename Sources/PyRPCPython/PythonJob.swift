@@ -1,43 +1,56 @@
 import Synchronization
 
-/// Decides, exactly once, who answers a call: the worker that finished it or the watchdog
-/// that timed it out. Whoever `claim()`s first answers; the other stays silent.
-public final class JobTicket: Sendable {
+/// A unit of Python work for `PythonWorkerPool`. Subclasses override `run`, `expire` and
+/// `finish`; a call in the server is one object from the moment it is read until it is
+/// answered, rather than a job plus closures plus a ticket, each allocated and reference
+/// counted as it moves through the pool's queue and its table of running jobs.
+///
+/// Answering is decided exactly once: the job's `run` when the call returns, or the pool's
+/// `expire` when the deadline passed first. Whoever `claim()`s first answers; the other stays
+/// silent.
+open class PythonJob: @unchecked Sendable {
+    /// When the job must be answered by; nil for no limit.
+    public let deadline: ContinuousClock.Instant?
     private let claimed = Atomic<Bool>(false)
 
-    public init() {}
+    public init(deadline: ContinuousClock.Instant?) {
+        self.deadline = deadline
+    }
+
+    /// Runs on a thread holding the GIL. It should `claim()` the job before answering.
+    open func run(_ gil: borrowing GIL) {}
+
+    /// Called (off the GIL) when the deadline passes first; the job is already claimed.
+    open func expire() {}
+
+    /// Called exactly once when the job leaves the pool, whether it ran or expired.
+    open func finish() {}
 
     /// True for the first caller only.
-    public func claim() -> Bool {
+    public final func claim() -> Bool {
         !claimed.exchange(true, ordering: .acquiringAndReleasing)
     }
 
-    public var isClaimed: Bool { claimed.load(ordering: .acquiring) }
+    public final var isClaimed: Bool { claimed.load(ordering: .acquiring) }
 }
 
-/// A unit of Python work for `PythonWorkerPool`. A class: the pool moves each job through
-/// its queue and its table of running jobs, and a struct of four closures cost eight
-/// reference-count operations per move.
-public final class PythonJob: Sendable {
-    /// When the job must be answered by (`ContinuousClock` instant); nil for no limit.
-    public let deadline: ContinuousClock.Instant?
-    public let ticket: JobTicket
-    /// Runs on a worker holding the GIL. It should `claim()` the ticket before answering.
-    public let work: @Sendable (borrowing GIL) -> Void
-    /// Called (off the GIL) when the deadline passes first; the ticket is already claimed.
-    public let expired: @Sendable () -> Void
-    /// Called exactly once when the job leaves the pool, whether it ran or expired in the queue.
-    public let finished: @Sendable () -> Void
+/// A job made of closures, for work that is not a call (loading scripts, admin, tests).
+public final class ClosureJob: PythonJob, @unchecked Sendable {
+    private let work: @Sendable (borrowing GIL) -> Void
+    private let expired: @Sendable () -> Void
+    private let finished: @Sendable () -> Void
 
     public init(
-        deadline: ContinuousClock.Instant?, ticket: JobTicket = JobTicket(),
-        work: @escaping @Sendable (borrowing GIL) -> Void, expired: @escaping @Sendable () -> Void = {},
-        finished: @escaping @Sendable () -> Void = {}
+        deadline: ContinuousClock.Instant?, work: @escaping @Sendable (borrowing GIL) -> Void,
+        expired: @escaping @Sendable () -> Void = {}, finished: @escaping @Sendable () -> Void = {}
     ) {
-        self.finished = finished
-        self.deadline = deadline
-        self.ticket = ticket
         self.work = work
         self.expired = expired
+        self.finished = finished
+        super.init(deadline: deadline)
     }
+
+    public override func run(_ gil: borrowing GIL) { work(gil) }
+    public override func expire() { expired() }
+    public override func finish() { finished() }
 }

@@ -131,7 +131,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     /// Runs `body` on a worker with the GIL and returns its result (admin work, no deadline).
     public func perform<T: Sendable>(_ body: @escaping @Sendable (borrowing GIL) -> T) async -> T {
         await withCheckedContinuation { continuation in
-            let accepted = submit(PythonJob(deadline: nil, work: { gil in continuation.resume(returning: body(gil)) }), force: true)
+            let accepted = submit(ClosureJob(deadline: nil, work: { gil in continuation.resume(returning: body(gil)) }), force: true)
             if !accepted {
                 // Stopping: run it here rather than never answering.
                 continuation.resume(returning: PythonRuntime.shared.withGIL { body($0) })
@@ -143,7 +143,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     public func performBlocking<T: Sendable>(_ body: @escaping @Sendable (borrowing GIL) -> T) -> T {
         let box = ResultBox<T>()
         let done = DispatchSemaphore(value: 0)
-        let accepted = submit(PythonJob(deadline: nil, work: { gil in
+        let accepted = submit(ClosureJob(deadline: nil, work: { gil in
             box.value = body(gil)
             done.signal()
         }), force: true)
@@ -225,10 +225,12 @@ public final class PythonWorkerPool: @unchecked Sendable {
             return false
         }
         activeWorkers += 1
+        // One clock read for the batch: the jobs were queued moments ago, in the same turn.
+        let now = ContinuousClock.now
         var ran = 0
-        while ran < limit, let job = takeLocked() {
+        while ran < limit, let job = takeLocked(runningIn: guest.slot) {
             condition.unlock()
-            run(job, slot: guest.slot, threadState: guest.threadState, ident: guest.ident)
+            run(job, slot: guest.slot, threadState: guest.threadState, ident: guest.ident, now: now)
             ran += 1
             condition.lock()
         }
@@ -253,8 +255,9 @@ public final class PythonWorkerPool: @unchecked Sendable {
         if let worker { wakeups[worker].signal() }
     }
 
-    /// The next job, or nil when the queue is empty. Call with `condition` held.
-    private func takeLocked() -> PythonJob? {
+    /// The next job, marked running in `slot` (one lock for both), or nil when the queue is
+    /// empty. Call with `condition` held.
+    private func takeLocked(runningIn slot: Int) -> PythonJob? {
         guard queueHead < queue.count else { return nil }
         // Empty the slot at once: a job holds its request (megabytes, for large arguments).
         let job = queue[queueHead].take()!
@@ -267,6 +270,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
             queue.removeFirst(queueHead)
             queueHead = 0
         }
+        running[slot] = RunningJob(job: job, nextInterrupt: job.deadline)
         return job
     }
 
@@ -274,7 +278,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     private func nextJob(_ index: Int) -> PythonJob? {
         while true {
             condition.lock()
-            if let job = takeLocked() {
+            if let job = takeLocked(runningIn: index) {
                 condition.unlock()
                 return job
             }
@@ -299,7 +303,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
         condition.unlock()
 
         while let job = nextJob(index) {
-            run(job, slot: index, threadState: threadState, ident: UInt(ident))
+            run(job, slot: index, threadState: threadState, ident: UInt(ident), now: .now)
         }
 
         PyEval_RestoreThread(threadState)
@@ -311,27 +315,29 @@ public final class PythonWorkerPool: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Runs one job in `slot` (a worker's or a guest's), or answers it as expired if it waited
-    /// in the queue past its deadline.
-    private func run(_ job: PythonJob, slot: Int, threadState: UnsafeMutablePointer<PyThreadState>, ident: UInt) {
-        if let deadline = job.deadline, deadline <= .now {
-            if job.ticket.claim() { job.expired() }
-            job.finished()
+    /// Runs one job in `slot` (a worker's or a guest's, where `takeLocked(runningIn:)` marked
+    /// it running), or answers it as expired if it waited in the queue past its deadline.
+    private func run(_ job: PythonJob, slot: Int, threadState: UnsafeMutablePointer<PyThreadState>, ident: UInt, now: ContinuousClock.Instant) {
+        if let deadline = job.deadline, deadline <= now {
+            clearRunning(slot)
+            if job.claim() { job.expire() }
+            job.finish()
             return
         }
         GIL.withPinned(threadState) { gil in
-            setRunning(slot, job)
-            job.work(gil)
-            setRunning(slot, nil)
+            job.run(gil)
+            // Cleared with the GIL held: the monitor interrupts only with the GIL and only the
+            // job it finds here, so no interrupt can be raised after the next line.
+            clearRunning(slot)
             // Drop an interrupt the monitor raced in after the call had returned.
             PyThreadState_SetAsyncExc(ident, nil)
         }
-        job.finished()
+        job.finish()
     }
 
-    private func setRunning(_ index: Int, _ job: PythonJob?) {
+    private func clearRunning(_ slot: Int) {
         condition.lock()
-        running[index] = job.map { RunningJob(job: $0, nextInterrupt: $0.deadline) }
+        running[slot] = nil
         condition.unlock()
     }
 
@@ -376,8 +382,8 @@ public final class PythonWorkerPool: @unchecked Sendable {
             if done { return }
 
             for (index, job) in due {
-                if job.ticket.claim() { job.expired() }
-                interrupt(worker: index, running: job.ticket)
+                if job.claim() { job.expire() }
+                interrupt(worker: index, running: job)
             }
             onTick()
 
@@ -401,11 +407,11 @@ public final class PythonWorkerPool: @unchecked Sendable {
         monitor.unlock()
     }
 
-    /// Raises RPCTimeout in worker `index` if it is still running the job with `ticket`.
-    private func interrupt(worker index: Int, running ticket: JobTicket) {
+    /// Raises RPCTimeout in worker `index` if it is still running `job`.
+    private func interrupt(worker index: Int, running job: PythonJob) {
         PythonRuntime.shared.withGIL { _ in
             condition.lock()
-            let stillRunning = running[index]?.job.ticket === ticket
+            let stillRunning = running[index]?.job === job
             let ident = threadIdents[index]
             condition.unlock()
             // Holding the GIL, the worker cannot finish its job between the check and the raise.

@@ -8,6 +8,8 @@ final class ServerCore: Sendable {
     let name: String
     let options: ServerOptions
     let logger: Logger
+    /// Whether the logger takes a line per successful call (debug): read once, not per call.
+    let logsEveryCall: Bool
     let pool: PythonWorkerPool
     let registry: RPCRegistry
     let dispatcher: Dispatcher
@@ -24,6 +26,7 @@ final class ServerCore: Sendable {
         self.name = name
         self.options = options
         self.logger = logger
+        logsEveryCall = logger.logLevel <= .debug
         store = try options.stateDirectory.map { try StateStore(directory: $0) }
         let loops = self.loops
         pool = PythonWorkerPool(
@@ -48,15 +51,25 @@ final class ServerCore: Sendable {
         case .message(let buffer):
             // The usual RPC-REQ: the last one again with other arguments, or read without a
             // value tree; anything else takes the general path.
-            let fast = buffer.withUnsafeReadableBytes { bytes -> (request: RPCRequest, repeated: Bool)? in
-                if let memo, let request = memo.template?.match(bytes) { return (request, true) }
+            let fast = buffer.withUnsafeReadableBytes { bytes -> FastRead? in
+                if let memo, let template = memo.template, let match = template.match(bytes) {
+                    if let decided = memo.call, decided.generation === registry.current {
+                        return .decided(decided, rawArguments: Array(UnsafeRawBufferPointer(rebasing: bytes[match.arguments])), id: match.id)
+                    }
+                    return .request(template.request(for: match, in: bytes))
+                }
                 guard let (request, template) = RequestTemplate.read(bytes) else { return nil }
                 memo?.template = template
                 memo?.call = nil
-                return (request, false)
+                return .request(request)
             }
-            if let fast {
-                return call(fast.request, from: peer, route: route, memo: memo, repeated: fast.repeated)
+            switch fast {
+            case .decided(let call, let rawArguments, let id):
+                return run(call, rawArguments: rawArguments, id: id, peer: peer, route: route)
+            case .request(let request):
+                return self.call(request, from: peer, route: route, memo: memo)
+            case nil:
+                break
             }
             // The arguments list is kept as JSON text and parsed straight into Python objects
             // when the call runs: no value tree, and the big parse happens with the GIL, after
@@ -96,16 +109,15 @@ final class ServerCore: Sendable {
         }
     }
 
-    private func call(
-        _ request: RPCRequest, from peer: String, route: ReplyRoute, memo: RequestMemo? = nil, repeated: Bool = false
-    ) -> [UInt8]? {
-        let generation = registry.current
-        // The same request as the last one but for its arguments: the same decision, as long
-        // as no deploy happened since.
-        if repeated, let decided = memo?.call, decided.generation === generation {
-            return run(decided.with(rawArguments: request.rawArguments), request: request, peer: peer, route: route)
-        }
-        switch dispatcher.decide(request, from: peer, generation: generation) {
+    /// A request read without a value tree: a repeat of the connection's last one, already
+    /// dispatched, or one to dispatch.
+    private enum FastRead {
+        case decided(Dispatcher.Call, rawArguments: [UInt8], id: JSONValue?)
+        case request(RPCRequest)
+    }
+
+    private func call(_ request: RPCRequest, from peer: String, route: ReplyRoute, memo: RequestMemo? = nil) -> [UInt8]? {
+        switch dispatcher.decide(request, from: peer, generation: registry.current) {
         case .reject(let error):
             let label = "\(request.service).\(request.rpc)"
             if error.type == .clientNotRegistered {
@@ -115,25 +127,22 @@ final class ServerCore: Sendable {
             }
             return RPCReply.exception(error)
         case .run(let call):
+            // The connection's next request like this one reuses the decision.
             if memo?.template != nil { memo?.call = call }
-            return run(call, request: request, peer: peer, route: route)
+            return run(call, rawArguments: request.rawArguments, id: request.id, peer: peer, route: route)
         }
     }
 
-    private func run(_ call: Dispatcher.Call, request: RPCRequest, peer: String, route: ReplyRoute) -> [UInt8]? {
-        let running = CallInFlight(call: call, id: request.id, peer: peer, route: route, logger: logger, debug: options.debug)
+    private func run(_ call: Dispatcher.Call, rawArguments: [UInt8]?, id: JSONValue?, peer: String, route: ReplyRoute) -> [UInt8]? {
+        let job = CallInFlight(call: call, rawArguments: rawArguments, id: id, peer: peer, route: route, core: self)
         call.generation.beginCall()
-        // Each closure captures one object: no capture context to allocate, one retain each.
-        let job = PythonJob(
-            deadline: running.deadline, ticket: running.ticket,
-            work: { gil in running.run(gil) }, expired: { running.expire() }, finished: { running.finish() })
         guard pool.submit(job, wake: false) else {
             call.generation.endCall()
             logger.warning("\(call.overload.label) by \(call.caller)@\(peer): Server Busy (\(options.maxPendingCalls) calls waiting)")
             return RPCReply.exception(RPCError(
                 .serverBusy,
                 "server \(name) has \(options.maxPendingCalls) calls waiting for Python; retry in a moment",
-                id: request.id))
+                id: id))
         }
         // No wake-up: the I/O loop that read the call runs it at the end of its read cycle.
         return nil

@@ -9,7 +9,10 @@ import Glibc
 /// the same request with those two values replaced: it is read by comparing bytes and
 /// skipping the two values, without making a String of any name or type again. Anything
 /// else is not a match (nil), and the caller reads the message in full.
-public struct RequestTemplate: Sendable {
+///
+/// A class: a connection consults its template for every request, and a struct holding a
+/// request would be copied, a dozen reference counts each time.
+public final class RequestTemplate: Sendable {
     private let bytes: [UInt8]
     private let arguments: Range<Int>
     private let id: Range<Int>?
@@ -19,6 +22,13 @@ public struct RequestTemplate: Sendable {
     /// Templates are kept for messages up to this size; larger ones gain nothing from it.
     public static let maxBytes = 1024
 
+    private init(bytes: [UInt8], arguments: Range<Int>, id: Range<Int>?, request: RPCRequest) {
+        self.bytes = bytes
+        self.arguments = arguments
+        self.id = id
+        self.request = request
+    }
+
     /// Reads `bytes` as `RPCRequest.parseFast` does; with the request, a template of it
     /// when the message is small.
     public static func read(_ bytes: UnsafeRawBufferPointer) -> (request: RPCRequest, template: RequestTemplate?)? {
@@ -27,47 +37,86 @@ public struct RequestTemplate: Sendable {
         return (request, RequestTemplate(bytes: Array(bytes), arguments: arguments, id: id, request: request))
     }
 
-    /// `bytes` read by difference from the template; nil unless they differ only inside the
-    /// `arguments` list and the `id` value (then `RPCRequest.parseFast` reads them the same).
-    public func match(_ new: UnsafeRawBufferPointer) -> RPCRequest? {
-        guard let newBase = new.baseAddress else { return nil }
-        var scanner = JSONScanner(bytes: new)
-        var rawArguments: Range<Int> = 0..<0
-        var newID: JSONValue?
-        return bytes.withUnsafeBytes { template -> RPCRequest? in
-            let base = template.baseAddress!
-            var inTemplate = 0
-            /// The bytes up to `hole` are the template's, and the hole holds a value of the
-            /// kind `parseFast` accepts there.
-            func fill(_ hole: Range<Int>, isArguments: Bool) -> Bool {
-                let fixed = hole.lowerBound - inTemplate
-                guard new.count - scanner.index >= fixed,
-                      memcmp(base + inTemplate, newBase + scanner.index, fixed) == 0 else { return false }
-                scanner.index += fixed
-                inTemplate = hole.upperBound
-                let start = scanner.index
-                if isArguments {
-                    guard scanner.current == UInt8(ascii: "["), (try? scanner.skipValue(depth: 2)) != nil else { return false }
-                    rawArguments = start..<scanner.index
-                    return true
-                }
-                guard let value = try? scanner.parseValue(depth: 2), value.isRequestID else { return false }
-                newID = value
-                return true
-            }
+    /// What a message read by difference has of its own: where its `arguments` list stands
+    /// in it, and its `id`. Everything else is the template's.
+    public struct Match {
+        public let arguments: Range<Int>
+        public let id: JSONValue?
+    }
+
+    /// `new` read by difference from the template; nil unless the bytes differ only inside
+    /// the `arguments` list and the `id` value (then `RPCRequest.parseFast` reads them as
+    /// `request(for:in:)` does).
+    public func match(_ new: UnsafeRawBufferPointer) -> Match? {
+        guard new.baseAddress != nil else { return nil }
+        return bytes.withUnsafeBytes { template -> Match? in
+            var reader = DifferenceReader(template: template, new: new)
             // The holes in the order they stand in the message.
             if let id, id.lowerBound < arguments.lowerBound {
-                guard fill(id, isArguments: false), fill(arguments, isArguments: true) else { return nil }
+                guard reader.fill(id, isArguments: false), reader.fill(arguments, isArguments: true) else { return nil }
             } else {
-                guard fill(arguments, isArguments: true), id.map({ fill($0, isArguments: false) }) ?? true else { return nil }
+                guard reader.fill(arguments, isArguments: true), id.map({ reader.fill($0, isArguments: false) }) ?? true else { return nil }
             }
-            let rest = template.count - inTemplate
-            guard new.count - scanner.index == rest,
-                  memcmp(base + inTemplate, newBase + scanner.index, rest) == 0 else { return nil }
-            var request = request
-            request.rawArguments = Array(UnsafeRawBufferPointer(rebasing: new[rawArguments]))
-            request.id = newID
-            return request
+            guard reader.fillRest() else { return nil }
+            return Match(arguments: reader.arguments, id: reader.id)
         }
+    }
+
+    /// The request a match stands for: the template's, with the message's arguments and id.
+    public func request(for match: Match, in new: UnsafeRawBufferPointer) -> RPCRequest {
+        var request = request
+        request.rawArguments = Array(UnsafeRawBufferPointer(rebasing: new[match.arguments]))
+        request.id = match.id
+        return request
+    }
+}
+
+/// Walks a message and its template side by side: equal bytes up to each hole, then the
+/// message's own value in the hole. (A struct rather than a local function: a local function
+/// capturing the walk's variables pays an exclusivity check on each of them.)
+private struct DifferenceReader {
+    let template: UnsafeRawBufferPointer
+    let new: UnsafeRawBufferPointer
+    var scanner: JSONScanner
+    /// How far the template is matched.
+    var inTemplate = 0
+    var arguments: Range<Int> = 0..<0
+    var id: JSONValue?
+
+    init(template: UnsafeRawBufferPointer, new: UnsafeRawBufferPointer) {
+        self.template = template
+        self.new = new
+        scanner = JSONScanner(bytes: new)
+    }
+
+    /// Whether the bytes up to `hole` are the template's, and the hole holds a value of the
+    /// kind `parseFast` accepts there.
+    mutating func fill(_ hole: Range<Int>, isArguments: Bool) -> Bool {
+        guard equalBytes(hole.lowerBound - inTemplate) else { return false }
+        inTemplate = hole.upperBound
+        let start = scanner.index
+        if isArguments {
+            guard scanner.current == UInt8(ascii: "["), (try? scanner.skipValue(depth: 2)) != nil else { return false }
+            arguments = start..<scanner.index
+            return true
+        }
+        guard let value = try? scanner.parseValue(depth: 2), value.isRequestID else { return false }
+        id = value
+        return true
+    }
+
+    /// Whether the message ends with exactly the template's remaining bytes.
+    mutating func fillRest() -> Bool {
+        let rest = template.count - inTemplate
+        return new.count - scanner.index == rest && equalBytes(rest)
+    }
+
+    /// Whether the next `count` bytes of both are equal; steps over them if so.
+    private mutating func equalBytes(_ count: Int) -> Bool {
+        guard new.count - scanner.index >= count,
+              memcmp(template.baseAddress! + inTemplate, new.baseAddress! + scanner.index, count) == 0 else { return false }
+        scanner.index += count
+        inTemplate += count
+        return true
     }
 }

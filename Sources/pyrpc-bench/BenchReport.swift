@@ -10,11 +10,14 @@ struct BenchRow {
     var p99: Double
     /// Seconds of server CPU per call.
     var cpuPerCall: Double
+    /// The part of it spent outside the kernel (the server's own code: parsing, dispatch,
+    /// Python); the rest is the kernel's network stack, the same work for every server.
+    var userPerCall: Double
     var rss: Int
     var sample: String
 
     var consoleLine: String {
-        "\(workload) [\(server)]: \(Int(callsPerSecond)) calls/s, p50 \(micros(p50)) µs, p99 \(micros(p99)) µs, server CPU \(micros(cpuPerCall)) µs/call, RSS \(rss / 1_048_576) MiB, \(failures) failures"
+        "\(workload) [\(server)]: \(Int(callsPerSecond)) calls/s, p50 \(micros(p50)) µs, p99 \(micros(p99)) µs, server CPU \(micros(cpuPerCall)) µs/call (user \(micros(userPerCall))), RSS \(rss / 1_048_576) MiB, \(failures) failures"
     }
 }
 
@@ -54,12 +57,12 @@ struct BenchReport {
     func markdown(machine: String) -> String {
         var text = "# pyrpc benchmark results\n\n"
         text += "Produced by `swift run -c release pyrpc-bench` on \(machine). "
-        text += "Server CPU per call is read from /proc/PID/task/*/schedstat of the server process; it is the figure that stays stable on a noisy machine.\n\n"
+        text += "Server CPU per call is read from /proc/PID/task/*/schedstat of the server process; it is the figure that stays stable on a noisy machine. Its user-space part (from /proc/PID/stat, 10 ms ticks) is the server's own code; the rest is the kernel's TCP stack, which costs every server about the same.\n\n"
         for note in notes { text += "**Note:** \(note)\n\n" }
-        text += "| workload | server | calls/s | p50 µs | p99 µs | server CPU µs/call | server RSS MiB | failures |\n"
-        text += "|---|---|---:|---:|---:|---:|---:|---:|\n"
+        text += "| workload | server | calls/s | p50 µs | p99 µs | server CPU µs/call | of which user space | server RSS MiB | failures |\n"
+        text += "|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
         for row in rows {
-            text += "| \(row.workload) | \(row.server) | \(Int(row.callsPerSecond)) | \(micros(row.p50)) | \(micros(row.p99)) | \(micros(row.cpuPerCall)) | \(row.rss / 1_048_576) | \(row.failures) |\n"
+            text += "| \(row.workload) | \(row.server) | \(Int(row.callsPerSecond)) | \(micros(row.p50)) | \(micros(row.p99)) | \(micros(row.cpuPerCall)) | \(micros(row.userPerCall)) | \(row.rss / 1_048_576) | \(row.failures) |\n"
         }
         text += "\n## pyrpc relative to the comparison servers\n\n"
         text += "| workload | CPU/call vs C ceiling | throughput vs C ceiling | CPU/call: Python baseline ÷ pyrpc |\n|---|---:|---:|---:|\n"

@@ -133,22 +133,59 @@ final class BenchSuite {
     // MARK: Workloads
 
     /// Runs one load against `server` and records a row: throughput, latency, server CPU per call, RSS.
-    @discardableResult
     func measure(_ workload: String, _ server: ServerUnderTest, request: [UInt8], mode: LoadGenerator.Mode,
-                 concurrency: Int, duration: Double? = nil, calls: Int? = nil) -> BenchRow {
+                 concurrency: Int, duration: Double? = nil, calls: Int? = nil) {
+        record(workload, server, sample(server, request: request, mode: mode, concurrency: concurrency, duration: duration, calls: calls))
+    }
+
+    /// Runs `workload` against every server in turn, `rounds` times, each for its share of
+    /// `duration`, and records each server's rounds added up. This VM's speed drifts over
+    /// minutes: in turns, a drift moves every server's figures alike instead of favouring
+    /// whichever ran first.
+    func measureInTurns(_ workload: String, _ servers: [ServerUnderTest], request: [UInt8], mode: LoadGenerator.Mode,
+                        concurrency: Int, duration: Double, rounds: Int = 3) {
+        var totals = Array(repeating: Sample(), count: servers.count)
+        for _ in 0..<rounds {
+            for (index, server) in servers.enumerated() {
+                totals[index].add(sample(server, request: request, mode: mode, concurrency: concurrency, duration: duration / Double(rounds)))
+            }
+        }
+        for (server, total) in zip(servers, totals) { record(workload, server, total) }
+    }
+
+    /// One warmed-up load run and the server CPU it cost.
+    struct Sample {
+        var load = LoadResult()
+        var cpuNanoseconds: UInt64 = 0
+        var userNanoseconds: UInt64 = 0
+
+        mutating func add(_ other: Sample) {
+            load.add(other.load)
+            cpuNanoseconds += other.cpuNanoseconds
+            userNanoseconds += other.userNanoseconds
+        }
+    }
+
+    func sample(_ server: ServerUnderTest, request: [UInt8], mode: LoadGenerator.Mode, concurrency: Int,
+                duration: Double? = nil, calls: Int? = nil) -> Sample {
         // Warm up (connections, caches, lazy imports) without counting.
         _ = LoadGenerator.run(port: server.port, request: request, mode: mode, concurrency: concurrency, calls: max(concurrency * 20, 50))
         let cpuBefore = server.cpuNanoseconds
-        let result = LoadGenerator.run(port: server.port, request: request, mode: mode, concurrency: concurrency, duration: duration, calls: calls)
-        let cpu = server.cpuNanoseconds - cpuBefore
+        let userBefore = server.userNanoseconds
+        let load = LoadGenerator.run(port: server.port, request: request, mode: mode, concurrency: concurrency, duration: duration, calls: calls)
+        return Sample(load: load, cpuNanoseconds: server.cpuNanoseconds - cpuBefore, userNanoseconds: server.userNanoseconds - userBefore)
+    }
+
+    func record(_ workload: String, _ server: ServerUnderTest, _ sample: Sample) {
+        let result = sample.load
+        let perCall = { (nanoseconds: UInt64) in result.calls > 0 ? Double(nanoseconds) / 1e9 / Double(result.calls) : 0 }
         let row = BenchRow(
             workload: workload, server: server.name, calls: result.calls, failures: result.failures,
             callsPerSecond: result.callsPerSecond, p50: result.percentile(0.5), p99: result.percentile(0.99),
-            cpuPerCall: result.calls > 0 ? Double(cpu) / 1e9 / Double(result.calls) : 0,
+            cpuPerCall: perCall(sample.cpuNanoseconds), userPerCall: perCall(sample.userNanoseconds),
             rss: server.residentBytes, sample: result.firstAnswer)
         report.rows.append(row)
         say(row.consoleLine)
-        return row
     }
 
     /// A comparison server, or nil with a note when this machine cannot run it (no C
@@ -176,9 +213,7 @@ final class BenchSuite {
         for (label, mode, concurrency) in [("add persistent c=1", LoadGenerator.Mode.persistent, 1),
                                            ("add persistent c=8", .persistent, 8),
                                            ("add one-shot c=8", .oneShot, 8)] where wanted(label) {
-            for server in [ours, ceiling, baseline].compactMap({ $0 }) {
-                measure(label, server, request: addRequest, mode: mode, concurrency: concurrency, duration: duration)
-            }
+            measureInTurns(label, [ours, ceiling, baseline].compactMap({ $0 }), request: addRequest, mode: mode, concurrency: concurrency, duration: duration)
         }
         for server in [ours, baseline].compactMap({ $0 }) where wanted("total(List[float]) 100,000 floats") {
             measure("total(List[float]) 100,000 floats", server, request: totalRequest, mode: .persistent, concurrency: 1, calls: options.largeCalls)

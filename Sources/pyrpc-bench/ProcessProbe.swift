@@ -21,16 +21,26 @@ enum ProcessProbe {
         return max(total, statTicksNanoseconds(pid))
     }
 
-    /// utime + stime + cutime + cstime from /proc/PID/stat, in nanoseconds.
+    /// utime + stime from /proc/PID/stat, in nanoseconds.
     static func statTicksNanoseconds(_ pid: Int32) -> UInt64 {
+        statTimes(pid).map { $0.user + $0.system } ?? 0
+    }
+
+    /// User-space CPU time (utime) from /proc/PID/stat, in nanoseconds.
+    static func userNanoseconds(_ pid: Int32) -> UInt64 {
+        statTimes(pid)?.user ?? 0
+    }
+
+    /// utime and stime of every thread, exited ones included, in nanoseconds (10 ms ticks).
+    private static func statTimes(_ pid: Int32) -> (user: UInt64, system: UInt64)? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let close = text.lastIndex(of: ")")
-        else { return 0 }
+        else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
         // After the command: state is field 3; utime is 14, stime 15 (1-based) → offsets 11, 12.
-        guard fields.count > 13, let user = UInt64(fields[11]), let system = UInt64(fields[12]) else { return 0 }
-        let ticks = UInt64(sysconf(Int32(_SC_CLK_TCK)))
-        return (user + system) * 1_000_000_000 / max(ticks, 1)
+        guard fields.count > 13, let user = UInt64(fields[11]), let system = UInt64(fields[12]) else { return nil }
+        let nanosecondsPerTick = 1_000_000_000 / max(UInt64(sysconf(Int32(_SC_CLK_TCK))), 1)
+        return (user * nanosecondsPerTick, system * nanosecondsPerTick)
     }
 
     /// Resident set size in bytes.

@@ -58,6 +58,7 @@ final class ServerUnderTest {
     }
 
     var cpuNanoseconds: UInt64 { ProcessProbe.cpuNanoseconds(pid) }
+    var userNanoseconds: UInt64 { ProcessProbe.userNanoseconds(pid) }
     var residentBytes: Int { ProcessProbe.residentBytes(pid) }
 
     /// SIGTERM, then SIGKILL after two seconds: a child can inherit a signal mask that blocks

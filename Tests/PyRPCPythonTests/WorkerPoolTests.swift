@@ -13,7 +13,7 @@ final class WorkerPoolTests: XCTestCase {
         expired: XCTestExpectation? = nil, finished: XCTestExpectation? = nil, expiredAt: Box<Double?>? = nil,
         start: ContinuousClock.Instant = .now
     ) -> PythonJob {
-        PythonJob(
+        ClosureJob(
             deadline: deadline,
             work: { gil in outcome.value = function.call([], types: [], returns: [], gil) },
             expired: {
@@ -38,7 +38,7 @@ final class WorkerPoolTests: XCTestCase {
         let outcome = Box<CallOutcome?>(nil)
         let expired = expectation(description: "expired")
         let finished = expectation(description: "finished")
-        XCTAssertTrue(pool.submit(PythonJob(
+        XCTAssertTrue(pool.submit(ClosureJob(
             deadline: .now + .milliseconds(200),
             work: { gil in outcome.value = spin.call([], types: [], returns: [], gil) },
             expired: { expired.fulfill() }, finished: { finished.fulfill() }), wake: false))
@@ -137,20 +137,21 @@ final class WorkerPoolTests: XCTestCase {
         let expired = expectation(description: "expired")
         expired.isInverted = true
         let finished = expectation(description: "finished")
-        let ticket = JobTicket()
-        XCTAssertTrue(
-            pool.submit(
-                PythonJob(
-                    deadline: .now + .milliseconds(200), ticket: ticket,
-                    work: { gil in
-                        outcome.value = quick.call([], types: [], returns: [], gil)
-                        _ = ticket.claim()
-                    },
-                    expired: { expired.fulfill() }, finished: { finished.fulfill() })))
+        // The job claims itself when its call returns, as the server's calls do.
+        let claimer = Box<PythonJob?>(nil)
+        let job = ClosureJob(
+            deadline: .now + .milliseconds(200),
+            work: { gil in
+                outcome.value = quick.call([], types: [], returns: [], gil)
+                _ = claimer.value?.claim()
+            },
+            expired: { expired.fulfill() }, finished: { finished.fulfill() })
+        claimer.value = job
+        XCTAssertTrue(pool.submit(job))
         await fulfillment(of: [finished], timeout: 5)
         await fulfillment(of: [expired], timeout: 0.5)
         XCTAssertEqual(outcome.value, .returned([]))
-        XCTAssertTrue(ticket.isClaimed)
+        XCTAssertTrue(job.isClaimed)
         // The pending-interrupt cleanup leaves the next call unharmed.
         let next = try await script.call("f", returns: [], pool: pool)
         XCTAssertEqual(next, .returned([]))
@@ -169,7 +170,7 @@ final class WorkerPoolTests: XCTestCase {
         let secondDone = expectation(description: "second finished")
         XCTAssertTrue(
             pool.submit(
-                PythonJob(
+                ClosureJob(
                     deadline: .now + .milliseconds(100), work: { _ in ran.value = true }, expired: { expired.fulfill() },
                     finished: { secondDone.fulfill() })))
         await fulfillment(of: [expired, firstDone, secondDone], timeout: 5)
@@ -205,22 +206,22 @@ final class WorkerPoolTests: XCTestCase {
         let secondDone = expectation(description: "second")
         XCTAssertTrue(
             pool.submit(
-                PythonJob(
+                ClosureJob(
                     deadline: nil,
                     work: { gil in
                         started.fulfill()
                         _ = sleeper.call([], types: [], returns: [], gil)
                     }, finished: { firstDone.fulfill() })))
         await fulfillment(of: [started], timeout: 5)  // the worker has taken the first job off the queue
-        XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in }, finished: { secondDone.fulfill() })))
+        XCTAssertTrue(pool.submit(ClosureJob(deadline: nil, work: { _ in }, finished: { secondDone.fulfill() })))
         XCTAssertEqual(pool.pendingCount, 1)
         let refused = Box(false)
-        XCTAssertFalse(pool.submit(PythonJob(deadline: nil, work: { _ in XCTFail("a refused job ran") }, finished: { refused.value = true })))
+        XCTAssertFalse(pool.submit(ClosureJob(deadline: nil, work: { _ in XCTFail("a refused job ran") }, finished: { refused.value = true })))
         // Admin work may still be forced in.
-        XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in }), force: true))
+        XCTAssertTrue(pool.submit(ClosureJob(deadline: nil, work: { _ in }), force: true))
         await fulfillment(of: [firstDone, secondDone], timeout: 5)
         XCTAssertFalse(refused.value, "a refused job is never finished either")
-        XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in })), "room again once the queue drains")
+        XCTAssertTrue(pool.submit(ClosureJob(deadline: nil, work: { _ in })), "room again once the queue drains")
         await script.unload(pool: pool)
     }
 
@@ -231,7 +232,7 @@ final class WorkerPoolTests: XCTestCase {
         let before = await pool.perform { _ in "before" }
         XCTAssertEqual(before, "before")
         XCTAssertTrue(pool.shutdown(grace: .seconds(2)))
-        XCTAssertFalse(pool.submit(PythonJob(deadline: nil, work: { _ in })))
+        XCTAssertFalse(pool.submit(ClosureJob(deadline: nil, work: { _ in })))
         let after = await pool.perform { _ in "after" }
         XCTAssertEqual(after, "after")
         let blocking = pool.performBlocking { _ in 5 }
@@ -243,12 +244,12 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertEqual(value, "ok")
     }
 
-    func testJobTicketIsClaimedOnce() {
-        let ticket = JobTicket()
-        XCTAssertFalse(ticket.isClaimed)
-        XCTAssertTrue(ticket.claim())
-        XCTAssertFalse(ticket.claim())
-        XCTAssertTrue(ticket.isClaimed)
+    func testJobIsClaimedOnce() {
+        let job = ClosureJob(deadline: nil, work: { _ in })
+        XCTAssertFalse(job.isClaimed)
+        XCTAssertTrue(job.claim())
+        XCTAssertFalse(job.claim())
+        XCTAssertTrue(job.isClaimed)
     }
 }
 
@@ -261,7 +262,7 @@ final class WorkerPoolSchedulingTests: XCTestCase {
         defer { release.signal() }
         let ranOn = Box<[UInt]>([])  // jobs run one after another on the guest
         for _ in 0..<5 {
-            XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in
+            XCTAssertTrue(pool.submit(ClosureJob(deadline: nil, work: { _ in
                 ranOn.value.append(UInt(PyThread_get_thread_ident()))
             }), wake: false))
         }
@@ -285,7 +286,7 @@ final class WorkerPoolSchedulingTests: XCTestCase {
         defer { pool.shutdown(grace: .seconds(2)) }
         let ran = (0..<3).map { expectation(description: "job \($0)") }
         for index in 0..<3 {
-            XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in ran[index].fulfill() }), wake: false))
+            XCTAssertTrue(pool.submit(ClosureJob(deadline: nil, work: { _ in ran[index].fulfill() }), wake: false))
         }
         pool.wakeIfIdle()
         await fulfillment(of: ran, timeout: 5, enforceOrder: true)
@@ -296,7 +297,7 @@ final class WorkerPoolSchedulingTests: XCTestCase {
         defer { pool.shutdown(grace: .seconds(2)) }
         let ran = expectation(description: "ran")
         let start = ContinuousClock.now
-        XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in ran.fulfill() }), wake: false))
+        XCTAssertTrue(pool.submit(ClosureJob(deadline: nil, work: { _ in ran.fulfill() }), wake: false))
         await fulfillment(of: [ran], timeout: 5)
         XCTAssertLessThan(elapsed(since: start), 1, "the stall check should start it within milliseconds")
     }
@@ -311,9 +312,9 @@ final class WorkerPoolSchedulingTests: XCTestCase {
         let quickDone = expectation(description: "quick")
         let start = ContinuousClock.now
         let quickAt = Box<Double?>(nil)
-        XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { gil in _ = sleeper.call([], types: [], returns: [], gil) }, finished: { slowDone.fulfill() })))
+        XCTAssertTrue(pool.submit(ClosureJob(deadline: nil, work: { gil in _ = sleeper.call([], types: [], returns: [], gil) }, finished: { slowDone.fulfill() })))
         try await Task.sleep(for: .milliseconds(100))  // the sleeper is running and holds the only awake worker
-        XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in quickAt.value = elapsed(since: start) }, finished: { quickDone.fulfill() })))
+        XCTAssertTrue(pool.submit(ClosureJob(deadline: nil, work: { _ in quickAt.value = elapsed(since: start) }, finished: { quickDone.fulfill() })))
         await fulfillment(of: [quickDone], timeout: 5)
         XCTAssertLessThan(try XCTUnwrap(quickAt.value), 0.6, "a parked worker should take the quick job while the first one sleeps")
         await fulfillment(of: [slowDone], timeout: 5)
@@ -336,12 +337,12 @@ final class WorkerPoolSchedulingTests: XCTestCase {
         do {
             let payload = Payload()
             watched = payload
-            XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in withExtendedLifetime(payload) {} }, finished: { ran.fulfill() })))
+            XCTAssertTrue(pool.submit(ClosureJob(deadline: nil, work: { _ in withExtendedLifetime(payload) {} }, finished: { ran.fulfill() })))
         }
         await fulfillment(of: [ran], timeout: 5)
         // Keep another job queued so the queue is not simply emptied.
         let second = expectation(description: "second")
-        XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in }, finished: { second.fulfill() })))
+        XCTAssertTrue(pool.submit(ClosureJob(deadline: nil, work: { _ in }, finished: { second.fulfill() })))
         await fulfillment(of: [second], timeout: 5)
         for _ in 0..<50 where watched != nil { try await Task.sleep(for: .milliseconds(10)) }
         XCTAssertNil(watched, "the pool still holds a job that has finished")
@@ -375,7 +376,7 @@ final class WorkerPoolStressTests: XCTestCase {
         var random = SystemRandomNumberGenerator()
         for index in 0..<count {
             let function = functions[index % 7 == 0 ? 1 : (index % 11 == 0 ? 2 : 0)]
-            let job = PythonJob(
+            let job = ClosureJob(
                 deadline: .now + .seconds(30),
                 work: { gil in
                     runs[index].value += 1
@@ -413,7 +414,7 @@ private extension Array {
 func occupyTheOnlyWorker(of pool: PythonWorkerPool) throws -> DispatchSemaphore {
     let release = DispatchSemaphore(value: 0)
     let busy = DispatchSemaphore(value: 0)
-    XCTAssertTrue(pool.submit(PythonJob(deadline: nil, work: { _ in
+    XCTAssertTrue(pool.submit(ClosureJob(deadline: nil, work: { _ in
         busy.signal()
         let state = PyEval_SaveThread()
         release.wait()

@@ -9,7 +9,7 @@ final class RequestTemplateTests: XCTestCase {
     }
 
     func match(_ template: RequestTemplate, _ text: String) -> RPCRequest? {
-        Array(text.utf8).withUnsafeBytes { template.match($0) }
+        Array(text.utf8).withUnsafeBytes { bytes in template.match(bytes).map { template.request(for: $0, in: bytes) } }
     }
 
     func fast(_ text: String) -> RPCRequest? {

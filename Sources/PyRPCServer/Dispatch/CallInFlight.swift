@@ -2,45 +2,48 @@ import Logging
 import PyRPCPython
 import PyRPCWire
 
-/// One dispatched call from the moment it is queued for Python until it is answered: runs
-/// it, or answers that it timed out, records its statistics and logs it.
+/// One dispatched call from the moment it is queued for Python until it is answered: the
+/// pool's job for it. Runs it, or answers that it timed out, records its statistics and logs
+/// it.
 ///
-/// One object rather than closures that each capture a dozen values: a call allocates this
-/// and nothing else, and the pool's closures capture just it.
-final class CallInFlight: Sendable {
+/// A call allocates this and its raw arguments and nothing else: the decision (`call`) is
+/// shared by every request a connection repeats, and the server's settings are read from
+/// `core` rather than copied in.
+final class CallInFlight: PythonJob, @unchecked Sendable {
     let call: Dispatcher.Call
+    /// The `arguments` JSON text, parsed into Python objects when the call runs (nil when
+    /// the request's arguments were read as values: `call.arguments`).
+    let rawArguments: [UInt8]?
     let id: JSONValue?
     let peer: String
     let route: ReplyRoute
-    let logger: Logger
-    let debug: Bool
-    let started = ContinuousClock.now
-    /// Decides who answers: the call when it returns, or the watchdog when it overran.
-    let ticket = JobTicket()
+    let core: ServerCore
+    let started: ContinuousClock.Instant
 
-    init(call: Dispatcher.Call, id: JSONValue?, peer: String, route: ReplyRoute, logger: Logger, debug: Bool) {
+    init(call: Dispatcher.Call, rawArguments: [UInt8]?, id: JSONValue?, peer: String, route: ReplyRoute, core: ServerCore) {
         self.call = call
+        self.rawArguments = rawArguments
         self.id = id
         self.peer = peer
         self.route = route
-        self.logger = logger
-        self.debug = debug
-    }
-
-    var deadline: ContinuousClock.Instant {
-        started + .nanoseconds(Int64(min(call.timeout, 1e9) * 1e9))
+        self.core = core
+        let started = ContinuousClock.now
+        self.started = started
+        super.init(deadline: started + .nanoseconds(Int64(min(call.timeout, 1e9) * 1e9)))
     }
 
     private var overload: Overload { call.overload }
     private var label: String { "\(overload.service).\(overload.name)" }
 
+    private var logger: Logger { core.logger }
+
     /// Runs the call on a thread holding the GIL and delivers its answer (unless the
     /// watchdog answered first).
-    func run(_ gil: borrowing GIL) {
+    override func run(_ gil: borrowing GIL) {
         let outcome = overload.function.callEncoded(
-            rawArguments: call.rawArguments, values: call.arguments,
+            rawArguments: rawArguments, values: call.arguments,
             types: overload.signature.arguments, returns: overload.signature.returns, gil)
-        guard ticket.claim() else { return }
+        guard claim() else { return }
         let seconds = ServerCore.seconds(since: started)
         let reply: [UInt8]
         switch outcome {
@@ -48,7 +51,7 @@ final class CallInFlight: Sendable {
             reply = RPCReply.result(encodedValues: values, id: id)
             overload.stats.record(.ok, seconds: seconds)
             // Per-call success lines are debug: at info every call would pay for a log write.
-            logger.debug("\(overload.label) by \(call.caller)@\(peer): ok in \(ServerCore.milliseconds(seconds)) ms")
+            if core.logsEveryCall { logger.debug("\(overload.label) by \(call.caller)@\(peer): ok in \(ServerCore.milliseconds(seconds)) ms") }
         case .invalidArguments(let problem):
             reply = RPCReply.exception(RPCError(.invalidArguments, "\(problem); \(call.accepted)", id: id))
             logger.info("\(overload.label) by \(call.caller)@\(peer): Invalid Arguments: \(problem)")
@@ -56,7 +59,7 @@ final class CallInFlight: Sendable {
             reply = RPCReply.exception(.badRequest(problem, id: id))
             logger.warning("bad request from \(peer): \(problem)")
         case .raised(let summary, let traceback):
-            let message = debug && !traceback.isEmpty ? "\(summary)\n\(traceback)" : summary
+            let message = core.options.debug && !traceback.isEmpty ? "\(summary)\n\(traceback)" : summary
             reply = RPCReply.exception(RPCError(.executionException, message, id: id))
             overload.stats.record(.error, seconds: seconds)
             logger.info("\(overload.label) by \(call.caller)@\(peer): Execution Exception in \(ServerCore.milliseconds(seconds)) ms: \(summary)")
@@ -74,9 +77,9 @@ final class CallInFlight: Sendable {
         route.deliver(reply)
     }
 
-    /// The deadline passed first (the ticket is claimed): answers Timeout while the pool
+    /// The deadline passed first (the job is claimed): answers Timeout while the pool
     /// interrupts the call.
-    func expire() {
+    override func expire() {
         let seconds = ServerCore.seconds(since: started)
         overload.stats.record(.timeout, seconds: seconds)
         logger.warning("\(overload.label) by \(call.caller)@\(peer): Timeout after \(ServerCore.milliseconds(seconds)) ms (limit \(call.timeout) s); interrupting it")
@@ -84,7 +87,7 @@ final class CallInFlight: Sendable {
     }
 
     /// The call left the pool: its generation may retire.
-    func finish() {
+    override func finish() {
         call.generation.endCall()
     }
 }

@@ -13,26 +13,27 @@ struct Dispatcher: Sendable {
         case run(Call)
     }
 
+    /// What runs, for whom, within what time. A connection that repeats a request reuses it
+    /// (see `RequestMemo`); the arguments that vary travel with each `CallInFlight`.
     final class Call: Sendable {
         let generation: Generation
         let overload: Overload
+        /// Canonical values, for a request whose arguments were read as values; empty when they
+        /// come as JSON text (`RPCRequest.rawArguments`), parsed straight into Python.
         let arguments: [JSONValue]
         let caller: String
         /// Seconds: the smallest of the server's, the rpc's and the request's limits.
         let timeout: Double
-        /// The `arguments` JSON text, parsed into Python objects on the worker.
-        let rawArguments: [UInt8]?
         /// Every overload of the rpc, for the `Invalid Arguments` message.
         let overloads: [Overload]
 
         init(generation: Generation, overload: Overload, arguments: [JSONValue], caller: String, timeout: Double,
-             rawArguments: [UInt8]?, overloads: [Overload]) {
+             overloads: [Overload]) {
             self.generation = generation
             self.overload = overload
             self.arguments = arguments
             self.caller = caller
             self.timeout = timeout
-            self.rawArguments = rawArguments
             self.overloads = overloads
         }
 
@@ -78,7 +79,7 @@ struct Dispatcher: Sendable {
             if let limit = request.timeout { timeout = min(timeout, limit) }
             return .run(Call(
                 generation: generation, overload: overload, arguments: arguments, caller: caller, timeout: timeout,
-                rawArguments: request.rawArguments, overloads: overloads))
+                overloads: overloads))
         }
     }
 

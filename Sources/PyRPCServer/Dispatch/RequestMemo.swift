@@ -6,15 +6,6 @@ import PyRPCWire
 final class RequestMemo {
     var template: RequestTemplate?
     /// The dispatch of the template's request: valid while its generation is the current
-    /// one, for any arguments (their values are checked as they are parsed into Python).
+    /// one, for any arguments and id (the values are checked as they are parsed into Python).
     var call: Dispatcher.Call?
-}
-
-extension Dispatcher.Call {
-    /// The same call with other raw arguments.
-    func with(rawArguments: [UInt8]?) -> Dispatcher.Call {
-        Dispatcher.Call(
-            generation: generation, overload: overload, arguments: arguments, caller: caller, timeout: timeout,
-            rawArguments: rawArguments, overloads: overloads)
-    }
 }

@@ -165,7 +165,7 @@ public final class RPCRegistry: Sendable {
         }
         let overloads = old.overloads
         let scripts = old.scripts.values.filter { !stillUsed.contains(ObjectIdentifier($0)) }
-        pool.submit(PythonJob(deadline: nil, work: { gil in
+        pool.submit(ClosureJob(deadline: nil, work: { gil in
             for overload in overloads { overload.function.dispose(gil) }
             for script in scripts { script.unload(gil) }
             if !scripts.isEmpty { LoadedScript.collectUnloaded(gil) }
@@ -176,7 +176,7 @@ public final class RPCRegistry: Sendable {
     private func discard(_ generation: Generation, keeping previous: Generation) {
         let overloads = generation.overloads
         let fresh = generation.scripts.filter { previous.scripts[$0.key] !== $0.value }.map(\.value)
-        pool.submit(PythonJob(deadline: nil, work: { gil in
+        pool.submit(ClosureJob(deadline: nil, work: { gil in
             for overload in overloads { overload.function.dispose(gil) }
             for script in fresh { script.unload(gil) }
             if !fresh.isEmpty { LoadedScript.collectUnloaded(gil) }
