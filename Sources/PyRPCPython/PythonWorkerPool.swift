@@ -28,31 +28,33 @@ public final class PythonWorkerPool: @unchecked Sendable {
     /// owner's own watch, such as handing an I/O loop to another thread.
     private let onTick: @Sendable () -> Void
 
-    // Guarded by `condition`.
+    // Guarded by `condition`. What every job touches skips Swift's run-time exclusivity
+    // check (`@exclusivity(unchecked)`): the lock already makes each access exclusive, and
+    // no access spans a call back into the pool.
     private let condition = NSCondition()
-    private var queue: [PythonJob?] = []
-    private var queueHead = 0
+    @exclusivity(unchecked) private var queue: [PythonJob?] = []
+    @exclusivity(unchecked) private var queueHead = 0
     private var stopping = false
     private var liveWorkers = 0
     /// Workers not parked: running a job or looking for one (including ones being woken).
-    private var activeWorkers = 0
+    @exclusivity(unchecked) private var activeWorkers = 0
     /// Parked workers, most recently parked last (woken first: its cache is warm).
-    private var parked: [Int] = []
+    @exclusivity(unchecked) private var parked: [Int] = []
     /// Per worker, then per guest slot: the job running there (for deadlines and interrupts).
-    private var running: [RunningJob?]
+    @exclusivity(unchecked) private var running: [RunningJob?]
     private var threadIdents: [UInt]
     private var freeGuestSlots: [Int]
     /// Threads that are not workers but run queued jobs themselves (`drain(as:limit:)`).
     public static let guestCapacity = 64
     /// Jobs taken so far; the monitor compares it between ticks to see the queue move
     /// (cheaper than reading the clock at every take).
-    private var takes: UInt64 = 0
+    @exclusivity(unchecked) private var takes: UInt64 = 0
     /// Monitor only: `takes` at the last tick, and when the queue last moved or was empty.
     private var takesSeen: UInt64 = 0
     private var lastProgress = ContinuousClock.now
     private var lastStallWake = ContinuousClock.now
     private var lastBusy = ContinuousClock.now
-    private var monitorTicking = false
+    @exclusivity(unchecked) private var monitorTicking = false
 
     private let wakeups: [DispatchSemaphore]
     private let monitor = NSCondition()

@@ -1,6 +1,7 @@
 import NIOCore
 
-/// One client connection of an I/O loop, touched only by the loop's leader.
+/// One client connection of an I/O loop, touched only by the loop's leader (its state skips
+/// the run-time exclusivity check, as the loop's does: see `IOLoop`).
 ///
 /// It answers every message in the order received, even when calls finish out of order
 /// (pipelining), and closes once the client has half-closed and every answer is written
@@ -10,34 +11,34 @@ final class Connection {
     let fd: Int32
     /// The client's IP address, as authorisation and the logs know it.
     let peer: String
-    var framer: LineFramer
+    @exclusivity(unchecked) var framer: LineFramer
     /// Its last small request, to read the next one like it by difference.
     let memo = RequestMemo()
     /// Bytes received but not yet framed (part of a line); nil when there are none, so an
     /// idle connection holds no buffer.
-    var inbound: ByteBuffer?
+    @exclusivity(unchecked) var inbound: ByteBuffer?
     /// Messages framed, and answers queued for writing, so far.
-    private(set) var received = 0
-    private(set) var sent = 0
+    @exclusivity(unchecked) private(set) var received = 0
+    @exclusivity(unchecked) private(set) var sent = 0
     /// Answers that are ready but wait for an earlier one.
-    private var waiting: [Int: [UInt8]] = [:]
+    @exclusivity(unchecked) private var waiting: [Int: [UInt8]] = [:]
     /// Answers not yet written to the socket, from `outputOffset` on.
-    private(set) var output: [UInt8] = []
-    private(set) var outputOffset = 0
-    var inputClosed = false
+    @exclusivity(unchecked) private(set) var output: [UInt8] = []
+    @exclusivity(unchecked) private(set) var outputOffset = 0
+    @exclusivity(unchecked) var inputClosed = false
     /// EPOLLOUT is registered (the socket's send buffer filled up).
-    var wantsWritable = false
+    @exclusivity(unchecked) var wantsWritable = false
     /// Not reading: the client sends faster than it reads its answers, and the unwritten
     /// answers passed the loop's limit. Reading resumes once they are written.
-    var throttled = false
+    @exclusivity(unchecked) var throttled = false
     /// Not reading: complete messages wait in `inbound` for the next turn, because the loop
     /// took as many messages as it takes per turn (see `IOLoop.messagesPerTurn`).
-    var paused = false
+    @exclusivity(unchecked) var paused = false
     /// Queued on the loop's list of connections with output to write.
-    var isDirty = false
-    var isClosed = false
+    @exclusivity(unchecked) var isDirty = false
+    @exclusivity(unchecked) var isClosed = false
     /// The loop's idle epoch at the last traffic (see `IdleClock`).
-    var lastActivity: UInt64
+    @exclusivity(unchecked) var lastActivity: UInt64
 
     init(id: UInt64, fd: Int32, peer: String, maxMessageBytes: Int, epoch: UInt64) {
         self.id = id
