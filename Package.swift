@@ -20,14 +20,14 @@ let package = Package(
         // System libraries: a module map and a shim header each, nothing else.
         .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["libpython3-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
-        // Linux calls the Glibc module lacks (epoll, eventfd), for the server's I/O loops.
+        // Linux calls the Glibc module lacks (epoll, eventfd, thread names), for the server's threads.
         .target(name: "CLinux"),
 
         // Messages, the RPC type grammar, values and the JSON codec. No I/O.
         .target(name: "PyRPCWire", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // The embedded interpreter: the only module that touches PyObject.
         .target(name: "PyRPCPython", dependencies: [
-            "CPython", "PyRPCWire",
+            "CPython", "PyRPCWire", "CLinux",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // init.yaml -> typed network description.

@@ -1,3 +1,4 @@
+import CLinux
 import CPython
 import Foundation
 import Logging
@@ -82,13 +83,10 @@ public final class PythonWorkerPool: @unchecked Sendable {
         activeWorkers = self.workerCount  // each parks itself once started
         for index in 0..<self.workerCount {
             let thread = Thread { [self] in workerMain(index) }
-            thread.name = "pyrpc-\(name)-py\(index)"
             thread.stackSize = 16 << 20  // deep recursion in scripts should hit RecursionError, not the guard page
             thread.start()
         }
-        let monitorThread = Thread { [self] in monitorMain() }
-        monitorThread.name = "pyrpc-\(name)-monitor"
-        monitorThread.start()
+        Thread { [self] in monitorMain() }.start()
     }
 
     /// Number of jobs waiting for a worker.
@@ -296,6 +294,9 @@ public final class PythonWorkerPool: @unchecked Sendable {
     }
 
     private func workerMain(_ index: Int) {
+        // Foundation's `Thread.name` does not reach the kernel on Linux; `top -H` and `perf`
+        // show this name.
+        pyrpc_name_thread("py-\(name)-\(index)")
         _ = pyrpc_prefer_batch_scheduling()
         let outer = PyGILState_Ensure()
         let ident = PyThread_get_thread_ident()
@@ -350,6 +351,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     private static let linger: Duration = .milliseconds(50)
 
     private func monitorMain() {
+        pyrpc_name_thread("watch-\(name)")
         while true {
             var due: [(index: Int, job: PythonJob)] = []
             let now = ContinuousClock.now

@@ -65,7 +65,7 @@ final class IOLoop: @unchecked Sendable {
 
     init(core: ServerCore, index: Int) {
         self.core = core
-        threadName = "pyrpc-io\(index)"
+        threadName = "io-\(core.name)-\(index)"
         leadership = Leadership(maxThreads: core.options.pythonWorkers + 1)
         idle = IdleClock(timeout: core.options.idleTimeout)
         spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
