@@ -17,8 +17,9 @@ enum ArgumentFailure: Error {
 /// the general parser and `ValueCoercion`, so both paths accept exactly the same input.
 enum JSONToPython {
     /// New references, one per argument, in order.
-    static func arguments(_ json: [UInt8], types: [RPCType], _ gil: borrowing GIL) throws(ArgumentFailure) -> [UnsafeMutablePointer<PyObject>] {
-        var objects: [UnsafeMutablePointer<PyObject>] = []
+    static func arguments(_ json: [UInt8], types: [RPCType], _ gil: borrowing GIL) throws(ArgumentFailure) -> [UnsafeMutablePointer<PyObject>?] {
+        // Optional pointers: the form `PyObject_Vectorcall` takes, so the call needs no copy.
+        var objects: [UnsafeMutablePointer<PyObject>?] = []
         objects.reserveCapacity(types.count)
         let result: Result<Void, ArgumentFailure> = json.withUnsafeBytes { bytes in
             var scanner = JSONScanner(bytes: bytes)
@@ -36,7 +37,7 @@ enum JSONToPython {
         return objects
     }
 
-    private static func parseList(_ scanner: inout JSONScanner, types: [RPCType], into objects: inout [UnsafeMutablePointer<PyObject>], _ gil: borrowing GIL) throws(ArgumentFailure) {
+    private static func parseList(_ scanner: inout JSONScanner, types: [RPCType], into objects: inout [UnsafeMutablePointer<PyObject>?], _ gil: borrowing GIL) throws(ArgumentFailure) {
         scanner.skipWhitespace()
         guard scanner.current == UInt8(ascii: "[") else { throw .malformed("'arguments' must be a list") }
         scanner.index += 1

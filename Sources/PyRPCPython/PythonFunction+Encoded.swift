@@ -3,8 +3,8 @@ import PyRPCWire
 
 /// What happened when a function ran on the server's fast path.
 public enum EncodedOutcome: Sendable, Equatable {
-    /// The JSON text of the `return-values` list.
-    case returned([UInt8])
+    /// The JSON text of the `return-values` list is in the caller's writer.
+    case returned
     /// An argument did not fit its type, or the count was wrong; the function did not run.
     case invalidArguments(String)
     /// The arguments were not valid JSON.
@@ -18,12 +18,19 @@ extension PythonFunction {
     /// The server's call path: arguments parsed from raw JSON text straight into Python
     /// objects (or converted from `values` when there is no raw text), the result written
     /// straight into JSON text, both checked against the declared types.
-    public func callEncoded(rawArguments: [UInt8]?, values: [JSONValue], types: [RPCType], returns: [RPCType], _ gil: borrowing GIL) -> EncodedOutcome {
+    ///
+    /// The `return-values` list is appended to `writer`, which may already hold the start of
+    /// the answer (so the answer is written once, not copied around its values). On any
+    /// outcome but `.returned` the writer may hold part of a list: discard it.
+    public func callEncoded(
+        rawArguments: [UInt8]?, values: [JSONValue], types: [RPCType], returns: [RPCType], into writer: inout JSONWriter,
+        _ gil: borrowing GIL
+    ) -> EncodedOutcome {
         var pointers: [UnsafeMutablePointer<PyObject>?] = []
         defer { for pointer in pointers { Py_DecRef(pointer) } }
         if let rawArguments {
             do {
-                pointers = try JSONToPython.arguments(rawArguments, types: types, gil).map { Optional($0) }
+                pointers = try JSONToPython.arguments(rawArguments, types: types, gil)
             } catch {
                 switch error {
                 case .mismatch(let mismatch): return .invalidArguments(mismatch.description)
@@ -49,7 +56,6 @@ extension PythonFunction {
             return .raised(summary: exception.summary, traceback: exception.traceback)
         }
         defer { Py_DecRef(result) }
-        var writer = JSONWriter(capacity: 64)
         writer.raw(UInt8(ascii: "["))
         do throws(ValueMismatch) {
             switch returns.count {
@@ -88,6 +94,6 @@ extension PythonFunction {
             return .badReturn(error.description)
         }
         writer.raw(UInt8(ascii: "]"))
-        return .returned(writer.bytes)
+        return .returned
     }
 }

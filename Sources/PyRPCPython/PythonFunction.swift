@@ -51,9 +51,10 @@ public final class PythonFunction: @unchecked Sendable {
             PyErr_SetString(pyrpc_exc_runtime_error(), "function was unloaded")
             return nil
         }
-        var arguments = arguments
-        return arguments.withUnsafeMutableBufferPointer { buffer in
-            PyObject_Vectorcall(function, buffer.baseAddress, buffer.count, nil)
+        // Vectorcall only reads the arguments (no PY_VECTORCALL_ARGUMENTS_OFFSET): a mutable
+        // view of the caller's array, not a copy of it.
+        return arguments.withUnsafeBufferPointer { buffer in
+            PyObject_Vectorcall(function, UnsafeMutablePointer(mutating: buffer.baseAddress), buffer.count, nil)
         }
     }
 

@@ -8,26 +8,24 @@ public enum RPCReply {
     }
 
     public static func writeResult(_ values: [JSONValue], id: JSONValue?, into writer: inout JSONWriter) {
-        writer.raw("{\"header\":\"RPC-RES\",\"value\":{\"return-values\":")
+        beginResult(into: &writer)
         writer.value(.array(values))
-        if let id {
-            writer.raw(",\"id\":")
-            writer.value(id)
-        }
-        writer.raw("}}\n")
+        endResult(id: id, into: &writer)
     }
 
-    /// An RPC-RES whose `return-values` list is already JSON text (written straight from Python).
-    public static func result(encodedValues: [UInt8], id: JSONValue?) -> [UInt8] {
-        var writer = JSONWriter(capacity: encodedValues.count + 64)
+    /// Writes an RPC-RES up to its `return-values` list, which the caller writes next (the
+    /// server writes it straight from Python objects), then calls `endResult`.
+    public static func beginResult(into writer: inout JSONWriter) {
         writer.raw("{\"header\":\"RPC-RES\",\"value\":{\"return-values\":")
-        writer.bytes.append(contentsOf: encodedValues)
+    }
+
+    /// Ends an RPC-RES begun with `beginResult` once its `return-values` list is written.
+    public static func endResult(id: JSONValue?, into writer: inout JSONWriter) {
         if let id {
             writer.raw(",\"id\":")
             writer.value(id)
         }
         writer.raw("}}\n")
-        return writer.bytes
     }
 
     /// `{"header":"RPC-EX","value":{"exception-type":...,"exception-message":...,"id":...}}` plus newline.

@@ -6,20 +6,31 @@ import PyRPCWire
 /// the general path, as the server calls functions.
 final class RawArgumentTests: XCTestCase {
     /// Calls `source`'s `f` with the raw `arguments` JSON and returns the outcome.
-    func callRaw(_ source: String, _ arguments: String, types: [RPCType], returns: [RPCType]) async throws -> EncodedOutcome {
+    func callRaw(_ source: String, _ arguments: String, types: [RPCType], returns: [RPCType]) async throws -> RawOutcome {
         let script = try await load(source)
-        let outcome: EncodedOutcome? = await sharedPool.perform { gil in
+        let outcome: RawOutcome? = await sharedPool.perform { gil in
             guard let function = try? script.function(named: "f", gil) else { return nil }
             defer { function.dispose(gil) }
-            return function.callEncoded(rawArguments: Array(arguments.utf8), values: [], types: types, returns: returns, gil)
+            // Something already in the writer, as the server's answer start is: the values follow it.
+            var writer = JSONWriter(capacity: 16)
+            writer.raw("<")
+            let outcome = function.callEncoded(rawArguments: Array(arguments.utf8), values: [], types: types, returns: returns, into: &writer, gil)
+            return RawOutcome(outcome: outcome, written: String(decoding: writer.bytes, as: UTF8.self))
         }
         await script.unload(pool: sharedPool)
         return try XCTUnwrap(outcome)
     }
 
-    func text(_ outcome: EncodedOutcome) -> String? {
-        guard case .returned(let bytes) = outcome else { return nil }
-        return String(decoding: bytes, as: UTF8.self)
+    struct RawOutcome: Sendable {
+        let outcome: EncodedOutcome
+        /// What the writer held afterwards: "<" and the return-values list.
+        let written: String
+    }
+
+    func text(_ raw: RawOutcome) -> String? {
+        guard case .returned = raw.outcome else { return nil }
+        XCTAssertTrue(raw.written.hasPrefix("<"), "the values follow what the writer held")
+        return String(raw.written.dropFirst())
     }
 
     /// Python reports each element's type and value, so the test sees exactly what the function got.
@@ -44,20 +55,20 @@ final class RawArgumentTests: XCTestCase {
 
     func testWrongElementIsNamedWithItsIndex() async throws {
         let outcome = try await callRaw(describe, #"[[1.5, 2.5, "x", 4]]"#, types: [.list(.float)], returns: [.list(.str)])
-        guard case .invalidArguments(let message) = outcome else { return XCTFail("\(outcome)") }
+        guard case .invalidArguments(let message) = outcome.outcome else { return XCTFail("\(outcome)") }
         XCTAssertTrue(message.contains("element 2"), message)
         XCTAssertTrue(message.contains("argument 1"), message)
     }
 
     func testIntegerTypeRefusesAFloatInAList() async throws {
         let outcome = try await callRaw(describe, "[[1, 2, 3.5]]", types: [.list(.int)], returns: [.list(.str)])
-        guard case .invalidArguments(let message) = outcome else { return XCTFail("\(outcome)") }
+        guard case .invalidArguments(let message) = outcome.outcome else { return XCTFail("\(outcome)") }
         XCTAssertTrue(message.contains("element 2"), message)
     }
 
     func testMalformedListIsReportedNotGuessed() async throws {
         let outcome = try await callRaw(describe, "[[1.5 2.5]]", types: [.list(.float)], returns: [.list(.str)])
-        guard case .malformed(let message) = outcome else { return XCTFail("\(outcome)") }
+        guard case .malformed(let message) = outcome.outcome else { return XCTFail("\(outcome)") }
         XCTAssertTrue(message.contains("expected ',' or ']'"), message)
     }
 }

@@ -40,15 +40,19 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
     /// Runs the call on a thread holding the GIL and delivers its answer (unless the
     /// watchdog answered first).
     override func run(_ gil: borrowing GIL) {
+        // The answer is written once: its start, the values straight from Python, its end.
+        var writer = JSONWriter(capacity: 128)
+        RPCReply.beginResult(into: &writer)
         let outcome = overload.function.callEncoded(
             rawArguments: rawArguments, values: call.arguments,
-            types: overload.signature.arguments, returns: overload.signature.returns, gil)
+            types: overload.signature.arguments, returns: overload.signature.returns, into: &writer, gil)
         guard claim() else { return }
         let seconds = ServerCore.seconds(since: started)
         let reply: [UInt8]
         switch outcome {
-        case .returned(let values):
-            reply = RPCReply.result(encodedValues: values, id: id)
+        case .returned:
+            RPCReply.endResult(id: id, into: &writer)
+            reply = writer.bytes
             overload.stats.record(.ok, seconds: seconds)
             // Per-call success lines are debug: at info every call would pay for a log write.
             if core.logsEveryCall { logger.debug("\(overload.label) by \(call.caller)@\(peer): ok in \(ServerCore.milliseconds(seconds)) ms") }

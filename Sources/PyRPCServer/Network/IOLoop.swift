@@ -42,6 +42,8 @@ final class IOLoop: @unchecked Sendable {
     /// Where reads land when a connection has no partial message: small requests are framed
     /// straight from here and need no buffer of their own.
     @exclusivity(unchecked) var scratch: ByteBuffer?
+    /// What the mailbox held, handled this turn (kept between turns for its capacity).
+    @exclusivity(unchecked) private var inbox: [Mailbox.Item] = []
     private let events: UnsafeMutablePointer<epoll_event>
     /// A descriptor kept in reserve: out of descriptors, it is freed to accept and at once
     /// close a connection, rather than leave it pending and the listener readable forever.
@@ -161,7 +163,11 @@ final class IOLoop: @unchecked Sendable {
     private func lead(runsPython: Bool) -> Bool {
         while true {
             if stopRequested.load(ordering: .acquiring) { return false }
-            for item in mailbox.take() { handle(item) }
+            mailbox.take(into: &inbox)
+            if !inbox.isEmpty {
+                for item in inbox { handle(item) }
+                inbox.removeAll(keepingCapacity: true)
+            }
             flushDirty()
             if core.pool.pendingCount > 0 {
                 if runsPython, leadership.mayStepDown { return true }

@@ -55,12 +55,10 @@ final class Mailbox: Sendable {
         }
     }
 
-    /// Everything posted so far (leader only).
-    func take() -> [Item] {
-        state.withLock { state in
-            defer { state.items = [] }
-            return state.items
-        }
+    /// Everything posted so far, into `batch` (leader only), which must be empty. The two
+    /// arrays trade places, so both keep their capacity: no allocation per turn.
+    func take(into batch: inout [Item]) {
+        state.withLock { state in swap(&state.items, &batch) }
     }
 
     /// Marks the leader as about to sleep; false (and no mark) if items wait.
