@@ -100,19 +100,42 @@ final class DeployTests: XCTestCase {
     func testOneConnectionSeesEveryDeploy() async throws {
         // The same request again on one connection is read by difference and dispatched as
         // before (the connection remembers it); a deploy in between must still be seen.
-        _ = try await deploy(try writeNetwork([named("a", "'v1'"), named("b", "'b'")]))
         let socket = try RawSocket(host: "127.0.0.1", port: port)
         defer { socket.close() }
-        func ask(_ rpc: String) throws -> JSONValue {
-            try socket.send(requestLine(service: "svc", rpc: rpc, arguments: [], types: [], returns: ["str"]) + "\n")
+        try await checkEveryDeployIsSeen { rpc in
+            try socket.send(self.request(rpc) + "\n")
             return try JSONParser.parse(try socket.readLine())
         }
+    }
+
+    func testOneShotConnectionsSeeEveryDeploy() async throws {
+        // Each connection takes over the request memory of the last one from its address; a
+        // deploy in between must still be seen.
+        try await checkEveryDeployIsSeen { rpc in
+            let socket = try RawSocket(host: "127.0.0.1", port: self.port)
+            defer { socket.close() }
+            try socket.send(self.request(rpc))
+            socket.shutdownWrite()
+            let answer = try JSONParser.parse(try socket.readLine())
+            XCTAssertTrue(try socket.readsEOF())
+            return answer
+        }
+    }
+
+    private func request(_ rpc: String) -> String {
+        requestLine(service: "svc", rpc: rpc, arguments: [], types: [], returns: ["str"])
+    }
+
+    /// Deploys `a` and `b`, swaps `a`, then removes it, asking `ask` for the answer to an rpc
+    /// after each step.
+    private func checkEveryDeployIsSeen(_ ask: (String) throws -> JSONValue) async throws {
+        _ = try await deploy(try writeNetwork([named("a", "'v1'"), named("b", "'b'")]))
         XCTAssertEqual(try ask("a").returnValues, ["v1"])
         XCTAssertEqual(try ask("a").returnValues, ["v1"])
         _ = try await deploy(try writeNetwork([named("a", "'v2'"), named("b", "'b'")]))
-        XCTAssertEqual(try ask("a").returnValues, ["v2"], "a swapped script answers on an open connection")
+        XCTAssertEqual(try ask("a").returnValues, ["v2"], "a swapped script answers")
         _ = try await deploy(try writeNetwork([named("b", "'b'")]))
-        XCTAssertEqual(try ask("a").exceptionType, "RPC Not Found", "a removed rpc is gone on an open connection")
+        XCTAssertEqual(try ask("a").exceptionType, "RPC Not Found", "a removed rpc is gone")
         XCTAssertEqual(try ask("b").returnValues, ["b"])
     }
 

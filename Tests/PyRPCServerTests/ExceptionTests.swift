@@ -56,6 +56,34 @@ final class ExceptionTests: XCTestCase {
         XCTAssertEqual(try JSONParser.parse(socket.readLine()).returnValues, [9])
     }
 
+    func testOneShotClientsAreIdentifiedByTheirOwnAddress() throws {
+        // A new connection takes over the request memory the last one from its address left
+        // (a one-shot client's request is then read by difference and its dispatch reused);
+        // the same bytes from another address must be judged afresh.
+        func oneShot(_ line: String, from address: String) throws -> JSONValue {
+            let socket = try network.socket(from: address)
+            defer { socket.close() }
+            try socket.send(line)
+            socket.shutdownWrite()
+            let answer = try JSONParser.parse(socket.readLine())
+            XCTAssertTrue(try socket.readsEOF(), "one-shot: the server closes once it answered")
+            return answer
+        }
+        for round in 0..<4 {
+            let line = requestLine(arguments: [.int(round), 2], types: ["int", "int"], returns: ["int"], client: "far", id: .int(round))
+            let far = try oneShot(line, from: "127.0.0.2")
+            XCTAssertEqual(far.returnValues, [.int(round + 2)])
+            XCTAssertEqual(far["value"]?["id"], .int(round))
+            let near = try oneShot(line, from: "127.0.0.1")
+            XCTAssertEqual(near.exceptionType, "Client Not Registered", "round \(round)")
+            XCTAssertTrue(near.exceptionMessage?.contains("from 127.0.0.1") ?? false, near.exceptionMessage ?? "")
+            // Without a name: `far` at 127.0.0.2, nobody in particular at 127.0.0.1.
+            let unnamed = requestLine(arguments: [1, .int(round)], types: ["int", "int"], returns: ["int"], client: nil)
+            XCTAssertEqual(try oneShot(unnamed, from: "127.0.0.2").returnValues, [.int(round + 1)])
+            XCTAssertEqual(try oneShot(unnamed, from: "127.0.0.1").exceptionType, "Client Not Registered")
+        }
+    }
+
     func testMissingClientFromSharedAddressIsRefused() throws {
         let answer = try network.roundTrip(requestLine(arguments: [1, 2], types: ["int", "int"], returns: ["int"], client: nil))
         XCTAssertEqual(answer.exceptionType, "Client Not Registered")

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Dispatch
 import Foundation
 import NIOCore
@@ -6,7 +9,7 @@ import XCTest
 @testable import PyRPCServer
 
 /// Small parts of the transport: sizing the loops, handing leadership over, keeping answers
-/// in order.
+/// in order, remembering peers.
 final class TransportUnitTests: XCTestCase {
     func testCPUListsAreCounted() {
         XCTAssertEqual(EventLoops.countCPUs(list: "0"), 1)
@@ -123,7 +126,7 @@ final class TransportUnitTests: XCTestCase {
     }
 
     func testAnswersAreWrittenInTheOrderOfTheirMessages() {
-        let connection = Connection(id: 1, fd: -1, peer: "127.0.0.1", maxMessageBytes: 100, epoch: 0)
+        let connection = Connection(id: 1, fd: -1, peer: "127.0.0.1", memo: RequestMemo(), maxMessageBytes: 100, epoch: 0)
         let sequences = (0..<4).map { _ in connection.nextSequence() }
         XCTAssertEqual(sequences, [0, 1, 2, 3])
         XCTAssertFalse(connection.deliver(Array("c".utf8), sequence: 2), "held back: 0 and 1 are missing")
@@ -141,6 +144,58 @@ final class TransportUnitTests: XCTestCase {
         XCTAssertFalse(connection.hasOutput)
         connection.inputClosed = true
         XCTAssertTrue(connection.isFinished)
+    }
+    func testPeerNamesDependOnTheAddressNotThePort() {
+        var peers = PeerMemory()
+        XCTAssertEqual(peers.name(of: Self.storage(ipv4: "127.0.0.1", port: 40000)), "127.0.0.1")
+        XCTAssertEqual(peers.name(of: Self.storage(ipv4: "127.0.0.1", port: 40001)), "127.0.0.1")
+        XCTAssertEqual(peers.name(of: Self.storage(ipv4: "127.0.0.2", port: 40001)), "127.0.0.2", "another address, same port")
+        XCTAssertEqual(peers.name(of: Self.storage(ipv6: "::ffff:10.0.0.7", port: 1)), "10.0.0.7", "normalized as authorisation reads it")
+        XCTAssertEqual(peers.name(of: Self.storage(ipv6: "::1", port: 1)), "::1")
+        XCTAssertEqual(peers.name(of: Self.storage(ipv4: "127.0.0.1", port: 1)), "127.0.0.1")
+    }
+
+    func testRequestMemoryPassesToTheNextConnectionFromTheSameAddressOnly() throws {
+        var peers = PeerMemory()
+        let first = peers.takeMemo(for: "127.0.0.1")
+        XCTAssertFalse(peers.takeMemo(for: "127.0.0.1") === first, "two open connections never share a memory")
+        peers.keep(first, for: "127.0.0.1")
+        XCTAssertFalse(peers.takeMemo(for: "127.0.0.1") === first, "a memory without a request is not worth keeping")
+
+        let used = peers.takeMemo(for: "127.0.0.1")
+        used.template = try XCTUnwrap(Array(requestLine(arguments: [1, 2], types: ["int", "int"], returns: ["int"]).utf8).withUnsafeBytes { RequestTemplate.read($0) }?.template)
+        peers.keep(used, for: "127.0.0.1")
+        XCTAssertFalse(peers.takeMemo(for: "127.0.0.2") === used, "another address starts afresh")
+        XCTAssertTrue(peers.takeMemo(for: "127.0.0.1") === used, "the next connection from the address takes it over")
+        XCTAssertFalse(peers.takeMemo(for: "127.0.0.1") === used, "and only that one")
+
+        for index in 0..<PeerMemory.capacity { peers.keep(used, for: "10.0.\(index / 256).\(index % 256)") }
+        peers.keep(used, for: "127.0.0.9")
+        XCTAssertTrue(peers.takeMemo(for: "127.0.0.9") === used)
+        XCTAssertFalse(peers.takeMemo(for: "10.0.0.0") === used, "past its capacity the table starts over")
+    }
+
+    static func storage(ipv4 text: String, port: UInt16) -> sockaddr_storage {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        _ = inet_pton(AF_INET, text, &address.sin_addr)
+        return storage(holding: address)
+    }
+
+    static func storage(ipv6 text: String, port: UInt16) -> sockaddr_storage {
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_port = port.bigEndian
+        _ = inet_pton(AF_INET6, text, &address.sin6_addr)
+        return storage(holding: address)
+    }
+
+    /// What `accept` fills in: the address at the start of a `sockaddr_storage`.
+    static func storage<Address>(holding address: Address) -> sockaddr_storage {
+        var storage = sockaddr_storage()
+        withUnsafeMutableBytes(of: &storage) { raw in withUnsafeBytes(of: address) { raw.copyMemory(from: $0) } }
+        return storage
     }
 }
 

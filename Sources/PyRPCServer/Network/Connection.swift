@@ -12,8 +12,9 @@ final class Connection {
     /// The client's IP address, as authorisation and the logs know it.
     let peer: String
     @exclusivity(unchecked) var framer: LineFramer
-    /// Its last small request, to read the next one like it by difference.
-    let memo = RequestMemo()
+    /// Its last small request, to read the next one like it by difference (left by the last
+    /// connection from the same address, if any: see `PeerMemory`).
+    let memo: RequestMemo
     /// Bytes received but not yet framed (part of a line); nil when there are none, so an
     /// idle connection holds no buffer.
     @exclusivity(unchecked) var inbound: ByteBuffer?
@@ -40,10 +41,11 @@ final class Connection {
     /// The loop's idle epoch at the last traffic (see `IdleClock`).
     @exclusivity(unchecked) var lastActivity: UInt64
 
-    init(id: UInt64, fd: Int32, peer: String, maxMessageBytes: Int, epoch: UInt64) {
+    init(id: UInt64, fd: Int32, peer: String, memo: RequestMemo, maxMessageBytes: Int, epoch: UInt64) {
         self.id = id
         self.fd = fd
         self.peer = peer
+        self.memo = memo
         framer = LineFramer(maxBytes: maxMessageBytes)
         lastActivity = epoch
     }

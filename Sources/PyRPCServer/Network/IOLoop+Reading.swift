@@ -27,17 +27,16 @@ extension IOLoop {
                     return
                 }
             }
-            let address = Sockets.describe(storage)
             serial = (serial + 1) & 0x7fff_ffff
+            let peer = peers.name(of: storage)
             let connection = Connection(
-                id: serial << 32 | UInt64(UInt32(bitPattern: fd)), fd: fd,
-                peer: address.map { HostAddresses.normalize($0.ip) } ?? "?",
+                id: serial << 32 | UInt64(UInt32(bitPattern: fd)), fd: fd, peer: peer, memo: peers.takeMemo(for: peer),
                 maxMessageBytes: core.options.maxMessageBytes, epoch: idle.epoch)
             let slot = Int(fd)
             if slot >= connections.count { connections += repeatElement(nil, count: slot + 1 - connections.count) }
             connections[slot] = connection
             register(fd, tag: connection.id, events: EPOLLIN.rawValue)
-            if core.logger.logLevel <= .debug, let address {
+            if core.logger.logLevel <= .debug, let address = Sockets.describe(storage) {
                 core.logger.debug("connection from \(Sockets.endpoint(address.ip, address.port, isIPv6: address.isIPv6))")
             }
         }

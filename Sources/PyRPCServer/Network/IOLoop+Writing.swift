@@ -78,6 +78,7 @@ extension IOLoop {
         connection.isClosed = true
         connections[Int(connection.fd)] = nil
         _ = Glibc.close(connection.fd)  // also leaves the epoll set
+        peers.keep(connection.memo, for: connection.peer)
     }
 
     /// Closes a connection whose socket failed (reset by the client, say), and says so.

@@ -42,6 +42,8 @@ final class IOLoop: @unchecked Sendable {
     /// Where reads land when a connection has no partial message: small requests are framed
     /// straight from here and need no buffer of their own.
     @exclusivity(unchecked) var scratch: ByteBuffer?
+    /// The clients served so far: address texts, and request memories for their next connections.
+    @exclusivity(unchecked) var peers = PeerMemory()
     /// What the mailbox held, handled this turn (kept between turns for its capacity).
     @exclusivity(unchecked) private var inbox: [Mailbox.Item] = []
     private let events: UnsafeMutablePointer<epoll_event>

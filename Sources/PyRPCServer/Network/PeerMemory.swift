@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What an I/O loop remembers of the clients it served, so that a client that opens a
+/// connection per call (one-shot mode) costs less each time: the text of its address, and
+/// the request memory its last connection left behind (`RequestMemo`), which the next
+/// connection from the same address takes over. A one-shot client's request is then read by
+/// difference and dispatched without a lookup, as on a connection that stays open.
+///
+/// Used by the loop's leader only. A memory is taken by one connection at a time (it leaves
+/// the table while in use), so connections never share one.
+struct PeerMemory {
+    /// The address last named (the port is not part of a peer).
+    private var lastAddress: Address?
+    private var lastName = ""
+    private var memos: [String: RequestMemo] = [:]
+    /// Addresses remembered at most; past it the table starts over (a bound, not a cache
+    /// policy: few servers see this many clients at once, and forgetting costs one parse).
+    static let capacity = 256
+
+    /// The peer's address as authorisation and the logs know it (see `HostAddresses`).
+    mutating func name(of storage: sockaddr_storage) -> String {
+        let address = Address(storage)
+        if let address, address == lastAddress { return lastName }
+        let name = Sockets.describe(storage).map { HostAddresses.normalize($0.ip) } ?? "?"
+        lastAddress = address
+        lastName = name
+        return name
+    }
+
+    /// The request memory for a new connection from `peer`: the one its last connection
+    /// left, or a fresh one.
+    mutating func takeMemo(for peer: String) -> RequestMemo {
+        memos.removeValue(forKey: peer) ?? RequestMemo()
+    }
+
+    /// A closed connection leaves its request memory for the next one from `peer`.
+    mutating func keep(_ memo: RequestMemo, for peer: String) {
+        guard memo.template != nil else { return }
+        if memos.count >= Self.capacity, memos[peer] == nil { memos.removeAll(keepingCapacity: true) }
+        memos[peer] = memo
+    }
+
+    /// An IPv4 or IPv6 address as two words to compare.
+    private struct Address: Equatable {
+        let family: Int32
+        let high: UInt64
+        let low: UInt64
+
+        init?(_ storage: sockaddr_storage) {
+            var storage = storage
+            family = Int32(storage.ss_family)
+            switch family {
+            case AF_INET:
+                let address = withUnsafeBytes(of: &storage) { $0.load(fromByteOffset: MemoryLayout<sockaddr_in>.offset(of: \.sin_addr)!, as: UInt32.self) }
+                (high, low) = (0, UInt64(address))
+            case AF_INET6:
+                let offset = MemoryLayout<sockaddr_in6>.offset(of: \.sin6_addr)!
+                (high, low) = withUnsafeBytes(of: &storage) {
+                    ($0.loadUnaligned(fromByteOffset: offset, as: UInt64.self), $0.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
+                }
+            default:
+                return nil
+            }
+        }
+    }
+}
