@@ -391,14 +391,16 @@ public final class PythonWorkerPool: @unchecked Sendable {
             }
             onTick()
 
-            monitor.lock()
-            if !monitorWake {
-                if tick {
-                    _ = monitor.wait(until: Date().addingTimeInterval(Self.seconds(Self.stallDelay)))
-                } else {
-                    monitor.wait()
-                }
+            if tick {
+                // A plain sleep: under load this runs a thousand times a second, and a timed
+                // condition wait cost several times as much (a wake-up may be missed: the
+                // next tick sees whatever it was for).
+                var pause = timespec(tv_sec: 0, tv_nsec: Int(Self.stallDelay.components.attoseconds / 1_000_000_000))
+                nanosleep(&pause, nil)
+                continue
             }
+            monitor.lock()
+            while !monitorWake { monitor.wait() }
             monitorWake = false
             monitor.unlock()
         }
