@@ -157,22 +157,28 @@ final class TransportUnitTests: XCTestCase {
 
     func testRequestMemoryPassesToTheNextConnectionFromTheSameAddressOnly() throws {
         var peers = PeerMemory()
-        let first = peers.takeMemo(for: "127.0.0.1")
-        XCTAssertFalse(peers.takeMemo(for: "127.0.0.1") === first, "two open connections never share a memory")
-        peers.keep(first, for: "127.0.0.1")
-        XCTAssertFalse(peers.takeMemo(for: "127.0.0.1") === first, "a memory without a request is not worth keeping")
+        let first = peers.takeMemo(for: "127.0.0.1", generation: 1)
+        XCTAssertFalse(peers.takeMemo(for: "127.0.0.1", generation: 1) === first, "two open connections never share a memory")
+        peers.keep(first, for: "127.0.0.1", generation: 1)
+        XCTAssertFalse(peers.takeMemo(for: "127.0.0.1", generation: 1) === first, "a memory without a request is not worth keeping")
 
-        let used = peers.takeMemo(for: "127.0.0.1")
+        let used = peers.takeMemo(for: "127.0.0.1", generation: 1)
         used.template = try XCTUnwrap(Array(requestLine(arguments: [1, 2], types: ["int", "int"], returns: ["int"]).utf8).withUnsafeBytes { RequestTemplate.read($0) }?.template)
-        peers.keep(used, for: "127.0.0.1")
-        XCTAssertFalse(peers.takeMemo(for: "127.0.0.2") === used, "another address starts afresh")
-        XCTAssertTrue(peers.takeMemo(for: "127.0.0.1") === used, "the next connection from the address takes it over")
-        XCTAssertFalse(peers.takeMemo(for: "127.0.0.1") === used, "and only that one")
+        peers.keep(used, for: "127.0.0.1", generation: 1)
+        XCTAssertFalse(peers.takeMemo(for: "127.0.0.2", generation: 1) === used, "another address starts afresh")
+        XCTAssertTrue(peers.takeMemo(for: "127.0.0.1", generation: 1) === used, "the next connection from the address takes it over")
+        XCTAssertFalse(peers.takeMemo(for: "127.0.0.1", generation: 1) === used, "and only that one")
 
-        for index in 0..<PeerMemory.capacity { peers.keep(used, for: "10.0.\(index / 256).\(index % 256)") }
-        peers.keep(used, for: "127.0.0.9")
-        XCTAssertTrue(peers.takeMemo(for: "127.0.0.9") === used)
-        XCTAssertFalse(peers.takeMemo(for: "10.0.0.0") === used, "past its capacity the table starts over")
+        for index in 0..<PeerMemory.capacity { peers.keep(used, for: "10.0.\(index / 256).\(index % 256)", generation: 1) }
+        peers.keep(used, for: "127.0.0.9", generation: 1)
+        XCTAssertTrue(peers.takeMemo(for: "127.0.0.9", generation: 1) === used)
+        XCTAssertFalse(peers.takeMemo(for: "10.0.0.0", generation: 1) === used, "past its capacity the table starts over")
+
+        peers.keep(used, for: "127.0.0.1", generation: 1)
+        XCTAssertFalse(peers.takeMemo(for: "127.0.0.1", generation: 2) === used, "after a deploy every memory is dropped")
+        peers.keep(used, for: "127.0.0.1", generation: 2)
+        peers.keep(RequestMemo(), for: "127.0.0.3", generation: 3)
+        XCTAssertFalse(peers.takeMemo(for: "127.0.0.1", generation: 3) === used, "also when a connection closes after it")
     }
 
     static func storage(ipv4 text: String, port: UInt16) -> sockaddr_storage {

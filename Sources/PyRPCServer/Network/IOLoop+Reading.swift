@@ -30,7 +30,7 @@ extension IOLoop {
             serial = (serial + 1) & 0x7fff_ffff
             let peer = peers.name(of: storage)
             let connection = Connection(
-                id: serial << 32 | UInt64(UInt32(bitPattern: fd)), fd: fd, peer: peer, memo: peers.takeMemo(for: peer),
+                id: serial << 32 | UInt64(UInt32(bitPattern: fd)), fd: fd, peer: peer, memo: peers.takeMemo(for: peer, generation: core.registry.current.number),
                 maxMessageBytes: core.options.maxMessageBytes, epoch: idle.epoch)
             let slot = Int(fd)
             if slot >= connections.count { connections += repeatElement(nil, count: slot + 1 - connections.count) }

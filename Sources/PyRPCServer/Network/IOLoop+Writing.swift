@@ -78,7 +78,7 @@ extension IOLoop {
         connection.isClosed = true
         connections[Int(connection.fd)] = nil
         _ = Glibc.close(connection.fd)  // also leaves the epoll set
-        peers.keep(connection.memo, for: connection.peer)
+        peers.keep(connection.memo, for: connection.peer, generation: core.registry.current.number)
     }
 
     /// Closes a connection whose socket failed (reset by the client, say), and says so.

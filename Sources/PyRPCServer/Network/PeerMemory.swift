@@ -15,6 +15,10 @@ struct PeerMemory {
     private var lastAddress: Address?
     private var lastName = ""
     private var memos: [String: RequestMemo] = [:]
+    /// The generation the memories were left under. A memory holds its request's dispatch,
+    /// and that holds its generation: after a deploy they are dropped, so that clients that
+    /// never come back do not keep retired generations alive.
+    private var generation = -1
     /// Addresses remembered at most; past it the table starts over (a bound, not a cache
     /// policy: few servers see this many clients at once, and forgetting costs one parse).
     static let capacity = 256
@@ -30,16 +34,24 @@ struct PeerMemory {
     }
 
     /// The request memory for a new connection from `peer`: the one its last connection
-    /// left, or a fresh one.
-    mutating func takeMemo(for peer: String) -> RequestMemo {
-        memos.removeValue(forKey: peer) ?? RequestMemo()
+    /// left under generation `current` (a number), or a fresh one.
+    mutating func takeMemo(for peer: String, generation current: Int) -> RequestMemo {
+        forgetIfDeployed(current)
+        return memos.removeValue(forKey: peer) ?? RequestMemo()
     }
 
     /// A closed connection leaves its request memory for the next one from `peer`.
-    mutating func keep(_ memo: RequestMemo, for peer: String) {
+    mutating func keep(_ memo: RequestMemo, for peer: String, generation current: Int) {
+        forgetIfDeployed(current)
         guard memo.template != nil else { return }
         if memos.count >= Self.capacity, memos[peer] == nil { memos.removeAll(keepingCapacity: true) }
         memos[peer] = memo
+    }
+
+    private mutating func forgetIfDeployed(_ current: Int) {
+        guard current != generation else { return }
+        memos.removeAll()
+        generation = current
     }
 
     /// An IPv4 or IPv6 address as two words to compare.
