@@ -356,6 +356,8 @@ public struct JSONScanner {
         var mantissa: UInt64 = 0
         var significantDigits = 0
         var droppedDigits = 0
+        /// Fraction digits past the 19 kept: the mantissa is then not the number's.
+        var truncatedFraction = false
         if first == UInt8(ascii: "0") {
             index += 1
         } else {
@@ -381,6 +383,8 @@ public struct JSONScanner {
                     if mantissa != 0 || byte != UInt8(ascii: "0") { significantDigits += 1 }
                     mantissa = mantissa &* 10 &+ UInt64(byte - UInt8(ascii: "0"))
                     fractionDigits += 1
+                } else {
+                    truncatedFraction = true
                 }
                 index += 1
             }
@@ -428,6 +432,9 @@ public struct JSONScanner {
                 value *= exactPowerOfTen(decimalExponent)
             }
             return .float(negative ? -value : value)
+        }
+        if droppedDigits == 0, !truncatedFraction, let value = eiselLemire(mantissa, decimalExponent, negative: negative) {
+            return .float(value)
         }
         return .float(try slowDouble(start: start))
     }
