@@ -346,9 +346,12 @@ public final class PythonWorkerPool: @unchecked Sendable {
 
     // MARK: Monitor
 
-    /// While there is work it ticks every `stallDelay`: deadlines, stalled queues, `onTick`. It keeps ticking for `linger` after the last job so that steady traffic never
-    /// has to wake it; idle, it sleeps until `submit` wakes it.
+    /// While there is work it ticks every `stallDelay`: deadlines, stalled queues, `onTick`.
+    /// It keeps ticking for `linger` after the last job so that steady traffic never has to
+    /// wake it; idle, it sleeps until `submit` wakes it.
     private static let linger: Duration = .milliseconds(50)
+    private static let tickPause = timespec(
+        tv_sec: Int(stallDelay.components.seconds), tv_nsec: Int(stallDelay.components.attoseconds / 1_000_000_000))
 
     private func monitorMain() {
         pyrpc_name_thread("watch-\(name)")
@@ -395,7 +398,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
                 // A plain sleep: under load this runs a thousand times a second, and a timed
                 // condition wait cost several times as much (a wake-up may be missed: the
                 // next tick sees whatever it was for).
-                var pause = timespec(tv_sec: 0, tv_nsec: Int(Self.stallDelay.components.attoseconds / 1_000_000_000))
+                var pause = Self.tickPause
                 nanosleep(&pause, nil)
                 continue
             }

@@ -11,6 +11,11 @@ public enum ByteScan {
     @usableFromInline static let ones: UInt64 = 0x0101_0101_0101_0101
     @usableFromInline static let highBits: UInt64 = 0x8080_8080_8080_8080
 
+    /// The top bit of each byte of `word` that is zero (and maybe of the byte after one).
+    @inlinable @inline(__always) static func zeroBytes(_ word: UInt64) -> UInt64 {
+        (word &- ones) & ~word & highBits
+    }
+
     /// The first offset from `start` that may hold `[`, `]`, `{`, `}` or `"`; `bytes.count` if none.
     @inlinable public static func firstStructural(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
         var index = start
@@ -39,18 +44,16 @@ public enum ByteScan {
     @inlinable @inline(__always) static func structuralBytes(_ word: UInt64) -> UInt64 {
         // `[`/`{` and `]`/`}` differ only in bit 5: fold each pair onto one value.
         let folded = word | (ones &* 0x20)
-        let open = folded ^ (ones &* UInt64(UInt8(ascii: "{")))
-        let close = folded ^ (ones &* UInt64(UInt8(ascii: "}")))
-        let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
-        return ((open &- ones) & ~open | (close &- ones) & ~close | (quote &- ones) & ~quote) & highBits
+        return zeroBytes(folded ^ (ones &* UInt64(UInt8(ascii: "{"))))
+            | zeroBytes(folded ^ (ones &* UInt64(UInt8(ascii: "}"))))
+            | zeroBytes(word ^ (ones &* UInt64(UInt8(ascii: "\""))))
     }
 
     /// Nonzero when some byte of `word` may be `"`, `\` or a control character.
     @inlinable @inline(__always) static func stringSpecialBytes(_ word: UInt64) -> UInt64 {
-        let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
-        let backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
         // A byte below 0x20 borrows when 0x20 is subtracted; bytes ≥ 0x80 are masked by ~word.
-        return ((word &- ones &* 0x20) & ~word | (quote &- ones) & ~quote | (backslash &- ones) & ~backslash) & highBits
+        let control = (word &- ones &* 0x20) & ~word & highBits
+        return control | zeroBytes(word ^ (ones &* UInt64(UInt8(ascii: "\"")))) | zeroBytes(word ^ (ones &* UInt64(UInt8(ascii: "\\"))))
     }
 
     /// True when every byte is below 0x80.

@@ -23,16 +23,11 @@ extension JSONScanner {
             self.end = end
         }
 
-        /// Exactly `Double(text)`: the mantissa and the power of ten are both exact doubles,
-        /// so one correctly rounded division gives the correctly rounded value (Clinger);
-        /// past 2^53, as most doubles printed in full are, Eisel–Lemire.
+        /// Exactly `Double(text)` (see `decimalToDouble`).
         @inlinable @inline(__always) var double: Double? {
-            guard mantissa <= 1 << 53, fractionDigits <= 22 else { return eiselLemire(mantissa, -fractionDigits, negative: negative) }
-            var value = Double(mantissa)
             // An integer spelling is an integer first: `-0` is 0, not -0.0 (as in parseNumber and json.loads).
-            guard fractionDigits > 0 else { return negative ? -value + 0 : value }
-            value /= exactPowerOfTen(fractionDigits)
-            return negative ? -value : value
+            if mantissa == 0, fractionDigits == 0 { return 0 }
+            return decimalToDouble(mantissa, -fractionDigits, negative: negative)
         }
 
         /// An integer of at most 18 digits, which always fits an `Int`.
