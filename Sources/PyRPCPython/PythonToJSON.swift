@@ -1,8 +1,10 @@
 import CPython
 import PyRPCWire
 
-/// Python objects → JSON text, checked exactly against the declared type (the same rules as
-/// `PythonToValue`), written straight into the reply without an intermediate value tree.
+/// Python objects → JSON text, checked exactly against the declared type: `bool` is not an
+/// `int`, an `int` is accepted (and converted) where a `float` is declared, a list or a tuple
+/// is accepted for `List[T]`. Written straight into the reply without an intermediate value
+/// tree.
 enum PythonToJSON {
     static func write(_ object: UnsafeMutablePointer<PyObject>, as type: RPCType, into writer: inout JSONWriter, _ gil: borrowing GIL) throws(ValueMismatch) {
         switch type {
@@ -73,5 +75,16 @@ enum PythonToJSON {
         var excerpt = PythonText.reprExcerpt(object)
         if !excerpt.isEmpty { excerpt = " " + excerpt }
         return ValueMismatch(path: [], expected: type, found: "\(PythonText.typeName(object))\(excerpt)")
+    }
+}
+
+extension PythonText {
+    /// `repr(object)` cut to 40 characters, or "" when repr raises.
+    static func reprExcerpt(_ object: UnsafeMutablePointer<PyObject>) -> String {
+        guard let repr = PyRef.owning(PyObject_Repr(object)), let text = string(repr.pointer) else {
+            PyErr_Clear()
+            return ""
+        }
+        return text.count > 40 ? String(text.prefix(37)) + "..." : text
     }
 }

@@ -53,7 +53,9 @@ final class ServerCore: Sendable {
             // value tree; anything else takes the general path.
             let fast = buffer.withUnsafeReadableBytes { bytes -> FastRead? in
                 if let memo, let template = memo.template, let match = template.match(bytes) {
-                    if let decided = memo.call, decided.generation === registry.current {
+                    // The call is counted on its generation before it is queued: a deploy
+                    // that retires the generation now waits for it (see `Generation`).
+                    if let decided = memo.call, decided.generation === registry.current, decided.generation.beginCall() {
                         return .decided(decided, rawArguments: Array(UnsafeRawBufferPointer(rebasing: bytes[match.arguments])), id: match.id)
                     }
                     return .request(template.request(for: match, in: bytes))
@@ -117,8 +119,12 @@ final class ServerCore: Sendable {
     }
 
     private func call(_ request: RPCRequest, from peer: String, route: ReplyRoute, memo: RequestMemo? = nil) -> [UInt8]? {
-        switch dispatcher.decide(request, from: peer, generation: registry.current) {
+        // Entered before its functions are read, so that a deploy cannot release the
+        // generation between the decision and the call.
+        let generation = registry.enterCurrent()
+        switch dispatcher.decide(request, from: peer, generation: generation) {
         case .reject(let error):
+            generation.endCall()
             let label = "\(request.service).\(request.rpc)"
             if error.type == .clientNotRegistered {
                 logger.warning("unauthorized: \(label) from \(peer) as \(request.client ?? "?"): \(error.message)")
@@ -133,9 +139,9 @@ final class ServerCore: Sendable {
         }
     }
 
+    /// Queues a call whose generation it has already entered (`beginCall`); the job ends it.
     private func run(_ call: Dispatcher.Call, rawArguments: [UInt8]?, id: JSONValue?, peer: String, route: ReplyRoute) -> [UInt8]? {
         let job = CallInFlight(call: call, rawArguments: rawArguments, id: id, peer: peer, route: route, core: self)
-        call.generation.beginCall()
         guard pool.submit(job, wake: false) else {
             call.generation.endCall()
             logger.warning("\(call.overload.label) by \(call.caller)@\(peer): Server Busy (\(options.maxPendingCalls) calls waiting)")

@@ -59,41 +59,26 @@ func deployEverywhere(_ network: NetworkConfig, token: String?) async -> Int32 {
         print("\(server.name): deploying to \(formatEndpoint(server.host, server.port))...")
     }
     flushStandardOutput()
-    var results: [String: Result<DeploySummary, DeployFailure>] = [:]
-    await withTaskGroup(of: (String, Result<DeploySummary, DeployFailure>).self) { group in
-        for server in network.servers {
-            group.addTask {
-                do throws(DeployFailure) {
-                    return (server.name, .success(try await Deployer.deploy(network, to: server, token: token)))
-                } catch {
-                    return (server.name, .failure(error))
-                }
-            }
+    let outcomes = await Deployer.deployAll(network, token: token) { outcome in
+        if let summary = outcome.summary {
+            print("\(outcome.server): generation \(summary.generation) \(summary.changed ? "live" : "unchanged (already deployed)")")
+        } else if let failure = outcome.failure {
+            print("\(outcome.server): FAILED: \(failure.message)")
         }
-        for await (name, result) in group {
-            results[name] = result
-            switch result {
-            case .success(let summary): print("\(name): generation \(summary.generation) live")
-            case .failure(let failure): print("\(name): FAILED: \(failure.message)")
-            }
-            flushStandardOutput()
-        }
+        flushStandardOutput()
     }
     print("")
     print("server      gen  added  replaced  removed  unchanged  script bytes  bytes sent  round trips")
     var code: Int32 = 0
-    for server in network.servers {
-        switch results[server.name] {
-        case .success(let s)?:
+    for outcome in outcomes {
+        if let s = outcome.summary {
             let cells = [pad(s.server, 10), pad("\(s.generation)", 4), pad("\(s.added)", 6), pad("\(s.replaced)", 9),
                          pad("\(s.removed)", 8), pad("\(s.unchanged)", 10), pad("\(s.scriptBytesSent)", 13),
                          pad("\(s.bytesSent)", 11), "\(s.roundTrips)"]
             print(cells.joined(separator: " "))
-        case .failure(let failure)?:
-            print("\(pad(server.name, 10)) failed: \(failure.message)")
+        } else if let failure = outcome.failure {
+            print("\(pad(outcome.server, 10)) failed: \(failure.message)")
             code = max(code, failure.isNetwork ? 3 : 1)
-        case nil:
-            break
         }
     }
     flushStandardOutput()

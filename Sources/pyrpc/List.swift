@@ -35,11 +35,15 @@ struct AdminQuery: ParsableArguments {
         for target in targets {
             let client = RPCClient(host: target.host, port: target.port)
             defer { client.close() }
+            // The awaited answer goes into a local before it is wrapped: see `Deployer.outcome`.
+            let answer: Envelope
             do {
-                answers.append((target.name, .success(try await client.send(Envelope(header: header, value: [:]).encoded()))))
+                answer = try await client.send(Envelope(header: header, value: [:]).encoded())
             } catch {
                 answers.append((target.name, .failure(error)))
+                continue
             }
+            answers.append((target.name, .success(answer)))
         }
         return answers
     }

@@ -11,6 +11,46 @@ func uniqueModule(_ prefix: String = "t") -> String {
     "\(prefix)_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
 }
 
+/// What a call through the server's path gave: the answer's JSON text read back as values of
+/// the declared return types, as a client reads them.
+enum CallOutcome: Equatable {
+    case returned([JSONValue])
+    case raised(summary: String, traceback: String)
+    case badReturn(String)
+    case interrupted
+    case invalidArguments(String)
+    case malformed(String)
+}
+
+extension PythonFunction {
+    /// Calls the function the way the server does (`callEncoded`): the arguments as the JSON
+    /// text a client sends, the return values written as JSON text and read back.
+    func call(_ arguments: [JSONValue], types: [RPCType], returns: [RPCType], _ gil: borrowing GIL) -> CallOutcome {
+        var request = JSONWriter(capacity: 64)
+        request.value(.array(arguments))
+        var answer = JSONWriter(capacity: 64)
+        switch callEncoded(rawArguments: request.bytes, values: [], types: types, returns: returns, into: &answer, gil) {
+        case .returned:
+            guard case .array(let items)? = try? JSONParser.parse(answer.bytes), items.count == returns.count else {
+                return .badReturn("unreadable answer: \(String(decoding: answer.bytes, as: UTF8.self))")
+            }
+            var values: [JSONValue] = []
+            for (item, type) in zip(items, returns) {
+                guard let value = try? ValueCoercion.coerce(item, to: type) else {
+                    return .badReturn("answer \(item) does not read as \(type)")
+                }
+                values.append(value)
+            }
+            return .returned(values)
+        case .invalidArguments(let message): return .invalidArguments(message)
+        case .malformed(let message): return .malformed(message)
+        case .raised(let summary, let traceback): return .raised(summary: summary, traceback: traceback)
+        case .badReturn(let message): return .badReturn(message)
+        case .interrupted: return .interrupted
+        }
+    }
+}
+
 /// Loads `source`, calls `function` once with `arguments`, unloads, and returns what happened.
 func callOnce(
     _ source: String, _ arguments: [JSONValue] = [], types: [RPCType] = [], returns: [RPCType],

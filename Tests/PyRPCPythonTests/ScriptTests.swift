@@ -190,7 +190,8 @@ final class ModuleLifecycleTests: XCTestCase {
         }
         await sharedPool.perform { gil in function.dispose(gil) }
         let afterDispose = await sharedPool.perform { gil in function.call([1, 2], types: [.int, .int], returns: [.int], gil) }
-        XCTAssertEqual(afterDispose, .raised(summary: "RuntimeError: function was unloaded", traceback: ""))
+        guard case .raised(let summary, _) = afterDispose else { return XCTFail("\(afterDispose)") }
+        XCTAssertEqual(summary, "RuntimeError: function was unloaded")
         await script.unload()
     }
 

@@ -14,6 +14,9 @@ public struct DeploySummary: Sendable, Equatable {
     /// Every byte written to the server for this deploy.
     public var bytesSent: Int
     public var roundTrips: Int
+    /// False when the server already ran exactly this state: nothing was swapped and the
+    /// generation kept its number.
+    public var changed: Bool = true
 }
 
 /// A deploy that did not happen, and why.
@@ -69,6 +72,7 @@ public enum Deployer {
         summary.replaced = count("replaced")
         summary.removed = count("removed")
         summary.unchanged = count("unchanged")
+        if case .bool(let changed)? = answer.value["changed"] { summary.changed = changed }
         return summary
     }
 

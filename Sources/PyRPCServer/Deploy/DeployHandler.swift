@@ -6,7 +6,8 @@ import PyRPCWire
 /// 1. DEPLOY-MANIFEST `{manifest, token}` → DEPLOY-NEED `{missing: [hash...]}`, or, when the
 ///    server already has every script, the deploy is applied and answered with DEPLOY-RES.
 /// 2. DEPLOY-SCRIPTS `{manifest, scripts: {hash: text}, token}` → DEPLOY-RES
-///    `{generation, added, replaced, removed, unchanged}`.
+///    `{generation, added, replaced, removed, unchanged, changed}` (`changed` false: the
+///    manifest matched the running generation, which keeps its number).
 /// Refusals and failures are RPC-EX `Deploy Rejected` with what to fix; the running state
 /// is then untouched.
 struct DeployHandler: Sendable {
@@ -68,10 +69,10 @@ struct DeployHandler: Sendable {
                 try store.storeManifest(manifest)
             }
             store?.removeScripts(except: manifest.scriptHashes)
-            logger.info("deploy from \(peer) applied: generation \(report.generation)")
+            logger.info("deploy from \(peer) \(report.changed ? "applied" : "changed nothing"): generation \(report.generation)")
             return Envelope(header: Header.deployResult, value: [
                 "generation": .int(report.generation), "added": .int(report.added), "replaced": .int(report.replaced),
-                "removed": .int(report.removed), "unchanged": .int(report.unchanged),
+                "removed": .int(report.removed), "unchanged": .int(report.unchanged), "changed": .bool(report.changed),
             ]).encoded()
         } catch {
             logger.warning("deploy from \(peer) rejected: \(error.message)")

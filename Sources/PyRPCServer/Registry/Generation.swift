@@ -61,8 +61,11 @@ final class Generation: Sendable {
     let scripts: [String: LoadedScript]
     let deployedAt: ContinuousClock.Instant
 
-    private let inFlight = Atomic<Int>(0)
-    private let retired = Atomic<Bool>(false)
+    /// Calls in flight and whether the generation is retired, in one word so that neither
+    /// side can miss the other: bit 0 is "retired", the rest counts calls in steps of 2.
+    /// Once the bit is set no call can begin, so the count reaches zero exactly once after
+    /// it, and whoever makes it so (`retire` or the last `endCall`) releases the generation.
+    private let calls = Atomic<Int>(0)
     private let onRelease: Mutex<(@Sendable (Generation) -> Void)?> = Mutex(nil)
 
     init(number: Int, manifest: ServerManifest, services: [String: ServiceTable], clients: ClientDirectory, scripts: [String: LoadedScript]) {
@@ -87,24 +90,40 @@ final class Generation: Sendable {
         }
     }
 
-    /// A call begins on this generation; pair with `endCall`.
-    func beginCall() {
-        inFlight.wrappingAdd(1, ordering: .relaxed)
+    /// A call begins on this generation: true, and pair it with `endCall`; or false when the
+    /// generation is already retired (its functions may be gone), and the caller must take
+    /// the registry's current generation instead.
+    func beginCall() -> Bool {
+        var observed = calls.load(ordering: .relaxed)
+        while observed & Self.retiredBit == 0 {
+            let (exchanged, original) = calls.compareExchange(
+                expected: observed, desired: observed + Self.oneCall, ordering: .acquiringAndReleasing)
+            if exchanged { return true }
+            observed = original
+        }
+        return false
     }
 
     func endCall() {
-        let remaining = inFlight.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue
-        if remaining == 0, retired.load(ordering: .acquiring) { releaseIfIdle() }
+        let remaining = calls.wrappingSubtract(Self.oneCall, ordering: .acquiringAndReleasing).newValue
+        if remaining == Self.retiredBit { releaseIfIdle() }
     }
 
-    var callsInFlight: Int { inFlight.load(ordering: .relaxed) }
+    var callsInFlight: Int { calls.load(ordering: .relaxed) >> 1 }
 
-    /// Marks the generation replaced; `release` runs once its last call has ended.
+    var isRetired: Bool { calls.load(ordering: .acquiring) & Self.retiredBit != 0 }
+
+    /// Marks the generation replaced; `release` runs once its last call has ended (at once
+    /// when none is in flight). Called once per generation.
     func retire(release: @escaping @Sendable (Generation) -> Void) {
         onRelease.withLock { $0 = release }
-        retired.store(true, ordering: .releasing)
-        if inFlight.load(ordering: .acquiring) == 0 { releaseIfIdle() }
+        let before = calls.bitwiseOr(Self.retiredBit, ordering: .acquiringAndReleasing).oldValue
+        precondition(before & Self.retiredBit == 0, "generation \(number) retired twice")
+        if before == 0 { releaseIfIdle() }
     }
+
+    private static let retiredBit = 1
+    private static let oneCall = 2
 
     private func releaseIfIdle() {
         let release = onRelease.withLock { handler -> (@Sendable (Generation) -> Void)? in

@@ -16,6 +16,9 @@ public struct DeployReport: Sendable, Equatable {
     public var replaced = 0
     public var removed = 0
     public var unchanged = 0
+    /// False when the deploy matched the running generation exactly: nothing was swapped
+    /// and the generation number stayed.
+    public var changed = true
 }
 
 /// Holds the current generation and replaces it as a whole.
@@ -45,6 +48,16 @@ public final class RPCRegistry: Sendable {
     }
 
     var current: Generation { state.withLock { $0.current } }
+
+    /// The current generation with a call begun on it (pair with `endCall`). A generation
+    /// retired between reading and entering it refuses the call; the next read finds its
+    /// successor, which is retired only by a later deploy.
+    func enterCurrent() -> Generation {
+        while true {
+            let generation = current
+            if generation.beginCall() { return generation }
+        }
+    }
 
     /// The hashes the server already has loaded (a deploy need not send these).
     var loadedHashes: Set<String> { Set(current.scripts.keys) }
@@ -76,6 +89,13 @@ public final class RPCRegistry: Sendable {
         if let hash = missing.first {
             let path = manifest.services.flatMap(\.rpcs).first { $0.scriptHash == hash }?.scriptPath ?? "?"
             throw DeployError(message: "the deploy lacks the text of \(path) (\(hash.prefix(12)))")
+        }
+        if manifest == previous.manifest {
+            // Nothing to swap: keeping the generation keeps the connections' remembered
+            // dispatch decisions and the modules' state, and says "nothing changed".
+            let unchanged = previous.overloads.count
+            logger.info("deploy matched generation \(previous.number): nothing changed")
+            return DeployReport(generation: previous.number, unchanged: unchanged, changed: false)
         }
         let number = previous.number + 1
         let server = serverName

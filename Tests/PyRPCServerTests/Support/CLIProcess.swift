@@ -4,7 +4,8 @@ import Foundation
 import Glibc
 #endif
 
-/// Runs the real `pyrpc` binary built next to the test bundle.
+/// Runs the real `pyrpc` binary: the one `PYRPC_BINARY` names (`.ci/run` points it at the
+/// release build, the binary users run), else the one built next to the test bundle.
 enum CLIProcess {
     struct Output {
         var status: Int32
@@ -13,6 +14,7 @@ enum CLIProcess {
     }
 
     static var binary: String {
+        if let chosen = ProcessInfo.processInfo.environment["PYRPC_BINARY"], !chosen.isEmpty { return chosen }
         let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var folder = URL(fileURLWithPath: testBinary).deletingLastPathComponent()
         // The xctest bundle may be a folder: walk up to the build folder that holds `pyrpc`.
@@ -42,10 +44,16 @@ enum CLIProcess {
     }
 
     /// Starts a long-running command (`up`, `serve`) with output going to files.
-    static func start(_ arguments: [String], in folder: URL, logName: String = "server") throws -> Process {
+    /// `prefix` runs the binary under another command (e.g. `taskset -c 0`).
+    static func start(_ arguments: [String], in folder: URL, logName: String = "server", prefix: [String] = []) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
+        if let tool = prefix.first {
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = Array(prefix.dropFirst()) + [binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+        }
         process.currentDirectoryURL = folder
         _ = FileManager.default.createFile(atPath: folder.appendingPathComponent("\(logName).out").path, contents: nil)
         _ = FileManager.default.createFile(atPath: folder.appendingPathComponent("\(logName).err").path, contents: nil)
@@ -53,6 +61,23 @@ enum CLIProcess {
         process.standardError = try FileHandle(forWritingTo: folder.appendingPathComponent("\(logName).err"))
         try process.run()
         return process
+    }
+
+    /// Waits until `file` (a started command's output) contains `text`; gives up early when
+    /// `process` has exited.
+    static func waitForOutput(_ text: String, in file: URL, of process: Process? = nil, timeout: Double = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let data = try? Data(contentsOf: file), String(decoding: data, as: UTF8.self).contains(text) { return true }
+            if let process, !process.isRunning { return false }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    /// The text of a file a started command wrote (for failure messages).
+    static func contents(_ file: URL) -> String {
+        (try? Data(contentsOf: file)).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
     /// A TCP port nothing listens on right now.
