@@ -7,6 +7,7 @@ import NIOCore
 /// Taking bytes in: accepting connections, reading, framing messages a turn at a time.
 extension IOLoop {
     func acceptConnections(from listener: Int32) {
+        assertLeads()
         for _ in 0..<64 {
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -61,6 +62,7 @@ extension IOLoop {
     }
 
     func read(_ connection: Connection) {
+        assertLeads()
         connection.lastActivity = idle.epoch
         // A partial message keeps growing in the connection's own buffer; otherwise read into
         // the loop's scratch buffer and keep only what is left of a line.
@@ -124,6 +126,7 @@ extension IOLoop {
 
     /// Frames what paused connections hold, as far as this turn's allowance goes.
     func resumePaused() {
+        assertLeads()
         let waiting = paused
         paused = []
         for connection in waiting where !connection.isClosed {
@@ -139,6 +142,7 @@ extension IOLoop {
     }
 
     func answer(_ frame: Frame, on connection: Connection) {
+        assertLeads()
         let sequence = connection.nextSequence()
         let route = ReplyRoute(loop: self, connection: connection.id, sequence: sequence)
         if let reply = core.answer(frame, from: connection.peer, route: route, memo: connection.memo) {

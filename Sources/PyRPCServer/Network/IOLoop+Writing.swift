@@ -7,6 +7,7 @@ import NIOCore
 /// Sending answers out, and the connections' life: epoll interest, closing, idle sweeps.
 extension IOLoop {
     func deliver(_ reply: [UInt8], sequence: Int, to connection: Connection) {
+        assertLeads()
         connection.lastActivity = idle.epoch
         if connection.deliver(reply, sequence: sequence), !connection.isDirty {
             connection.isDirty = true
@@ -17,6 +18,7 @@ extension IOLoop {
     /// Writes the answers delivered since the last call: one write per connection however
     /// many answers it got.
     func flushDirty() {
+        assertLeads()
         guard !dirty.isEmpty else { return }
         for connection in dirty {
             connection.isDirty = false
@@ -26,6 +28,7 @@ extension IOLoop {
     }
 
     func write(_ connection: Connection) {
+        assertLeads()
         while connection.hasOutput {
             let written = connection.output.withUnsafeBytes { bytes in
                 send(connection.fd, bytes.baseAddress! + connection.outputOffset, bytes.count - connection.outputOffset,
@@ -74,6 +77,7 @@ extension IOLoop {
     }
 
     func close(_ connection: Connection) {
+        assertLeads()
         guard !connection.isClosed else { return }
         connection.isClosed = true
         connections[Int(connection.fd)] = nil
@@ -89,6 +93,7 @@ extension IOLoop {
 
     /// Closes connections that have had no traffic and no call in flight for the idle timeout.
     func sweep() {
+        assertLeads()
         for case let connection? in connections where connection.isIdle && idle.isIdle(since: connection.lastActivity) {
             core.logger.info("closing idle connection from \(connection.peer)")
             close(connection)
@@ -97,6 +102,7 @@ extension IOLoop {
 
     /// After `stop`: closes every connection; nobody leads again.
     func cleanUp() {
+        assertLeads()
         stopAccepting()
         for case let connection? in connections { close(connection) }
         leadership.cleanedUp()

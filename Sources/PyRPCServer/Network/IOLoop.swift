@@ -86,6 +86,14 @@ final class IOLoop: @unchecked Sendable {
         Glibc.close(epollFD)
     }
 
+    /// Debug builds check that leader-only state is touched by the leading thread only
+    /// (the state skips Swift's exclusivity checks, so nothing else would notice); the
+    /// check compiles out of release builds.
+    @inline(__always)
+    func assertLeads(_ function: StaticString = #function) {
+        assert(leadership.isHeldByCurrentThread, "IOLoop.\(function) touched leader-only state off the leading thread")
+    }
+
     // MARK: Other threads
 
     /// Accepts connections from the listening socket `fd` (shared by every loop of a server).
@@ -192,6 +200,7 @@ final class IOLoop: @unchecked Sendable {
     // MARK: Events
 
     private func handle(_ event: epoll_event) {
+        assertLeads()
         let tag = event.data.u64
         if tag == Self.wakeTag {
             mailbox.drainWakeups()
@@ -212,6 +221,7 @@ final class IOLoop: @unchecked Sendable {
     }
 
     private func handle(_ item: Mailbox.Item) {
+        assertLeads()
         switch item {
         case .reply(let id, let sequence, let bytes):
             // A connection closed meanwhile (the client went away) gets nothing.

@@ -1,6 +1,10 @@
 import Dispatch
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Which of an I/O loop's threads runs its sockets (leader/followers).
 ///
 /// The leader reads requests, queues the calls, then gives up leadership and runs the calls
@@ -20,6 +24,8 @@ final class Leadership: Sendable {
         var stopping = false
         /// The loop's connections are closed (by whoever led after `stop`).
         var cleanedUp = false
+        /// The thread that leads, for debug builds' confinement checks (`isHeldByCurrentThread`).
+        var leader: pthread_t = 0
     }
 
     private let state = Mutex(State())
@@ -50,6 +56,7 @@ final class Leadership: Sendable {
                 if state.stopping {
                     guard !state.leading, !state.cleanedUp else { return nil }
                     state.leading = true
+                    state.leader = pthread_self()
                     return true
                 }
                 if state.leading {
@@ -57,6 +64,7 @@ final class Leadership: Sendable {
                     return false
                 }
                 state.leading = true
+                state.leader = pthread_self()
                 return true
             }
             guard let acquired else { return false }
@@ -77,6 +85,7 @@ final class Leadership: Sendable {
     func release() {
         state.withLock { state in
             state.leading = false
+            state.leader = 0
             state.leaderlessSince = .now
         }
     }
@@ -115,6 +124,7 @@ final class Leadership: Sendable {
         state.withLock { state in
             guard !state.leading, !state.cleanedUp else { return false }
             state.leading = true
+            state.leader = pthread_self()
             return true
         }
     }
@@ -124,8 +134,15 @@ final class Leadership: Sendable {
         state.withLock { state in
             state.cleanedUp = true
             state.leading = false
+            state.leader = 0
         }
     }
 
     var isCleanedUp: Bool { state.withLock { $0.cleanedUp } }
+
+    /// Whether the calling thread leads: what the loop's leader-only state requires. Read
+    /// only by `assert`s, so release builds never take the lock for it.
+    var isHeldByCurrentThread: Bool {
+        state.withLock { $0.leading && pthread_equal($0.leader, pthread_self()) != 0 }
+    }
 }
