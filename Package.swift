@@ -36,6 +36,8 @@ let package = Package(
         .target(name: "PyRPCServer", dependencies: [
             "PyRPCWire", "PyRPCPython", "PyRPCConfig", "CLinux",
             .product(name: "NIOCore", package: "swift-nio"),
+            // Locks ThreadSanitizer can see (pthread); Synchronization.Mutex's futex is invisible to it.
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -44,6 +46,7 @@ let package = Package(
             "PyRPCWire", "PyRPCConfig",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "pyrpc", dependencies: [

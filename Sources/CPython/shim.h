@@ -14,6 +14,14 @@ static inline int pyrpc_is_float(PyObject *o) { return PyFloat_Check(o); }
 static inline int pyrpc_is_unicode(PyObject *o) { return PyUnicode_Check(o); }
 static inline int pyrpc_is_list(PyObject *o) { return PyList_Check(o); }
 static inline int pyrpc_is_tuple(PyObject *o) { return PyTuple_Check(o); }
+static inline int pyrpc_is_complex(PyObject *o) { return PyComplex_Check(o); }
+// Not sequences of values for List[T], though iterable: text, bytes and mappings.
+static inline int pyrpc_is_text_bytes_or_dict(PyObject *o) {
+    return PyUnicode_Check(o) || PyBytes_Check(o) || PyByteArray_Check(o) || PyDict_Check(o);
+}
+// PySequence_Fast's item access (macros Swift does not import).
+static inline Py_ssize_t pyrpc_fast_size(PyObject *o) { return PySequence_Fast_GET_SIZE(o); }
+static inline PyObject *pyrpc_fast_item(PyObject *o, Py_ssize_t i) { return PySequence_Fast_GET_ITEM(o, i); }
 static inline int pyrpc_is_none(PyObject *o) { return o == Py_None; }
 static inline int pyrpc_is_true(PyObject *o) { return o == Py_True; }
 static inline PyObject *pyrpc_none(void) { return Py_NewRef(Py_None); }

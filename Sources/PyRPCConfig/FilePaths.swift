@@ -58,6 +58,12 @@ enum FilePaths {
         return (info.st_mode & S_IFMT) == S_IFREG
     }
 
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return false }
+        return (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
     static func currentDirectory() -> String {
         guard let buffer = getcwd(nil, 0) else { return "." }
         defer { free(buffer) }

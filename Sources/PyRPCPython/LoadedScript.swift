@@ -67,7 +67,12 @@ public final class LoadedScript: @unchecked Sendable {
         }
         // Module-level code raised: point at the deepest frame in this file.
         let line = lastLine(in: exception.traceback, of: path)
-        return ScriptLoadError(path: path, line: line, message: "running the script raised \(exception.summary)")
+        var message = "running the script raised \(exception.summary)"
+        if exception.typeName == "ModuleNotFoundError" || exception.typeName == "ImportError" {
+            // Where Python looked, and how to make it look elsewhere.
+            message += "; sys.path is \(ImportPath.current(gil)); install the package in the server's venv and name it in init.yaml (python: {venv: ./.venv}) or with --venv"
+        }
+        return ScriptLoadError(path: path, line: line, message: message)
     }
 
     private static func lastLine(in traceback: String, of path: String) -> Int? {

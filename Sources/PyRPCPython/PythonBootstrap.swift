@@ -4,7 +4,9 @@ enum PythonBootstrap {
     static let moduleName = "_pyrpc"
 
     static let source = #"""
+import importlib
 import io
+import site
 import sys
 import threading
 import traceback
@@ -60,6 +62,22 @@ class _LogStream(io.TextIOBase):
 # SPEC: ints are arbitrary precision end to end, so lift 3.11's 4300-digit text limit.
 if hasattr(sys, "set_int_max_str_digits"):
     sys.set_int_max_str_digits(0)
+
+# The interpreter's own site-packages, which a venv made without
+# --system-site-packages hides, as the venv's own python would.
+_system_site_packages = site.getsitepackages()
+
+
+def use_environment(site_dirs, extra, keep_system):
+    """Puts a venv's site-packages (with its .pth files) and extra folders first on sys.path."""
+    before = list(sys.path)
+    for folder in site_dirs:
+        site.addsitedir(folder)
+    added = [p for p in sys.path if p not in before]
+    rest = [p for p in before if keep_system or p not in _system_site_packages]
+    sys.path[:] = extra + [p for p in added if p not in extra] + [p for p in rest if p not in extra]
+    importlib.invalidate_caches()
+
 
 sys.stdout = _LogStream(_log_out, "<stdout>")
 sys.stderr = _LogStream(_log_err, "<stderr>")

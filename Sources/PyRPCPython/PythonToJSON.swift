@@ -12,36 +12,34 @@ enum PythonToJSON {
             guard pyrpc_is_bool(object) != 0 else { throw mismatch(object, type) }
             pyrpc_is_true(object) != 0 ? writer.raw("true") : writer.raw("false")
         case .int:
-            guard pyrpc_is_long(object) != 0, pyrpc_is_bool(object) == 0 else { throw mismatch(object, type) }
-            var overflow: Int32 = 0
-            let value = PyLong_AsLongLongAndOverflow(object, &overflow)
-            if overflow == 0, !(value == -1 && PyErr_Occurred() != nil) {
-                writer.int(Int(value))
+            guard pyrpc_is_bool(object) == 0 else { throw mismatch(object, type) }
+            if pyrpc_is_long(object) != 0 {
+                try writeInteger(object, into: &writer)
+            } else if let integer = NumberProtocols.integer(object) {
+                // numpy integer scalars and other `__index__` types: written as the int they are.
+                try writeInteger(integer.pointer, into: &writer)
             } else {
-                PyErr_Clear()
-                guard let text = PyRef.owning(PyNumber_ToBase(object, 10)) else {
-                    PyErr_Clear()
-                    throw ValueMismatch(path: [], expected: type, found: "an int that cannot be written")
-                }
-                var size: Py_ssize_t = 0
-                guard let utf8 = PyUnicode_AsUTF8AndSize(text.pointer, &size) else {
-                    PyErr_Clear()
-                    throw ValueMismatch(path: [], expected: type, found: "an int that cannot be written")
-                }
-                writer.raw(bytes: UnsafeRawBufferPointer(start: utf8, count: size))
+                throw mismatch(object, type)
             }
         case .float:
             if pyrpc_is_float(object) != 0 {
                 writer.double(pyrpc_float_value(object))
                 return
             }
-            guard pyrpc_is_long(object) != 0, pyrpc_is_bool(object) == 0 else { throw mismatch(object, type) }
-            let value = PyLong_AsDouble(object)
-            if value == -1, PyErr_Occurred() != nil {
-                PyErr_Clear()
-                throw ValueMismatch(path: [], expected: type, found: "an int too large for a float")
+            guard pyrpc_is_bool(object) == 0 else { throw mismatch(object, type) }
+            if pyrpc_is_long(object) != 0 {
+                let value = PyLong_AsDouble(object)
+                if value == -1, PyErr_Occurred() != nil {
+                    PyErr_Clear()
+                    throw ValueMismatch(path: [], expected: type, found: "an int too large for a float")
+                }
+                writer.double(value)
+            } else if let value = NumberProtocols.real(object) {
+                // numpy floating scalars, Decimal, Fraction: any real number with `__float__`.
+                writer.double(value)
+            } else {
+                throw mismatch(object, type)
             }
-            writer.double(value)
         case .str:
             guard pyrpc_is_unicode(object) != 0 else { throw mismatch(object, type) }
             var size: Py_ssize_t = 0
@@ -54,21 +52,72 @@ enum PythonToJSON {
             }
         case .list(let elementType):
             let isList = pyrpc_is_list(object) != 0
-            guard isList || pyrpc_is_tuple(object) != 0 else { throw mismatch(object, type) }
-            let count = isList ? PyList_GET_SIZE(object) : PyTuple_GET_SIZE(object)
-            writer.raw(UInt8(ascii: "["))
-            for index in 0..<count {
-                if index > 0 { writer.raw(UInt8(ascii: ",")) }
-                let item = isList ? pyrpc_list_get(object, index)! : pyrpc_tuple_get(object, index)!
-                do {
-                    try write(item, as: elementType, into: &writer, gil)
-                } catch var inner {
-                    inner.path.append("element \(index)")
-                    throw inner
+            if isList || pyrpc_is_tuple(object) != 0 {
+                let count = isList ? PyList_GET_SIZE(object) : PyTuple_GET_SIZE(object)
+                try writeElements(count, as: elementType, into: &writer, gil) { index in
+                    isList ? pyrpc_list_get(object, index)! : pyrpc_tuple_get(object, index)!
+                }
+                return
+            }
+            // Any other iterable but text, bytes and mappings: numpy arrays (of any dimension,
+            // as nested lists), ranges, generators, sets.
+            guard pyrpc_is_text_bytes_or_dict(object) == 0 else { throw mismatch(object, type) }
+            let items: PyRef
+            do {
+                items = try NumberProtocols.items(object, gil)
+            } catch {
+                switch error {
+                case .notIterable: throw mismatch(object, type)
+                case .raised(let summary):
+                    throw ValueMismatch(path: [], expected: type, found: "\(PythonText.typeName(object)) whose iteration raised \(summary)")
                 }
             }
-            writer.raw(UInt8(ascii: "]"))
+            let list = items.pointer  // borrowed by the closure while `items` owns it
+            try writeElements(pyrpc_fast_size(list), as: elementType, into: &writer, gil) { index in
+                pyrpc_fast_item(list, index)!
+            }
+            _ = consume items
         }
+    }
+
+    /// `[a,b,...]`: `count` items, each read by `item` (borrowed) and written as `elementType`.
+    private static func writeElements(
+        _ count: Int, as elementType: RPCType, into writer: inout JSONWriter, _ gil: borrowing GIL,
+        item: (Int) -> UnsafeMutablePointer<PyObject>
+    ) throws(ValueMismatch) {
+        writer.raw(UInt8(ascii: "["))
+        for index in 0..<count {
+            if index > 0 { writer.raw(UInt8(ascii: ",")) }
+            do {
+                try write(item(index), as: elementType, into: &writer, gil)
+            } catch var inner {
+                inner.path.append("element \(index)")
+                throw inner
+            }
+        }
+        writer.raw(UInt8(ascii: "]"))
+    }
+
+    /// An exact `int` (not bool) as JSON digits, of any size.
+    private static func writeInteger(_ object: UnsafeMutablePointer<PyObject>, into writer: inout JSONWriter) throws(ValueMismatch) {
+        var overflow: Int32 = 0
+        let value = PyLong_AsLongLongAndOverflow(object, &overflow)
+        if overflow == 0, !(value == -1 && PyErr_Occurred() != nil) {
+            writer.int(Int(value))
+            return
+        }
+        PyErr_Clear()
+        // Base-10 text of the int itself: `str()` could be overridden by an int subclass.
+        guard let text = PyRef.owning(PyNumber_ToBase(object, 10)) else {
+            PyErr_Clear()
+            throw ValueMismatch(path: [], expected: .int, found: "an int that cannot be written")
+        }
+        var size: Py_ssize_t = 0
+        guard let utf8 = PyUnicode_AsUTF8AndSize(text.pointer, &size) else {
+            PyErr_Clear()
+            throw ValueMismatch(path: [], expected: .int, found: "an int that cannot be written")
+        }
+        writer.raw(bytes: UnsafeRawBufferPointer(start: utf8, count: size))
     }
 
     private static func mismatch(_ object: UnsafeMutablePointer<PyObject>, _ type: RPCType) -> ValueMismatch {

@@ -5,7 +5,7 @@ import Logging
 import NIOCore
 import PyRPCPython
 import PyRPCWire
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// One pyrpc server: a TCP listener, a Python worker pool and a registry of RPCs.
 ///
@@ -22,7 +22,7 @@ public final class PyRPCServer: Sendable {
     public let name: String
     let core: ServerCore
     /// Listening sockets and their bound addresses.
-    private let listeners = Mutex<[(fd: Int32, address: SocketAddress)]>([])
+    private let listeners = NIOLockedValueBox<[(fd: Int32, address: SocketAddress)]>([])
 
     /// Fails only when the state directory cannot be created.
     public init(name: String, options: ServerOptions = ServerOptions(), logger: Logger? = nil) throws {
@@ -44,12 +44,20 @@ public final class PyRPCServer: Sendable {
 
     public var options: ServerOptions { core.options }
 
+    /// Puts the environment the server starts with (`options.python`) on the import path,
+    /// before any script loads. `adding`: another server of this process (`pyrpc up`) may have
+    /// put its own there already; both then stay.
+    public func useStartEnvironment(adding: Bool = false) async throws(DeployError) {
+        guard let environment = core.options.python else { return }
+        _ = try await core.registry.use(environment, adding: adding)
+    }
+
     /// Listens on `host:port` (port 0 picks a free one) and returns the bound address.
     @discardableResult
     public func start(host: String, port: Int) async throws -> SocketAddress {
         let (fd, address) = try Sockets.listen(host: host, port: port)
         let core = self.core
-        let loops = listeners.withLock { listeners in
+        let loops = listeners.withLockedValue { listeners in
             listeners.append((fd, address))
             if core.loops.all.isEmpty {
                 core.loops.set((0..<(core.options.ioLoops ?? EventLoops.count)).map { IOLoop(core: core, index: $0) })
@@ -63,7 +71,7 @@ public final class PyRPCServer: Sendable {
 
     /// The addresses the server listens on.
     public var localAddresses: [SocketAddress] {
-        listeners.withLock { listeners in listeners.map(\.address) }
+        listeners.withLockedValue { listeners in listeners.map(\.address) }
     }
 
     static func describe(_ address: SocketAddress) -> String {
@@ -99,7 +107,7 @@ public final class PyRPCServer: Sendable {
     /// Stops accepting, lets calls in flight finish (up to the shutdown grace), then closes
     /// every connection.
     public func stop() async {
-        let listening = listeners.withLock { $0.map(\.fd) }
+        let listening = listeners.withLockedValue { $0.map(\.fd) }
         let loops = core.loops.all
         for loop in loops { loop.stopAccepting() }
         // A listener shut down refuses new connections at once; it is closed only after the
@@ -113,7 +121,7 @@ public final class PyRPCServer: Sendable {
         let remaining = ContinuousClock.now.duration(to: deadline)
         for loop in loops { await loop.stop(wait: .seconds(1)) }
         for fd in listening { _ = close(fd) }
-        listeners.withLock { $0 = [] }
+        listeners.withLockedValue { $0 = [] }
         // The loops close their descriptors once their threads have ended.
         core.loops.set([])
         core.pool.shutdown(grace: max(remaining, .milliseconds(100)))

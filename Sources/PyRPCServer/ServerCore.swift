@@ -32,7 +32,7 @@ final class ServerCore: Sendable {
         pool = PythonWorkerPool(
             name: name, workers: options.pythonWorkers, maxPending: options.maxPendingCalls, logger: logger,
             onTick: { loops.handOverIfStuck() })
-        registry = RPCRegistry(serverName: name, pool: pool, logger: logger)
+        registry = RPCRegistry(serverName: name, venvOverride: options.venv, pool: pool, logger: logger)
         dispatcher = Dispatcher(serverName: name, options: options)
         admin = AdminHandler(serverName: name, registry: registry, startedAt: startedAt)
         deploy = DeployHandler(

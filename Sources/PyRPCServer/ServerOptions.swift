@@ -1,3 +1,5 @@
+import PyRPCWire
+
 /// Limits and behaviour of one server, with the defaults of SPEC §8.
 public struct ServerOptions: Sendable {
     /// Largest accepted message, in bytes. Larger ones get `Bad Request`.
@@ -20,6 +22,11 @@ public struct ServerOptions: Sendable {
     public var stateDirectory: String?
     /// When set, deploys must carry this token.
     public var deployToken: String?
+    /// `--venv`: the virtual environment scripts import from, over the one deploys name.
+    public var venv: String?
+    /// The import path the server starts with (init.yaml's `python:` for it, with `venv`
+    /// applied); nil: the one its stored state names. Applied by `PyRPCServer.useStartEnvironment`.
+    public var python: PythonEnvironment?
     /// I/O loops; nil sizes them by the cores this process may use (`EventLoops.count`).
     /// Set by tests, to run several loops on a machine with few cores.
     var ioLoops: Int?

@@ -7,12 +7,18 @@ public struct ServerManifest: Sendable, Equatable {
     /// Addresses of every node of the network (servers and clients), for the deploy guard.
     public var nodeAddresses: [String]
     public var services: [ServiceManifest]
+    /// The venv and extra import folders the server's scripts use (init.yaml's `python:`).
+    public var python: PythonEnvironment
 
-    public init(server: String, clients: [ClientAddress], nodeAddresses: [String], services: [ServiceManifest]) {
+    public init(
+        server: String, clients: [ClientAddress], nodeAddresses: [String], services: [ServiceManifest],
+        python: PythonEnvironment = .none
+    ) {
         self.server = server
         self.clients = clients
         self.nodeAddresses = nodeAddresses
         self.services = services
+        self.python = python
     }
 
     /// Every distinct script hash the manifest uses.
@@ -68,12 +74,15 @@ public struct RPCManifest: Sendable, Equatable {
 
 extension ServerManifest {
     public var json: JSONValue {
-        .object([
+        var fields: [String: JSONValue] = [
             "server": .string(server),
             "clients": .array(clients.map { .object(["name": .string($0.name), "host": .string($0.host)]) }),
             "nodes": .array(nodeAddresses.map(JSONValue.string)),
             "services": .array(services.map(\.json)),
-        ])
+        ]
+        // Omitted when empty, so manifests stored by earlier versions read back equal.
+        if !python.isEmpty { fields["python"] = python.json }
+        return .object(fields)
     }
 
     public init(json: JSONValue) throws(RPCError) {
@@ -90,6 +99,7 @@ extension ServerManifest {
         services = try reader.array("services").map { (entry: JSONValue) throws(RPCError) -> ServiceManifest in
             try ServiceManifest(json: entry)
         }
+        python = try json["python"].map { (field: JSONValue) throws(RPCError) -> PythonEnvironment in try PythonEnvironment(json: field) } ?? .none
     }
 }
 

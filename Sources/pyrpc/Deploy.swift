@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PyRPCClient
 import PyRPCConfig
+import PyRPCWire
 
 /// `pyrpc deploy [init.yaml]`: the initializer.
 struct Deploy: AsyncParsableCommand {
@@ -55,6 +56,13 @@ struct Deploy: AsyncParsableCommand {
 /// Deploys to every server in parallel with a progress line each and a table at the end.
 /// Returns the exit code: 0, 1 (a server refused) or 3 (a server was unreachable).
 func deployEverywhere(_ network: NetworkConfig, token: String?) async -> Int32 {
+    // A venv on this machine is checked here, with its line in init.yaml; a remote
+    // server checks its own.
+    let problems = network.servers.filter { isLocal($0.host) }.flatMap { network.pythonProblems(server: $0.name) }
+    if !problems.isEmpty {
+        for problem in problems { printError("\(problem)") }
+        return 2
+    }
     for server in network.servers {
         print("\(server.name): deploying to \(formatEndpoint(server.host, server.port))...")
     }
@@ -62,6 +70,12 @@ func deployEverywhere(_ network: NetworkConfig, token: String?) async -> Int32 {
     let outcomes = await Deployer.deployAll(network, token: token) { outcome in
         if let summary = outcome.summary {
             print("\(outcome.server): generation \(summary.generation) \(summary.changed ? "live" : "unchanged (already deployed)")")
+            let environment = network.server(named: outcome.server)?.python.environment ?? .none
+            switch summary.python {
+            case "applied": print("\(outcome.server): python \(environment) is on sys.path")
+            case "at next start": print("\(outcome.server): python \(environment) takes effect when \(outcome.server) restarts (another environment is in effect)")
+            default: break
+            }
         } else if let failure = outcome.failure {
             print("\(outcome.server): FAILED: \(failure.message)")
         }
@@ -83,6 +97,11 @@ func deployEverywhere(_ network: NetworkConfig, token: String?) async -> Int32 {
     }
     flushStandardOutput()
     return code
+}
+
+/// Whether `host` is this machine (loopback), where init.yaml's folders are the server's.
+private func isLocal(_ host: String) -> Bool {
+    host == "localhost" || host.hasPrefix("127.") || host == "::1"
 }
 
 private func pad(_ text: String, _ width: Int) -> String {

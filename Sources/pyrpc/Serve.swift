@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PyRPCConfig
 import PyRPCServer
+import PyRPCWire
 
 /// `pyrpc serve NAME`: one server of the network.
 struct Serve: AsyncParsableCommand {
@@ -32,7 +33,14 @@ struct Serve: AsyncParsableCommand {
         let endpoint: (host: String, port: Int) = try listen.map(parseEndpoint) ?? (node!.host, node!.port)
         var options = flags.options
         options.stateDirectory = stateDir ?? StateStore.defaultDirectory(server: name)
+        options.python = try flags.startEnvironment(network, server: name)
         let server = try makeServer(name: name, options: options)
+        do {
+            try await server.useStartEnvironment()
+        } catch {
+            await server.stop()
+            throw CLIExit.usage("server \(name): \(error)")
+        }
         // Restored before listening: a client that connects as soon as the port opens (a
         // restart after a crash) must never see the server without its RPCs.
         let restored: Int

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PyRPCConfig
+import PyRPCWire
 import PyRPCServer
 
 /// Options every command that reads init.yaml shares.
@@ -44,6 +45,8 @@ struct ServerFlags: ParsableArguments {
     var logLevel: String = "info"
     @Option(help: "A file holding the deploy token deploys must carry (default: $PYRPC_DEPLOY_TOKEN; none: loopback and network nodes only).")
     var deployTokenFile: String?
+    @Option(help: "A virtual environment the scripts import from (its site-packages go on sys.path); overrides init.yaml's `python: {venv:}`.")
+    var venv: String?
 
     var options: ServerOptions {
         var options = ServerOptions()
@@ -55,7 +58,23 @@ struct ServerFlags: ParsableArguments {
         options.shutdownGrace = shutdownGrace
         options.debug = debug
         options.deployToken = try? deployToken()
+        options.venv = venv.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         return options
+    }
+
+    /// What server `name` starts with: init.yaml's `python:` for it (when a file was read),
+    /// `--venv` over its venv. Folders missing on this machine are configuration errors.
+    func startEnvironment(_ network: NetworkConfig?, server name: String) throws -> PythonEnvironment? {
+        if let network {
+            let problems = network.pythonProblems(server: name)
+            if !problems.isEmpty { throw CLIExit.usage(problems.map(\.description).joined(separator: "\n")) }
+        }
+        var environment = network?.server(named: name)?.python.environment
+        if let venv = options.venv {
+            environment = environment ?? PythonEnvironment()
+            environment?.venv = venv
+        }
+        return environment
     }
 
     func validate() throws {

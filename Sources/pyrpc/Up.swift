@@ -28,7 +28,16 @@ struct Up: AsyncParsableCommand {
             for node in network.servers {
                 var options = flags.options
                 options.stateDirectory = stateDir.map { "\($0)/\(node.name)" } ?? StateStore.defaultDirectory(server: node.name)
-                servers.append(try await startServer(name: node.name, host: node.host, port: node.port, options: options))
+                options.python = try flags.startEnvironment(network, server: node.name)
+                let server = try makeServer(name: node.name, options: options)
+                servers.append(server)
+                do {
+                    // One interpreter serves every server of this process: their environments add up.
+                    try await server.useStartEnvironment(adding: true)
+                } catch {
+                    throw CLIExit.usage("server \(node.name): \(error)")
+                }
+                try await startListening(server, host: node.host, port: node.port)
             }
         } catch {
             for server in servers { await server.stop() }
@@ -39,6 +48,10 @@ struct Up: AsyncParsableCommand {
         if code != 0 {
             for server in servers { await server.stop() }
             throw CLIExit(code: code == 3 ? 3 : 2, message: "deploying \(config) failed; fix the error above and run `pyrpc up` again")
+        }
+        let environments = Set(network.servers.compactMap { (try? flags.startEnvironment(network, server: $0.name)) ?? nil }.filter { !$0.isEmpty }.map(\.description))
+        if environments.count > 1 {
+            printError("note: the servers of `pyrpc up` share one interpreter, so every server's scripts see all of: \(environments.sorted().joined(separator: "; "))")
         }
         print("")
         print("pyrpc is serving \(config):")

@@ -184,8 +184,10 @@ final class ListConversionTests: XCTestCase {
         XCTAssertEqual(nested, .badReturn("element 1 of element 1 of the return value is bool True, expected int"))
         let notList = try await callOnce("def f():\n    return 'abc'\n", returns: [.list(.str)])
         XCTAssertEqual(notList, .badReturn("the return value is str 'abc', expected List[str]"))
-        let set = try await callOnce("def f():\n    return {1}\n", returns: [.list(.int)])
-        XCTAssertEqual(set, .badReturn("the return value is set {1}, expected List[int]"))
+        let mapping = try await callOnce("def f():\n    return {1: 2}\n", returns: [.list(.int)])
+        XCTAssertEqual(mapping, .badReturn("the return value is dict {1: 2}, expected List[int]"))
+        let inIterable = try await callOnce("def f():\n    return iter([1, 'x'])\n", returns: [.list(.int)])
+        XCTAssertEqual(inIterable, .badReturn("element 1 of the return value is str 'x', expected int"))
     }
 }
 

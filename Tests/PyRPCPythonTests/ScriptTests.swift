@@ -145,7 +145,9 @@ final class LoadErrorTests: XCTestCase {
         XCTAssertEqual(exit?.line, 2)
 
         let missingImport = await loadError("import surely_not_a_module_xyz\n")
-        XCTAssertEqual(missingImport?.message, "running the script raised ModuleNotFoundError: No module named 'surely_not_a_module_xyz'")
+        let importMessage = missingImport?.message ?? ""
+        XCTAssertTrue(importMessage.hasPrefix("running the script raised ModuleNotFoundError: No module named 'surely_not_a_module_xyz'; sys.path is [\"/usr/lib/python3"), importMessage)
+        XCTAssertTrue(importMessage.contains("python: {venv: ./.venv}"), "says how to point the server at a venv: \(importMessage)")
         XCTAssertEqual(missingImport?.line, 1)
     }
 

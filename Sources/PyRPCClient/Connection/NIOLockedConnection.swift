@@ -1,5 +1,5 @@
 import NIOCore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The client's one persistent connection, opened on first use and reopened after it drops.
 final class NIOLockedConnection: Sendable {
@@ -8,10 +8,10 @@ final class NIOLockedConnection: Sendable {
         var established: LineConnection?
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     private func future(host: String, port: Int, localAddress: String?) -> EventLoopFuture<LineConnection> {
-        state.withLock { state in
+        state.withLockedValue { state in
             if let established = state.established {
                 if established.isActive { return established.channel.eventLoop.makeSucceededFuture(established) }
                 state.established = nil
@@ -25,7 +25,7 @@ final class NIOLockedConnection: Sendable {
     }
 
     private func settle(_ future: EventLoopFuture<LineConnection>, _ result: Result<LineConnection, Error>) {
-        state.withLock { state in
+        state.withLockedValue { state in
             guard state.pending === future else { return }
             switch result {
             case .success(let connection): state.established = connection
@@ -59,7 +59,7 @@ final class NIOLockedConnection: Sendable {
     }
 
     func close() {
-        let (pending, established) = state.withLock { state in
+        let (pending, established) = state.withLockedValue { state in
             defer { state = State() }
             return (state.pending, state.established)
         }

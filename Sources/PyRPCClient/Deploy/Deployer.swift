@@ -17,6 +17,9 @@ public struct DeploySummary: Sendable, Equatable {
     /// False when the server already ran exactly this state: nothing was swapped and the
     /// generation kept its number.
     public var changed: Bool = true
+    /// Whether the deploy's python environment (venv, path) is in effect: "unchanged",
+    /// "applied", or "at next start" (another one is in effect until the server restarts).
+    public var python = "unchanged"
 }
 
 /// A deploy that did not happen, and why.
@@ -73,6 +76,7 @@ public enum Deployer {
         summary.removed = count("removed")
         summary.unchanged = count("unchanged")
         if case .bool(let changed)? = answer.value["changed"] { summary.changed = changed }
+        if case .string(let python)? = answer.value["python"] { summary.python = python }
         return summary
     }
 

@@ -40,7 +40,8 @@ public enum ManifestBuilder {
             server: server,
             clients: config.clients.map { ClientAddress(name: $0.name, host: $0.host) },
             nodeAddresses: Array(Set(config.servers.map(\.host) + config.clients.map(\.host))).sorted(),
-            services: services)
+            services: services,
+            python: config.server(named: server)?.python.environment ?? .none)
         return (manifest, sources)
     }
 

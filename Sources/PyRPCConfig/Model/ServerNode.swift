@@ -5,10 +5,13 @@ public struct ServerNode: Sendable, Equatable {
     public var host: String
     /// 1...65535.
     public var port: Int
+    /// The venv and import folders of its scripts: its own `python:` keys over the top-level ones.
+    public var python: PythonSettings
 
-    public init(name: String, host: String, port: Int) {
+    public init(name: String, host: String, port: Int, python: PythonSettings = .none) {
         self.name = name
         self.host = host
         self.port = port
+        self.python = python
     }
 }

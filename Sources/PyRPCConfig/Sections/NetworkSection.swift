@@ -5,10 +5,12 @@ struct NetworkSection: Sendable {
 
     static let keys = [KeySpec("servers"), KeySpec("clients")]
     static let nodeKeys = [KeySpec("ip", aliases: ["host"]), KeySpec("port")]
+    static let serverKeys = nodeKeys + [KeySpec("python")]
     static let serverExample = "- s1: {ip: 127.0.0.1, port: 8181}"
     static let clientExample = "- c1: {ip: 127.0.0.1, port: 6000}"
 
-    init(_ node: YAMLNode, reader: NodeReader) throws(ConfigError) {
+    /// `python` is the top-level `python:` settings, which each server's own keys override.
+    init(_ node: YAMLNode, python: PythonSettings, baseDirectory: String, reader: NodeReader) throws(ConfigError) {
         let fields = try Fields(node, keys: Self.keys, what: "network",
                                 example: "{servers: [...], clients: [...]}", reader: reader)
         guard let serversNode = fields["servers"] else {
@@ -26,7 +28,7 @@ struct NetworkSection: Sendable {
                 throw reader.error(at: entry.nameNode, "server '\(entry.name)' is declared twice (first at line \(line))")
             }
             seen[entry.name] = entry.nameNode.line
-            let server = try Self.server(entry, reader: reader)
+            let server = try Self.server(entry, python: python, baseDirectory: baseDirectory, reader: reader)
             let address = "\(server.host) port \(server.port)"
             if let other = addresses[address] {
                 throw reader.error(at: entry.nameNode, "server '\(entry.name)' uses \(server.host):\(server.port), which server '\(other.name)' (line \(other.line)) already uses; give each server its own port")
@@ -47,15 +49,22 @@ struct NetworkSection: Sendable {
         }
     }
 
-    private static func server(_ entry: NamedEntry, reader: NodeReader) throws(ConfigError) -> ServerNode {
+    private static func server(
+        _ entry: NamedEntry, python: PythonSettings, baseDirectory: String, reader: NodeReader
+    ) throws(ConfigError) -> ServerNode {
         let what = "server '\(entry.name)'"
-        let fields = try Fields(entry.body, keys: nodeKeys, what: what, example: "{ip: 127.0.0.1, port: 8181}", reader: reader)
+        let fields = try Fields(entry.body, keys: serverKeys, what: what, example: "{ip: 127.0.0.1, port: 8181}", reader: reader)
         let host = try Self.host(fields, what: what, at: entry.nameNode, reader: reader)
         guard let portNode = fields["port"] else {
             throw reader.error(at: entry.nameNode, "\(what) needs 'port', e.g. {ip: \(host), port: 8181}")
         }
         let port = try reader.integer(portNode, in: 1...65535, expected: "the port of \(what)")
-        return ServerNode(name: entry.name, host: host, port: port)
+        var settings = python
+        if let pythonNode = fields["python"], !pythonNode.isNull {
+            settings = try PythonSection(pythonNode, what: "the python settings of \(what)", baseDirectory: baseDirectory, reader: reader)
+                .settings(over: python)
+        }
+        return ServerNode(name: entry.name, host: host, port: port, python: settings)
     }
 
     private static func client(_ entry: NamedEntry, reader: NodeReader) throws(ConfigError) -> ClientNode {

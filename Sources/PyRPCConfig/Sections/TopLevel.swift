@@ -5,6 +5,7 @@ enum TopLevel {
         KeySpec("network"),
         KeySpec("service", aliases: ["services"]),
         KeySpec("rpc", aliases: ["rpcs"]),
+        KeySpec("python"),
     ]
     static let expected = "a map with 'network', 'service' and 'rpc' sections"
 
@@ -21,7 +22,12 @@ enum TopLevel {
         guard let networkNode = fields["network"] else {
             throw reader.error(at: root, "missing the 'network' section (the servers and clients); expected \(expected)")
         }
-        let network = try NetworkSection(networkNode, reader: reader)
+        var python = PythonSettings.none
+        if let pythonNode = fields["python"], !pythonNode.isNull {
+            python = try PythonSection(pythonNode, what: "the top-level python settings", baseDirectory: baseDirectory, reader: reader)
+                .settings(over: .none)
+        }
+        let network = try NetworkSection(networkNode, python: python, baseDirectory: baseDirectory, reader: reader)
 
         guard let serviceNode = fields["service"] else {
             throw reader.error(at: root, "missing the 'service' section (which servers provide what, and to whom); expected \(expected)")

@@ -1,11 +1,11 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Runs async operations one at a time, in order (deploys must not interleave).
 final class AsyncSerializer: Sendable {
-    private let tail = Mutex<Task<Void, Never>?>(nil)
+    private let tail = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     func run<T: Sendable>(_ operation: @escaping @Sendable () async -> T) async -> T {
-        let task: Task<T, Never> = tail.withLock { tail in
+        let task: Task<T, Never> = tail.withLockedValue { tail in
             let previous = tail
             let task = Task<T, Never> {
                 await previous?.value

@@ -1,4 +1,5 @@
 import Logging
+import PyRPCPython
 import PyRPCWire
 
 /// The server side of `pyrpc deploy` (SPEC §6), in at most two round trips:
@@ -50,6 +51,15 @@ struct DeployHandler: Sendable {
         return nil
     }
 
+    /// DEPLOY-RES `python`: whether the deploy's import path is in effect.
+    static func describe(_ change: ImportPathChange) -> String {
+        switch change {
+        case .unchanged: return "unchanged"
+        case .applied: return "applied"
+        case .atNextStart: return "at next start"
+        }
+    }
+
     private func apply(_ manifest: ServerManifest, scripts: [String: String], firstStep: Bool, peer: String) async -> [UInt8] {
         let store = self.store
         let lookup: (String) -> String? = { hash in store?.script(hash) }
@@ -73,6 +83,7 @@ struct DeployHandler: Sendable {
             return Envelope(header: Header.deployResult, value: [
                 "generation": .int(report.generation), "added": .int(report.added), "replaced": .int(report.replaced),
                 "removed": .int(report.removed), "unchanged": .int(report.unchanged), "changed": .bool(report.changed),
+                "python": .string(Self.describe(report.environmentChange)),
             ]).encoded()
         } catch {
             logger.warning("deploy from \(peer) rejected: \(error.message)")

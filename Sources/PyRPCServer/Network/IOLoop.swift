@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import PyRPCPython
 import Synchronization
+import NIOConcurrencyHelpers
 
 /// An epoll set of listeners and connections, served by one leading thread at a time (see
 /// `Leadership`): it accepts, reads, frames and answers messages, runs the calls it read with
@@ -21,7 +22,7 @@ final class IOLoop: @unchecked Sendable {
     let epollFD: Int32
     private let stopRequested = Atomic<Bool>(false)
     /// Listening sockets in the epoll set (the server closes them).
-    private let listenerFDs = Mutex<[Int32]>([])
+    private let listenerFDs = NIOLockedValueBox<[Int32]>([])
     private let threadName: String
 
     // Leader-only (here and in IOLoop+Reading.swift, IOLoop+Writing.swift). The hot state
@@ -98,7 +99,7 @@ final class IOLoop: @unchecked Sendable {
 
     /// Accepts connections from the listening socket `fd` (shared by every loop of a server).
     func addListener(_ fd: Int32) {
-        listenerFDs.withLock { $0.append(fd) }
+        listenerFDs.withLockedValue { $0.append(fd) }
         register(fd, tag: Self.listenerTag | UInt64(UInt32(bitPattern: fd)), events: EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue)
     }
 
@@ -106,7 +107,7 @@ final class IOLoop: @unchecked Sendable {
     /// so new connections are refused, and closes them only after the loops stopped, so their
     /// numbers cannot be reused while an event for them may still be in hand.)
     func stopAccepting() {
-        for fd in listenerFDs.withLock({ fds in defer { fds = [] }; return fds }) {
+        for fd in listenerFDs.withLockedValue({ fds in defer { fds = [] }; return fds }) {
             _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
         }
     }

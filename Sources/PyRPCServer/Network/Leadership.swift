@@ -1,8 +1,8 @@
 import Dispatch
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+import NIOConcurrencyHelpers
 #endif
 
 /// Which of an I/O loop's threads runs its sockets (leader/followers).
@@ -28,7 +28,7 @@ final class Leadership: Sendable {
         var leader: pthread_t = 0
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
     let maxThreads: Int
 
     init(maxThreads: Int) {
@@ -37,7 +37,7 @@ final class Leadership: Sendable {
 
     /// Counts a thread about to start; false if the limit is reached.
     func admitThread() -> Bool {
-        state.withLock { state in
+        state.withLockedValue { state in
             guard state.threads < maxThreads, !state.stopping else { return false }
             state.threads += 1
             return true
@@ -45,14 +45,14 @@ final class Leadership: Sendable {
     }
 
     func threadExited() {
-        state.withLock { $0.threads -= 1 }
+        state.withLockedValue { $0.threads -= 1 }
     }
 
     /// Blocks until the calling thread leads; false when the loop is stopping. After `stop`
     /// one thread still gets to lead, to close the connections, if nobody led at the time.
     func acquire(standby: DispatchSemaphore) -> Bool {
         while true {
-            let acquired = state.withLock { state -> Bool? in
+            let acquired = state.withLockedValue { state -> Bool? in
                 if state.stopping {
                     guard !state.leading, !state.cleanedUp else { return nil }
                     state.leading = true
@@ -78,12 +78,12 @@ final class Leadership: Sendable {
     /// queue is answered `Server Busy`, idle connections still close) even when every other
     /// thread is stuck in a call; its calls go to the pool's workers instead.
     var mayStepDown: Bool {
-        state.withLock { state in state.threads < maxThreads || !state.standbys.isEmpty }
+        state.withLockedValue { state in state.threads < maxThreads || !state.standbys.isEmpty }
     }
 
     /// The leader steps down to run Python.
     func release() {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.leading = false
             state.leader = 0
             state.leaderlessSince = .now
@@ -98,7 +98,7 @@ final class Leadership: Sendable {
     }
 
     func handoverIfStuck(now: ContinuousClock.Instant) -> Handover {
-        state.withLock { state in
+        state.withLockedValue { state in
             guard !state.leading, !state.stopping, now - state.leaderlessSince >= Self.handoverDelay else { return .none }
             state.leaderlessSince = now  // one handover per delay, while the woken thread gets going
             if let standby = state.standbys.popLast() { return .wake(standby) }
@@ -111,7 +111,7 @@ final class Leadership: Sendable {
     /// Stops the loop: standbys wake and exit, and `acquire` fails once the connections are
     /// closed.
     func stop() {
-        let standbys = state.withLock { state in
+        let standbys = state.withLockedValue { state in
             state.stopping = true
             defer { state.standbys = [] }
             return state.standbys
@@ -121,7 +121,7 @@ final class Leadership: Sendable {
 
     /// Leads without waiting, if nobody does (to clean up from a thread that is not the loop's).
     func tryAcquire() -> Bool {
-        state.withLock { state in
+        state.withLockedValue { state in
             guard !state.leading, !state.cleanedUp else { return false }
             state.leading = true
             state.leader = pthread_self()
@@ -131,18 +131,18 @@ final class Leadership: Sendable {
 
     /// The leader closed everything after `stop`; it stops leading and nobody leads again.
     func cleanedUp() {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.cleanedUp = true
             state.leading = false
             state.leader = 0
         }
     }
 
-    var isCleanedUp: Bool { state.withLock { $0.cleanedUp } }
+    var isCleanedUp: Bool { state.withLockedValue { $0.cleanedUp } }
 
     /// Whether the calling thread leads: what the loop's leader-only state requires. Read
     /// only by `assert`s, so release builds never take the lock for it.
     var isHeldByCurrentThread: Bool {
-        state.withLock { $0.leading && pthread_equal($0.leader, pthread_self()) != 0 }
+        state.withLockedValue { $0.leading && pthread_equal($0.leader, pthread_self()) != 0 }
     }
 }

@@ -1,14 +1,14 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A server's I/O loops, for the Python pool's monitor to watch (`IOLoop.handOverIfStuck`).
 /// Filled when the server starts listening; the pool exists before the loops do.
 final class LoopList: Sendable {
-    private let loops = Mutex<[IOLoop]>([])
+    private let loops = NIOLockedValueBox<[IOLoop]>([])
 
-    var all: [IOLoop] { loops.withLock { $0 } }
+    var all: [IOLoop] { loops.withLockedValue { $0 } }
 
     func set(_ list: [IOLoop]) {
-        loops.withLock { $0 = list }
+        loops.withLockedValue { $0 = list }
     }
 
     func handOverIfStuck() {

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CLinux
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Where the answer to one message goes: a connection of an I/O loop and the message's
 /// place in that connection's order. Any thread may deliver through it, once.
@@ -30,7 +30,7 @@ final class Mailbox: Sendable {
         var sleeping = false
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
     /// An eventfd in the loop's epoll set.
     let wakeFD: Int32
 
@@ -44,7 +44,7 @@ final class Mailbox: Sendable {
     /// cost one wake-up. Without a leader (it is running Python) nobody is woken: the thread
     /// that leads next empties the mailbox first.
     func post(_ item: Item) {
-        let wake = state.withLock { state -> Bool in
+        let wake = state.withLockedValue { state -> Bool in
             state.items.append(item)
             defer { state.sleeping = false }
             return state.sleeping
@@ -58,12 +58,12 @@ final class Mailbox: Sendable {
     /// Everything posted so far, into `batch` (leader only), which must be empty. The two
     /// arrays trade places, so both keep their capacity: no allocation per turn.
     func take(into batch: inout [Item]) {
-        state.withLock { state in swap(&state.items, &batch) }
+        state.withLockedValue { state in swap(&state.items, &batch) }
     }
 
     /// Marks the leader as about to sleep; false (and no mark) if items wait.
     func prepareToSleep() -> Bool {
-        state.withLock { state in
+        state.withLockedValue { state in
             guard state.items.isEmpty else { return false }
             state.sleeping = true
             return true
@@ -72,7 +72,7 @@ final class Mailbox: Sendable {
 
     /// The leader woke up: posts need not wake it.
     func awake() {
-        state.withLock { $0.sleeping = false }
+        state.withLockedValue { $0.sleeping = false }
     }
 
     /// Resets the eventfd after it fired.

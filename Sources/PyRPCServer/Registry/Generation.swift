@@ -1,6 +1,7 @@
 import PyRPCPython
 import PyRPCWire
 import Synchronization
+import NIOConcurrencyHelpers
 
 /// One overload as the server runs it (a class: calls pass it around by reference).
 final class Overload: Sendable {
@@ -66,7 +67,7 @@ final class Generation: Sendable {
     /// Once the bit is set no call can begin, so the count reaches zero exactly once after
     /// it, and whoever makes it so (`retire` or the last `endCall`) releases the generation.
     private let calls = Atomic<Int>(0)
-    private let onRelease: Mutex<(@Sendable (Generation) -> Void)?> = Mutex(nil)
+    private let onRelease: NIOLockedValueBox<(@Sendable (Generation) -> Void)?> = NIOLockedValueBox(nil)
 
     init(number: Int, manifest: ServerManifest, services: [String: ServiceTable], clients: ClientDirectory, scripts: [String: LoadedScript]) {
         self.number = number
@@ -116,7 +117,7 @@ final class Generation: Sendable {
     /// Marks the generation replaced; `release` runs once its last call has ended (at once
     /// when none is in flight). Called once per generation.
     func retire(release: @escaping @Sendable (Generation) -> Void) {
-        onRelease.withLock { $0 = release }
+        onRelease.withLockedValue { $0 = release }
         let before = calls.bitwiseOr(Self.retiredBit, ordering: .acquiringAndReleasing).oldValue
         precondition(before & Self.retiredBit == 0, "generation \(number) retired twice")
         if before == 0 { releaseIfIdle() }
@@ -126,7 +127,7 @@ final class Generation: Sendable {
     private static let oneCall = 2
 
     private func releaseIfIdle() {
-        let release = onRelease.withLock { handler -> (@Sendable (Generation) -> Void)? in
+        let release = onRelease.withLockedValue { handler -> (@Sendable (Generation) -> Void)? in
             defer { handler = nil }
             return handler
         }

@@ -1,7 +1,7 @@
 import Logging
 import PyRPCPython
 import PyRPCWire
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Why a deploy was refused. The running generation is untouched when this is thrown.
 public struct DeployError: Error, Sendable, CustomStringConvertible {
@@ -19,6 +19,9 @@ public struct DeployReport: Sendable, Equatable {
     /// False when the deploy matched the running generation exactly: nothing was swapped
     /// and the generation number stayed.
     public var changed = true
+    /// The import path the deploy asked for, and whether it is in effect now or at the next start.
+    public var environment: PythonEnvironment = .none
+    public var environmentChange: ImportPathChange = .unchanged
 }
 
 /// Holds the current generation and replaces it as a whole.
@@ -30,9 +33,11 @@ public struct DeployReport: Sendable, Equatable {
 /// `sys.modules` — once its last call in flight has ended.
 public final class RPCRegistry: Sendable {
     let serverName: String
+    /// `--venv`: replaces the venv that deploys name.
+    let venvOverride: String?
     private let pool: PythonWorkerPool
     private let logger: Logger
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
 
     private struct State {
         var current: Generation
@@ -40,14 +45,15 @@ public final class RPCRegistry: Sendable {
         var draining: [Generation] = []
     }
 
-    init(serverName: String, pool: PythonWorkerPool, logger: Logger) {
+    init(serverName: String, venvOverride: String? = nil, pool: PythonWorkerPool, logger: Logger) {
         self.serverName = serverName
+        self.venvOverride = venvOverride
         self.pool = pool
         self.logger = logger
-        state = Mutex(State(current: .empty(server: serverName)))
+        state = NIOLockedValueBox(State(current: .empty(server: serverName)))
     }
 
-    var current: Generation { state.withLock { $0.current } }
+    var current: Generation { state.withLockedValue { $0.current } }
 
     /// The current generation with a call begun on it (pair with `endCall`). A generation
     /// retired between reading and entering it refuses the call; the next read finds its
@@ -97,6 +103,9 @@ public final class RPCRegistry: Sendable {
             logger.info("deploy matched generation \(previous.number): nothing changed")
             return DeployReport(generation: previous.number, unchanged: unchanged, changed: false)
         }
+        // Scripts import from the new environment, so it goes on sys.path before they load.
+        let environment = self.environment(for: manifest)
+        let change = try await use(environment)
         let number = previous.number + 1
         let server = serverName
         let texts = sources
@@ -110,8 +119,10 @@ public final class RPCRegistry: Sendable {
             discard(generation, keeping: previous)
             throw error
         }
-        let report = Self.compare(previous, generation)
-        let retired = state.withLock { state -> Generation in
+        var report = Self.compare(previous, generation)
+        report.environment = environment
+        report.environmentChange = change
+        let retired = state.withLockedValue { state -> Generation in
             let old = state.current
             state.current = generation
             state.draining.append(old)
@@ -120,6 +131,36 @@ public final class RPCRegistry: Sendable {
         retired.retire { [weak self] old in self?.release(old) }
         logger.info("deployed generation \(number): \(report.added) added, \(report.replaced) replaced, \(report.removed) removed, \(report.unchanged) unchanged")
         return report
+    }
+
+    /// The import path for `manifest`: its `python:`, with `--venv` over its venv.
+    func environment(for manifest: ServerManifest) -> PythonEnvironment {
+        var environment = manifest.python
+        if let venvOverride { environment.venv = venvOverride }
+        return environment
+    }
+
+    /// Puts `environment` on the interpreter's import path, or leaves it for the next start
+    /// when another one is in effect (modules may already come from it).
+    func use(_ environment: PythonEnvironment, adding: Bool = false) async throws(DeployError) -> ImportPathChange {
+        let result: Result<ImportPathChange, ImportPathError> = await pool.perform { gil in
+            do throws(ImportPathError) {
+                return .success(try ImportPath.use(environment, adding: adding, gil))
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch result {
+        case .success(let change):
+            switch change {
+            case .unchanged: break
+            case .applied: logger.info("python: \(environment) is on sys.path")
+            case .atNextStart: logger.warning("python: \(environment) takes effect when the server restarts (another environment is in effect and its modules may be loaded)")
+            }
+            return change
+        case .failure(let error):
+            throw DeployError(message: "python environment: \(error.message)")
+        }
     }
 
     private static func build(
@@ -178,7 +219,7 @@ public final class RPCRegistry: Sendable {
     /// Releases a retired generation: drops its functions, and unloads each of its modules
     /// that no live generation still uses.
     private func release(_ old: Generation) {
-        let stillUsed: Set<ObjectIdentifier> = state.withLock { state in
+        let stillUsed: Set<ObjectIdentifier> = state.withLockedValue { state in
             state.draining.removeAll { $0 === old }
             let live = [state.current] + state.draining
             return Set(live.flatMap { $0.scripts.values.map(ObjectIdentifier.init) })

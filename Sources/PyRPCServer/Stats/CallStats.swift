@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Counters and recent latencies of one overload, for `pyrpc stats` and the log.
 final class CallStats: Sendable {
@@ -28,12 +28,12 @@ final class CallStats: Sendable {
         var next = 0
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     init() {}
 
     func record(_ outcome: Outcome, seconds: Double) {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.calls += 1
             switch outcome {
             case .ok: break
@@ -50,7 +50,7 @@ final class CallStats: Sendable {
     }
 
     func snapshot() -> Snapshot {
-        let (calls, errors, timeouts, latencies) = state.withLock { ($0.calls, $0.errors, $0.timeouts, $0.latencies) }
+        let (calls, errors, timeouts, latencies) = state.withLockedValue { ($0.calls, $0.errors, $0.timeouts, $0.latencies) }
         let sorted = latencies.sorted()
         func percentile(_ p: Double) -> Double? {
             guard !sorted.isEmpty else { return nil }
