@@ -59,7 +59,8 @@ struct Up: AsyncParsableCommand {
             let services = network.services(providedBy: node.name).map(\.name)
             print("  \(node.name)  \(formatEndpoint(node.host, node.port))  \(services.isEmpty ? "(no services)" : services.joined(separator: ", "))")
         }
-        if let sample = Self.sampleCall(network) {
+        if var sample = Self.sampleCall(network) {
+            if config != "init.yaml" { sample += " --config \(config)" }
             print("")
             print("Try:  \(sample)")
         }

@@ -120,6 +120,32 @@ final class VenvTests: XCTestCase {
         XCTAssertEqual(try call("greet", [.string("x")], types: ["str"], returns: ["str"]).returnValues, [.string("flag x")])
     }
 
+    func testChangingTheVenvTakesEffectAtTheNextStartAndTheReportSaysSo() throws {
+        for (name, greeting) in [("venv-a", "from a"), ("venv-b", "from b")] {
+            let site = try sitePackages(try makeVenv(name))
+            try write([String(site.dropFirst(folder.path.count + 1)) + "/which.py": "GREETING = '\(greeting)'\n"])
+        }
+        try write([
+            "init.yaml": yaml(python: "python: {venv: ./venv-a}", rpcs: [("greet", "[]", "[str]")]),
+            "greet.py": "import which\n\ndef greet():\n    return which.GREETING\n",
+        ])
+        var server = try serve()
+        defer { if server.isRunning { server.terminate() } }
+        XCTAssertEqual(try CLIProcess.run(["deploy"], in: folder).status, 0)
+        XCTAssertEqual(try call("greet", returns: ["str"]).returnValues, [.string("from a")])
+
+        try write(["init.yaml": yaml(python: "python: {venv: ./venv-b}", rpcs: [("greet", "[]", "[str]")])])
+        let deploy = try CLIProcess.run(["deploy"], in: folder)
+        XCTAssertEqual(deploy.status, 0, deploy.stdout + deploy.stderr)
+        XCTAssertTrue(deploy.stdout.contains("s1: python venv \(folder.path)/venv-b takes effect when s1 restarts"), deploy.stdout)
+        XCTAssertEqual(try call("greet", returns: ["str"]).returnValues, [.string("from a")], "modules already loaded stay until the restart")
+
+        kill(server.processIdentifier, SIGTERM)
+        server.waitUntilExit()
+        server = try serve()
+        XCTAssertEqual(try call("greet", returns: ["str"]).returnValues, [.string("from b")])
+    }
+
     func testVenvOfAnotherPythonVersionIsRefusedNamingBoth() throws {
         try write([
             "init.yaml": yaml(python: "python:\n  venv: ./oldvenv", rpcs: [("greet", "[str]", "[str]")]),
