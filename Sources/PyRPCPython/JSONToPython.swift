@@ -32,6 +32,11 @@ enum JSONToPython {
         }
         if case .failure(let failure) = result {
             for object in objects { Py_DecRef(object) }
+            // Reading stops at the first value that does not fit; the rest of the text must
+            // still be valid JSON, or the request is a Bad Request whatever it asked for.
+            if case .malformed = failure {} else if let invalid = JSONParser.invalidity(of: json) {
+                throw .malformed("not valid JSON: \(invalid)")
+            }
             throw failure
         }
         return objects

@@ -125,6 +125,10 @@ final class ServerCore: Sendable {
         switch dispatcher.decide(request, from: peer, generation: generation) {
         case .reject(let error):
             generation.endCall()
+            if let invalid = Self.invalidArguments(request) {
+                logger.warning("bad request from \(peer): \(invalid.message)")
+                return RPCReply.exception(invalid)
+            }
             let label = "\(request.service).\(request.rpc)"
             if error.type == .clientNotRegistered {
                 logger.warning("unauthorized: \(label) from \(peer) as \(request.client ?? "?"): \(error.message)")
@@ -144,6 +148,9 @@ final class ServerCore: Sendable {
         let job = CallInFlight(call: call, rawArguments: rawArguments, id: id, peer: peer, route: route, core: self)
         guard pool.submit(job, wake: false) else {
             call.generation.endCall()
+            if let rawArguments, let invalid = JSONParser.invalidity(of: rawArguments) {
+                return RPCReply.exception(.badRequest("not valid JSON: \(invalid)", id: id))
+            }
             logger.warning("\(call.overload.label) by \(call.caller)@\(peer): Server Busy (\(options.maxPendingCalls) calls waiting)")
             return RPCReply.exception(RPCError(
                 .serverBusy,
@@ -152,6 +159,13 @@ final class ServerCore: Sendable {
         }
         // No wake-up: the I/O loop that read the call runs it at the end of its read cycle.
         return nil
+    }
+
+    /// A request's `arguments` are kept as text and read only when the call runs: before any
+    /// other answer about the request, they must be valid JSON, or it is a Bad Request.
+    private static func invalidArguments(_ request: RPCRequest) -> RPCError? {
+        guard let raw = request.rawArguments, let invalid = JSONParser.invalidity(of: raw) else { return nil }
+        return .badRequest("not valid JSON: \(invalid)", id: request.id)
     }
 
     static func timeoutError(label: String, timeout: Double, id: JSONValue?) -> RPCError {

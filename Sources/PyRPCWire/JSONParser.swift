@@ -54,6 +54,18 @@ public enum JSONParser {
         return (value, reader.captured)
     }
 
+    /// Why `bytes` is not one valid JSON value (RFC 8259), or nil when it is. For text that
+    /// was set aside unparsed (a request's `arguments`) and must be judged before anything
+    /// else about the request is reported.
+    public static func invalidity(of bytes: [UInt8]) -> JSONParseError? {
+        do {
+            _ = try parse(bytes)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     public static func parse(_ bytes: [UInt8], lenient: Bool = false) throws(JSONParseError) -> JSONValue {
         let result: Result<JSONValue, JSONParseError> = bytes.withUnsafeBytes { buffer in
             Result { () throws(JSONParseError) -> JSONValue in try parse(buffer, lenient: lenient) }
