@@ -9,6 +9,10 @@ let package = Package(
         .executable(name: "pyrpc-bench", targets: ["pyrpc-bench"]),
         .library(name: "PyRPCClient", targets: ["PyRPCClient"]),
         .library(name: "PyRPCServer", targets: ["PyRPCServer"]),
+        // The layers the fuzz targets (Fuzz/) drive directly.
+        .library(name: "PyRPCWire", targets: ["PyRPCWire"]),
+        .library(name: "PyRPCPython", targets: ["PyRPCPython"]),
+        .library(name: "PyRPCConfig", targets: ["PyRPCConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),

@@ -30,7 +30,7 @@ public enum ConfigLoader {
         try parse(bytes: Array(yaml.utf8), file: file, baseDirectory: FilePaths.absolute(baseDirectory))
     }
 
-    private static func parse(bytes: [UInt8], file: String, baseDirectory: String) throws(ConfigError) -> NetworkConfig {
+    static func parse(bytes: [UInt8], file: String, baseDirectory: String) throws(ConfigError) -> NetworkConfig {
         let root = try YAMLDocument.parse(bytes, file: file)
         return try TopLevel.read(root, file: file, baseDirectory: baseDirectory)
     }

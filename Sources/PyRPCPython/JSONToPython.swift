@@ -25,6 +25,8 @@ enum JSONToPython {
             var scanner = JSONScanner(bytes: bytes)
             do throws(ArgumentFailure) {
                 try parseList(&scanner, types: types, into: &objects, gil)
+                scanner.skipWhitespace()
+                guard scanner.index == bytes.count else { throw .malformed("not valid JSON: \(scanner.error("unexpected text after the arguments list"))") }
                 return .success(())
             } catch {
                 return .failure(error)
@@ -61,7 +63,9 @@ enum JSONToPython {
                         throw .mismatch(mismatch)
                     }
                 } else {
-                    do { try scanner.skipValue(depth: 2) } catch { throw .malformed("not valid JSON: \(error)") }
+                    // An argument too many: read whole (skipValue steps over a scalar outside
+                    // a list one byte at a time), so the answer is the count, not Bad Request.
+                    do { _ = try scanner.parseValue(depth: 2) } catch { throw .malformed("not valid JSON: \(error)") }
                 }
                 sent += 1
                 scanner.skipWhitespace()

@@ -76,6 +76,10 @@ final class StrictJSONTests: XCTestCase {
     func testValidButMismatchedArgumentsAreStillInvalidArguments() throws {
         XCTAssertEqual(try answers(request(arguments: #"["x", "\u00e9"]"#)), ["Invalid Arguments", "Invalid Arguments", "Invalid Arguments"])
         XCTAssertEqual(try answers(request(arguments: #"[1, 2, 3]"#)), ["Invalid Arguments", "Invalid Arguments", "Invalid Arguments"])
+        // Found by fuzzing: an extra argument of more than one character was stepped over a
+        // byte at a time and answered Bad Request.
+        XCTAssertEqual(try answers(request(arguments: #"[1, 2, 345]"#)), ["Invalid Arguments", "Invalid Arguments", "Invalid Arguments"])
+        XCTAssertEqual(try answers(request(arguments: #"[1, 2, -0.5e3, "four"]"#)), ["Invalid Arguments", "Invalid Arguments", "Invalid Arguments"])
         XCTAssertEqual(try answers(request(service: "nope", arguments: #"[1, 2]"#)), ["Service Not Found", "Service Not Found", "Service Not Found"])
     }
 }
