@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "CLinux"),
 
         // Messages, the RPC type grammar, values and the JSON codec. No I/O.
-        .target(name: "PyRPCWire", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "PyRPCWire", dependencies: ["CLinux", .product(name: "Crypto", package: "swift-crypto")]),
         // The embedded interpreter: the only module that touches PyObject.
         .target(name: "PyRPCPython", dependencies: [
             "CPython", "PyRPCWire", "CLinux",

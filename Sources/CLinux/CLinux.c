@@ -1,2 +1,97 @@
-// The target's code is all inline in include/CLinux.h; a C target needs one source file.
-#include "CLinux.h"
+// Most of the target's code is inline in include/CLinux.h; what keeps state lives here.
+#define _GNU_SOURCE 1
+#include <fcntl.h>
+#include <locale.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+// Not including CLinux.h: its deliberate lack of _GNU_SOURCE would clash with this file's.
+void pyrpc_fd_mark(int fd);
+void pyrpc_fd_unmark(int fd);
+int pyrpc_fd_above_stdio(int fd);
+void pyrpc_process_started(int reaper_write_fd);
+void pyrpc_after_fork_in_child(void);
+int pyrpc_is_forked_child(void);
+void pyrpc_end_forked_child(void) __attribute__((noreturn));
+double pyrpc_strtod_c(const char *text, char **end);
+
+// One bit per descriptor, up to 2^20 descriptors (128 KiB): set and cleared with atomics,
+// read only in a forked child, where no other thread is left to change it.
+#define PYRPC_FD_WORDS (1 << 14)
+static _Atomic uint64_t marked[PYRPC_FD_WORDS];
+
+void pyrpc_fd_mark(int fd) {
+    if (fd >= 0 && fd < PYRPC_FD_WORDS * 64) atomic_fetch_or(&marked[fd / 64], UINT64_C(1) << (fd % 64));
+}
+
+void pyrpc_fd_unmark(int fd) {
+    if (fd >= 0 && fd < PYRPC_FD_WORDS * 64) atomic_fetch_and(&marked[fd / 64], ~(UINT64_C(1) << (fd % 64)));
+}
+
+int pyrpc_fd_above_stdio(int fd) {
+    if (fd < 0 || fd > 2) return fd;
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (moved < 0) return fd;
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0 && null != fd) {
+        dup2(null, fd);  // atomically replaces the socket there with /dev/null
+        close(null);
+    } else if (null < 0) {
+        close(fd);
+    }
+    return moved;
+}
+
+static pid_t server_pid;
+static int reaper_fd = -1;
+
+void pyrpc_process_started(int reaper_write_fd) {
+    server_pid = getpid();
+    reaper_fd = reaper_write_fd;
+}
+
+void pyrpc_after_fork_in_child(void) {
+    for (int word = 0; word < PYRPC_FD_WORDS; word++) {
+        uint64_t bits = atomic_load(&marked[word]);
+        while (bits) {
+            int bit = __builtin_ctzll(bits);
+            bits &= bits - 1;
+            close(word * 64 + bit);
+        }
+        atomic_store(&marked[word], 0);
+    }
+    // A child the script forgets dies with the server instead of outliving it.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != server_pid) _exit(0);  // the server is already gone
+}
+
+int pyrpc_is_forked_child(void) {
+    return server_pid != 0 && getpid() != server_pid;
+}
+
+void pyrpc_end_forked_child(void) {
+    pid_t self = getpid();
+    if (reaper_fd >= 0) {
+        ssize_t written = write(reaper_fd, &self, sizeof self);
+        (void)written;
+    }
+    _exit(0);
+}
+
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void make_c_locale(void) {
+    c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+double pyrpc_strtod_c(const char *text, char **end) {
+    pthread_once(&c_locale_once, make_c_locale);
+    return strtod_l(text, end, c_locale);
+}

@@ -79,6 +79,11 @@ def use_environment(site_dirs, extra, keep_system):
     importlib.invalidate_caches()
 
 
+# A process a script forks (os.fork, multiprocessing) must never touch the server's
+# sockets nor outlive it; see pyrpc_after_fork_in_child.
+import os as _os
+_os.register_at_fork(after_in_child=lambda: _after_fork_in_child(None))
+
 sys.stdout = _LogStream(_log_out, "<stdout>")
 sys.stderr = _LogStream(_log_err, "<stderr>")
 sys.stdin = io.StringIO("")

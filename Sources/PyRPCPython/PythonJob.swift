@@ -26,6 +26,9 @@ open class PythonJob: @unchecked Sendable {
     /// Called exactly once when the job leaves the pool, whether it ran or expired.
     open func finish() {}
 
+    /// What the job is, for the log (`demo.spin() by c1@127.0.0.1`).
+    open var label: String { "a job" }
+
     /// True for the first caller only.
     public final func claim() -> Bool {
         !claimed.exchange(true, ordering: .acquiringAndReleasing)

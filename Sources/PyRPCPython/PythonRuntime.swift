@@ -1,3 +1,4 @@
+import CLinux
 import CPython
 import Logging
 
@@ -48,6 +49,8 @@ public final class PythonRuntime: @unchecked Sendable {
         PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins())
         let logOut = PyRef(owning: pyrpc_make_function("_log_out", logStandardOutput)!)
         let logErr = PyRef(owning: pyrpc_make_function("_log_err", logStandardError)!)
+        let afterFork = PyRef(owning: pyrpc_make_function("_after_fork_in_child", afterForkInChild)!)
+        PyDict_SetItemString(dict, "_after_fork_in_child", afterFork.pointer)
         PyDict_SetItemString(dict, "_log_out", logOut.pointer)
         PyDict_SetItemString(dict, "_log_err", logErr.pointer)
         guard let code = PyRef.owning(Py_CompileString(PythonBootstrap.source, "<pyrpc bootstrap>", pyrpc_file_input())),
@@ -95,6 +98,13 @@ private let logStandardError: PyCFunction = { _, argument in
     if let argument, let line = PythonText.string(argument) {
         scriptOutputLogger.warning("\(line)")
     }
+    return pyrpc_none()
+}
+
+/// `os.register_at_fork(after_in_child=...)`: a process a script forks closes the server's
+/// descriptors and dies with it (see `pyrpc_after_fork_in_child`).
+private let afterForkInChild: PyCFunction = { _, _ in
+    pyrpc_after_fork_in_child()
     return pyrpc_none()
 }
 

@@ -152,6 +152,17 @@ public final class PythonWorkerPool: @unchecked Sendable {
         return box.value!
     }
 
+    /// The jobs running now, each with how long it has run past its deadline (nil: not past),
+    /// for the log when a stop finds calls that would not end.
+    public var runningJobs: [(label: String, overdue: Duration?)] {
+        condition.lock()
+        defer { condition.unlock() }
+        let now = ContinuousClock.now
+        return running.compactMap { $0 }.map { entry in
+            (entry.job.label, entry.job.deadline.flatMap { $0 < now ? now - $0 : nil })
+        }
+    }
+
     /// Stops taking jobs, lets queued and running ones finish for up to `grace`, then returns.
     /// Returns false if some worker was still busy (stuck in C code, say) at the end.
     @discardableResult
@@ -329,6 +340,8 @@ public final class PythonWorkerPool: @unchecked Sendable {
         }
         GIL.withPinned(threadState) { gil in
             job.run(gil)
+            // A script forked and the child returned here: it must not answer or serve.
+            if pyrpc_is_forked_child() != 0 { pyrpc_end_forked_child() }
             // Cleared with the GIL held: the monitor interrupts only with the GIL and only the
             // job it finds here, so no interrupt can be raised after the next line.
             clearRunning(slot)

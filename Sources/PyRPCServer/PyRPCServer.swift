@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux
 import Logging
 import NIOCore
 import PyRPCPython
@@ -26,6 +27,7 @@ public final class PyRPCServer: Sendable {
 
     /// Fails only when the state directory cannot be created.
     public init(name: String, options: ServerOptions = ServerOptions(), logger: Logger? = nil) throws {
+        ProcessGuard.start()
         var logger = logger ?? Logger(label: "pyrpc.server")
         logger[metadataKey: "server"] = .string(name)
         self.name = name
@@ -120,11 +122,20 @@ public final class PyRPCServer: Sendable {
         }
         let remaining = ContinuousClock.now.duration(to: deadline)
         for loop in loops { await loop.stop(wait: .seconds(1)) }
-        for fd in listening { _ = close(fd) }
+        for fd in listening {
+            pyrpc_fd_unmark(fd)
+            _ = close(fd)
+        }
         listeners.withLockedValue { $0 = [] }
         // The loops close their descriptors once their threads have ended.
         core.loops.set([])
         core.pool.shutdown(grace: max(remaining, .milliseconds(100)))
+        // Calls that ignore the timeout's interrupt (`except BaseException: pass`) or are stuck
+        // in C keep their threads; the process exits without them, but says which they are.
+        for job in core.pool.runningJobs {
+            let overdue = job.overdue.map { " (\(ServerCore.formatSeconds(Double($0.components.seconds))) s past its deadline)" } ?? ""
+            core.logger.error("stopping with a call still running\(overdue): \(job.label)")
+        }
         core.logger.info("server \(name) stopped")
     }
 }

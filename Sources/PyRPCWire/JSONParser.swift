@@ -1,3 +1,4 @@
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -447,7 +448,8 @@ public struct JSONScanner {
             for offset in 0..<length { buffer[offset] = CChar(bitPattern: bytes[start + offset]) }
             buffer[length] = 0
             var end: UnsafeMutablePointer<CChar>?
-            let parsed = strtod(buffer.baseAddress!, &end)
+            // In the "C" locale: a script's setlocale must not change how numbers read.
+            let parsed = pyrpc_strtod_c(buffer.baseAddress!, &end)
             return end == buffer.baseAddress! + length ? parsed : nil
         }
         guard let value else { throw JSONParseError(offset: start, reason: "number out of range") }

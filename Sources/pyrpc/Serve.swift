@@ -55,7 +55,7 @@ struct Serve: AsyncParsableCommand {
         print("\(name) serving on \(formatEndpoint(endpoint.host, endpoint.port)); stop with Ctrl-C.")
         flushStandardOutput()
         let signalNumber = await waitForTerminationSignal()
-        printError("received signal \(signalNumber); finishing calls in flight...")
+        LogFile.write("received signal \(signalNumber); finishing calls in flight...\n")
         await server.stop()
         throw CLIExit(code: 0)
     }

@@ -88,11 +88,8 @@ struct ServerFlags: ParsableArguments {
 
     func bootstrapLogging() {
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        _ = LogFile.descriptor  // copied before any script can close standard error
+        LoggingSystem.bootstrap { label in LogFileHandler(label: label, level: level) }
     }
 }
 

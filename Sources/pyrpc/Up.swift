@@ -68,7 +68,7 @@ struct Up: AsyncParsableCommand {
         flushStandardOutput()
 
         let signalNumber = await waitForTerminationSignal()
-        printError("received signal \(signalNumber); finishing calls in flight...")
+        LogFile.write("received signal \(signalNumber); finishing calls in flight...\n")
         for server in servers { await server.stop() }
         throw CLIExit(code: 0)
     }

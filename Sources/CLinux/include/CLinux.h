@@ -20,4 +20,33 @@ static inline void pyrpc_name_thread(const char *name) {
     kept[15] = 0;
     pthread_setname_np(pthread_self(), kept);
 }
+
+// MARK: Process hygiene against what scripts do to the process (see ProcessGuard.swift).
+
+// The server's own descriptors (listeners, connections, epoll sets, eventfds), so that a
+// process forked by a script can close them all: it must never touch the server's sockets.
+void pyrpc_fd_mark(int fd);
+void pyrpc_fd_unmark(int fd);
+
+// Moves a descriptor that landed on 0, 1 or 2 (a script closed stdout, say) above 2 and puts
+// /dev/null back in its place, so no socket of the server ever sits where something may
+// write "standard output". Returns the descriptor to use.
+int pyrpc_fd_above_stdio(int fd);
+
+// Records the server's pid and a pipe to report forked children that must be reaped;
+// installs nothing else. Call once at start.
+void pyrpc_process_started(int reaper_write_fd);
+
+// In a child forked by a script: close every marked descriptor and die with the parent.
+void pyrpc_after_fork_in_child(void);
+
+// Whether this process is a child forked by a script (it must not go on serving).
+int pyrpc_is_forked_child(void);
+
+// Ends a forked child that returned into the server's code: reports its pid for reaping
+// and exits without running any of the parent's exit handlers.
+void pyrpc_end_forked_child(void) __attribute__((noreturn));
+
+// strtod in the "C" locale whatever the process locale is (scripts may call setlocale).
+double pyrpc_strtod_c(const char *text, char **end);
 #endif

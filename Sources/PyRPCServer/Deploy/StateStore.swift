@@ -18,8 +18,9 @@ public final class StateStore: Sendable {
     private var manifestPath: String { directory + "/manifest.json" }
 
     public init(directory: String) throws {
-        self.directory = directory
-        for folder in [directory, directory + "/scripts"] {
+        // Made absolute now: a script's os.chdir must not move where later deploys are kept.
+        self.directory = directory.hasPrefix("/") ? directory : FileManager.default.currentDirectoryPath + "/" + directory
+        for folder in [self.directory, self.directory + "/scripts"] {
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             } catch {

@@ -34,7 +34,8 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
     }
 
     private var overload: Overload { call.overload }
-    private var label: String { "\(overload.service).\(overload.name)" }
+    /// `demo.spin`, for answers.
+    private var rpcName: String { "\(overload.service).\(overload.name)" }
 
     private var logger: Logger { core.logger }
 
@@ -70,12 +71,12 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
             logger.info("\(overload.label) by \(call.caller)@\(peer): Execution Exception in \(ServerCore.milliseconds(seconds)) ms: \(summary)")
             if !traceback.isEmpty { logger.debug("\(traceback)") }
         case .badReturn(let problem):
-            let message = "\(label) returned a value that does not fit its declared return types (\(overload.signature.returns.map(\.description).joined(separator: ", "))): \(problem)"
+            let message = "\(rpcName) returned a value that does not fit its declared return types (\(overload.signature.returns.map(\.description).joined(separator: ", "))): \(problem)"
             reply = RPCReply.exception(RPCError(.executionException, message, id: id))
             overload.stats.record(.error, seconds: seconds)
             logger.info("\(overload.label) by \(call.caller)@\(peer): bad return value in \(ServerCore.milliseconds(seconds)) ms: \(problem)")
         case .interrupted:
-            reply = RPCReply.exception(ServerCore.timeoutError(label: label, timeout: call.timeout, id: id))
+            reply = RPCReply.exception(ServerCore.timeoutError(label: rpcName, timeout: call.timeout, id: id))
             overload.stats.record(.timeout, seconds: seconds)
             logger.info("\(overload.label) by \(call.caller)@\(peer): Timeout after \(ServerCore.milliseconds(seconds)) ms")
         }
@@ -88,8 +89,10 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
         let seconds = ServerCore.seconds(since: started)
         overload.stats.record(.timeout, seconds: seconds)
         logger.warning("\(overload.label) by \(call.caller)@\(peer): Timeout after \(ServerCore.milliseconds(seconds)) ms (limit \(call.timeout) s); interrupting it")
-        route.deliver(RPCReply.exception(ServerCore.timeoutError(label: label, timeout: call.timeout, id: id)))
+        route.deliver(RPCReply.exception(ServerCore.timeoutError(label: rpcName, timeout: call.timeout, id: id)))
     }
+
+    override var label: String { "\(overload.label) by \(call.caller)@\(peer)" }
 
     /// The call left the pool: its generation may retire.
     override func finish() {

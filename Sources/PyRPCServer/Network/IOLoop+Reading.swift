@@ -11,11 +11,14 @@ extension IOLoop {
         for _ in 0..<64 {
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let fd = withUnsafeMutablePointer(to: &storage) {
+            let accepted = withUnsafeMutablePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     accept4(listener, $0, &length, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
                 }
             }
+            // Never on 0-2 (a script may have closed stdout), and closed in forked children.
+            let fd = pyrpc_fd_above_stdio(accepted)
+            if fd >= 0 { pyrpc_fd_mark(fd) }
             guard fd >= 0 else {
                 switch errno {
                 case EINTR, ECONNABORTED: continue

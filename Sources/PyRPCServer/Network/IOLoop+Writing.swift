@@ -81,6 +81,7 @@ extension IOLoop {
         guard !connection.isClosed else { return }
         connection.isClosed = true
         connections[Int(connection.fd)] = nil
+        pyrpc_fd_unmark(connection.fd)
         _ = Glibc.close(connection.fd)  // also leaves the epoll set
         peers.keep(connection.memo, for: connection.peer, generation: core.registry.current.number)
     }

@@ -76,7 +76,8 @@ final class IOLoop: @unchecked Sendable {
         spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
         scratch = ByteBufferAllocator().buffer(capacity: Self.readSize)
         events = .allocate(capacity: Int(Self.maxEvents))
-        epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
+        epollFD = pyrpc_fd_above_stdio(epoll_create1(Int32(EPOLL_CLOEXEC)))
+        pyrpc_fd_mark(epollFD)
         register(mailbox.wakeFD, tag: Self.wakeTag, events: EPOLLIN.rawValue)
         if leadership.admitThread() { startThread() }
     }
@@ -84,6 +85,7 @@ final class IOLoop: @unchecked Sendable {
     deinit {
         if spareFD >= 0 { Glibc.close(spareFD) }
         events.deallocate()
+        pyrpc_fd_unmark(epollFD)
         Glibc.close(epollFD)
     }
 

@@ -35,10 +35,14 @@ final class Mailbox: Sendable {
     let wakeFD: Int32
 
     init() {
-        wakeFD = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
+        wakeFD = pyrpc_fd_above_stdio(eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC)))
+        pyrpc_fd_mark(wakeFD)
     }
 
-    deinit { close(wakeFD) }
+    deinit {
+        pyrpc_fd_unmark(wakeFD)
+        close(wakeFD)
+    }
 
     /// Queues `item`; wakes the leader only if it sleeps, so answers that arrive together
     /// cost one wake-up. Without a leader (it is running Python) nobody is woken: the thread

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux
 import NIOCore
 
 /// A socket call that failed, with what the user can do about it in `description`.
@@ -31,7 +32,8 @@ enum Sockets {
         var entry: UnsafeMutablePointer<addrinfo>? = list
         while let info = entry {
             entry = info.pointee.ai_next
-            let fd = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let fd = pyrpc_fd_above_stdio(socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0))
+            if fd >= 0 { pyrpc_fd_mark(fd) }
             guard fd >= 0 else {
                 lastError = errno
                 continue
@@ -40,11 +42,13 @@ enum Sockets {
             setFlag(fd, Int32(IPPROTO_TCP), TCP_NODELAY)
             guard bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0, Glibc.listen(fd, backlog) == 0 else {
                 lastError = errno
+                pyrpc_fd_unmark(fd)
                 close(fd)
                 continue
             }
             guard let address = localAddress(of: fd) else {
                 lastError = errno
+                pyrpc_fd_unmark(fd)
                 close(fd)
                 continue
             }

@@ -45,8 +45,11 @@ enum CLIProcess {
 
     /// Starts a long-running command (`up`, `serve`) with output going to files.
     /// `prefix` runs the binary under another command (e.g. `taskset -c 0`).
-    static func start(_ arguments: [String], in folder: URL, logName: String = "server", prefix: [String] = []) throws -> Process {
+    static func start(
+        _ arguments: [String], in folder: URL, logName: String = "server", prefix: [String] = [], environment: [String: String] = [:]
+    ) throws -> Process {
         let process = Process()
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         if let tool = prefix.first {
             process.executableURL = URL(fileURLWithPath: tool)
             process.arguments = Array(prefix.dropFirst()) + [binary] + arguments

@@ -24,7 +24,8 @@ final class RawSocket: @unchecked Sendable {
         defer { freeaddrinfo(info) }
         fd = Glibc.socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket() failed") }
-        var time = timeval(tv_sec: Int(timeout), tv_usec: 0)
+        // Fractions count (a zero timeval would mean "wait forever").
+        var time = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
         if let localAddress {
             var local = sockaddr_in()
