@@ -68,6 +68,9 @@ public final class PyRPCServer: Sendable {
         }
         for loop in loops { loop.addListener(fd) }
         core.logger.info("server \(name) listening on \(Self.describe(address))")
+        if core.options.deployToken == nil, let ip = address.ipAddress, !(ip.hasPrefix("127.") || ip == "::1") {
+            core.logger.warning("listening on \(Self.describe(address)) without a deploy token: only this machine may deploy; set PYRPC_DEPLOY_TOKEN or --deploy-token-file to deploy from other hosts")
+        }
         return address
     }
 

@@ -2,21 +2,42 @@ import Foundation
 import PyRPCWire
 
 /// Who may deploy: deploy runs code on the server, so with a token configured the request
-/// must carry it; without one, only loopback and the nodes of the last deployed network may.
+/// must carry it; without one, only this machine may (loopback, or one of its own addresses).
+/// Declared nodes get no exception: a client host of the network could otherwise push code.
 struct DeployGuard: Sendable {
     let token: String?
 
-    func check(token given: String?, peer: String, generation: Generation) -> String? {
+    func check(token given: String?, peer: String) -> String? {
         if let token {
             guard let given else { return "this server requires a deploy token (set PYRPC_DEPLOY_TOKEN for `pyrpc deploy`)" }
             guard Self.constantTimeEqual(Array(given.utf8), Array(token.utf8)) else { return "wrong deploy token" }
             return nil
         }
         let address = HostAddresses.normalize(peer)
-        if address.hasPrefix("127.") || address == "::1" { return nil }
-        let nodes = Set(generation.manifest.nodeAddresses.flatMap { HostAddresses.resolve($0) })
-        if nodes.contains(address) { return nil }
-        return "deploys from \(peer) are refused: without a deploy token only loopback and the nodes of the last deployed network may deploy (configure PYRPC_DEPLOY_TOKEN or --deploy-token-file on the server)"
+        if address.hasPrefix("127.") || address == "::1" || Self.ownAddresses().contains(address) { return nil }
+        return "deploys from \(peer) are refused: without a deploy token only this machine may deploy (give the server a token with PYRPC_DEPLOY_TOKEN or --deploy-token-file, and `pyrpc deploy` the same one)"
+    }
+
+    /// This machine's addresses now (interfaces come and go; deploys are rare).
+    static func ownAddresses() -> Set<String> {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0 else { return [] }
+        defer { freeifaddrs(list) }
+        var addresses: Set<String> = []
+        var entry = list
+        while let current = entry {
+            defer { entry = current.pointee.ifa_next }
+            guard let address = current.pointee.ifa_addr else { continue }
+            var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+            let length = address.pointee.sa_family == sa_family_t(AF_INET6) ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size
+            guard [sa_family_t(AF_INET), sa_family_t(AF_INET6)].contains(address.pointee.sa_family),
+                  getnameinfo(address, socklen_t(length), &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0
+            else { continue }
+            // Link-local IPv6 comes back as fe80::1%eth0: the peer text has no zone.
+            let text = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            addresses.insert(HostAddresses.normalize(String(text.split(separator: "%").first ?? "")))
+        }
+        return addresses
     }
 
     private static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {

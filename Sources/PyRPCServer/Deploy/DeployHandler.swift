@@ -20,7 +20,7 @@ struct DeployHandler: Sendable {
     let logger: Logger
 
     func answer(_ envelope: Envelope, from peer: String, route: ReplyRoute) -> [UInt8]? {
-        if let refusal = guardian.check(token: envelope.value["token"]?.stringValue, peer: peer, generation: registry.current) {
+        if let refusal = guardian.check(token: envelope.value["token"]?.stringValue, peer: peer) {
             logger.warning("unauthorized deploy from \(peer) refused: \(refusal)")
             return RPCReply.exception(RPCError(.deployRejected, refusal))
         }
