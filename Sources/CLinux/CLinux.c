@@ -20,6 +20,22 @@ void pyrpc_after_fork_in_child(void);
 int pyrpc_is_forked_child(void);
 void pyrpc_end_forked_child(void) __attribute__((noreturn));
 double pyrpc_strtod_c(const char *text, char **end);
+void pyrpc_malloc_trim(void);
+long pyrpc_raise_descriptor_limit(void);
+
+#include <malloc.h>
+void pyrpc_malloc_trim(void) { malloc_trim(0); }
+
+long pyrpc_raise_descriptor_limit(void) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+        getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    return limit.rlim_cur == RLIM_INFINITY ? -1 : (long)limit.rlim_cur;
+}
 
 // One bit per descriptor, up to 2^20 descriptors (128 KiB): set and cleared with atomics,
 // read only in a forked child, where no other thread is left to change it.

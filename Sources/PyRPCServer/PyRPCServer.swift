@@ -68,6 +68,10 @@ public final class PyRPCServer: Sendable {
         }
         for loop in loops { loop.addListener(fd) }
         core.logger.info("server \(name) listening on \(Self.describe(address))")
+        // What it can hold: each connection takes a descriptor; keep some for scripts and files.
+        let options = core.options
+        let byDescriptors = ProcessGuard.descriptorLimit.map { max(0, $0 - 64) } ?? options.maxConnections
+        core.logger.info("server \(name) holds at most \(min(byDescriptors, options.maxConnections)) connections (\(options.maxConnectionsPerAddress) per address; descriptor limit \(ProcessGuard.descriptorLimit.map(String.init) ?? "unlimited")), \(options.maxBufferedBytes >> 20) MiB of buffered messages")
         if core.options.deployToken == nil, let ip = address.ipAddress, !(ip.hasPrefix("127.") || ip == "::1") {
             core.logger.warning("listening on \(Self.describe(address)) without a deploy token: only this machine may deploy; set PYRPC_DEPLOY_TOKEN or --deploy-token-file to deploy from other hosts")
         }

@@ -21,12 +21,14 @@ final class ServerCore: Sendable {
     let deploySerializer = AsyncSerializer()
     /// The server's I/O loops, watched by the pool's monitor (see `Leadership`).
     let loops = LoopList()
+    let limits: ConnectionLimits
 
     init(name: String, options: ServerOptions, logger: Logger) throws {
         self.name = name
         self.options = options
         self.logger = logger
         logsEveryCall = logger.logLevel <= .debug
+        limits = ConnectionLimits(options: options, logger: logger)
         store = try options.stateDirectory.map { try StateStore(directory: $0) }
         let loops = self.loops
         pool = PythonWorkerPool(

@@ -22,6 +22,15 @@ public struct ServerOptions: Sendable {
     public var stateDirectory: String?
     /// When set, deploys must carry this token.
     public var deployToken: String?
+    /// Open connections, in all and from one IP address; over either, a new connection is
+    /// closed at once.
+    public var maxConnections = 10_000
+    public var maxConnectionsPerAddress = 1_000
+    /// Input not yet framed plus answers not yet written, all connections together; past it,
+    /// the connections holding the most get `Bad Request` and are closed.
+    public var maxBufferedBytes = 256 << 20
+    /// A message that has started arriving must end within this many seconds (slowloris).
+    public var messageTimeout: Double = 30
     /// `--venv`: the virtual environment scripts import from, over the one deploys name.
     public var venv: String?
     /// The import path the server starts with (init.yaml's `python:` for it, with `venv`

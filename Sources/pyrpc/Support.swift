@@ -45,6 +45,14 @@ struct ServerFlags: ParsableArguments {
     var logLevel: String = "info"
     @Option(help: "A file holding the deploy token deploys must carry (default: $PYRPC_DEPLOY_TOKEN; none: loopback and network nodes only).")
     var deployTokenFile: String?
+    @Option(help: "Open connections the server keeps; more are closed at once.")
+    var maxConnections: Int = 10_000
+    @Option(name: .customLong("max-connections-per-ip"), help: "Open connections from one IP address; more are closed at once.")
+    var maxConnectionsPerIP: Int = 1_000
+    @Option(help: "Bytes of unframed input and unwritten answers, all connections together; past it the biggest holders get Bad Request and are closed.")
+    var maxBufferedBytes: Int = 256 << 20
+    @Option(help: "Seconds a message that started arriving may take to arrive whole (slowloris); idle connections fall under --idle-timeout.")
+    var messageTimeout: Double = 30
     @Option(help: "A virtual environment the scripts import from (its site-packages go on sys.path); overrides init.yaml's `python: {venv:}`.")
     var venv: String?
 
@@ -58,6 +66,10 @@ struct ServerFlags: ParsableArguments {
         options.shutdownGrace = shutdownGrace
         options.debug = debug
         options.deployToken = try? deployToken()
+        options.maxConnections = maxConnections
+        options.maxConnectionsPerAddress = maxConnectionsPerIP
+        options.maxBufferedBytes = maxBufferedBytes
+        options.messageTimeout = messageTimeout
         options.venv = venv.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         return options
     }
@@ -78,7 +90,8 @@ struct ServerFlags: ParsableArguments {
     }
 
     func validate() throws {
-        guard maxMessageBytes > 0, idleTimeout > 0, callTimeout > 0, maxPending > 0, workers > 0, shutdownGrace >= 0 else {
+        guard maxMessageBytes > 0, idleTimeout > 0, callTimeout > 0, maxPending > 0, workers > 0, shutdownGrace >= 0,
+              maxConnections > 0, maxConnectionsPerIP > 0, maxBufferedBytes > 0, messageTimeout > 0 else {
             throw ValidationError("limits must be positive numbers")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {

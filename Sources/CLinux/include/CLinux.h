@@ -47,6 +47,12 @@ int pyrpc_is_forked_child(void);
 // and exits without running any of the parent's exit handlers.
 void pyrpc_end_forked_child(void) __attribute__((noreturn));
 
+// Gives free heap memory back to the system (glibc's malloc_trim).
+void pyrpc_malloc_trim(void);
+
+// Raises the soft descriptor limit to the hard one; returns the limit in force.
+long pyrpc_raise_descriptor_limit(void);
+
 // strtod in the "C" locale whatever the process locale is (scripts may call setlocale).
 double pyrpc_strtod_c(const char *text, char **end);
 #endif

@@ -38,6 +38,11 @@ final class Connection {
     /// Queued on the loop's list of connections with output to write.
     @exclusivity(unchecked) var isDirty = false
     @exclusivity(unchecked) var isClosed = false
+    /// Bytes it holds as counted in the server's buffer budget (`ConnectionLimits`).
+    @exclusivity(unchecked) var accountedBytes = 0
+    /// When the message now arriving (part of a line held in `inbound`) began: it must end
+    /// within the message timeout.
+    @exclusivity(unchecked) var messageStarted: ContinuousClock.Instant?
     /// The loop's idle epoch at the last traffic (see `IdleClock`).
     @exclusivity(unchecked) var lastActivity: UInt64
 

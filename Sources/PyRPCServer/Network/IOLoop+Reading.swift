@@ -18,7 +18,6 @@ extension IOLoop {
             }
             // Never on 0-2 (a script may have closed stdout), and closed in forked children.
             let fd = pyrpc_fd_above_stdio(accepted)
-            if fd >= 0 { pyrpc_fd_mark(fd) }
             guard fd >= 0 else {
                 switch errno {
                 case EINTR, ECONNABORTED: continue
@@ -31,8 +30,13 @@ extension IOLoop {
                     return
                 }
             }
-            serial = (serial + 1) & 0x7fff_ffff
             let peer = peers.name(of: storage)
+            if core.limits.admit(peer) != nil {
+                Glibc.close(fd)  // over a connection limit: closed at once, counted, logged once a second
+                continue
+            }
+            pyrpc_fd_mark(fd)
+            serial = (serial + 1) & 0x7fff_ffff
             let connection = Connection(
                 id: serial << 32 | UInt64(UInt32(bitPattern: fd)), fd: fd, peer: peer, memo: peers.takeMemo(for: peer, generation: core.registry.current.number),
                 maxMessageBytes: core.options.maxMessageBytes, epoch: idle.epoch)
@@ -73,7 +77,11 @@ extension IOLoop {
         var buffer = own ? connection.inbound.take()! : scratch.take()!
         defer {
             if own {
-                if !connection.isClosed, buffer.readableBytes > 0 { connection.inbound = buffer }
+                if !connection.isClosed, buffer.readableBytes > 0 {
+                    connection.inbound = buffer
+                } else if buffer.capacity >= Self.trimWorthyBytes {
+                    trimPending = true  // a big message's buffer is gone: give the memory back
+                }
             } else {
                 if !connection.isClosed, buffer.readableBytes > 0 {
                     var rest = ByteBufferAllocator().buffer(capacity: max(buffer.readableBytes * 2, 4096))
@@ -83,6 +91,7 @@ extension IOLoop {
                 buffer.clear()
                 scratch = buffer
             }
+            if !connection.isClosed { account(connection, startingMessage: true) }
         }
         for _ in 0..<16 {
             var result = 0

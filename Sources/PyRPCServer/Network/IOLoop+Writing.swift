@@ -13,6 +13,7 @@ extension IOLoop {
             connection.isDirty = true
             dirty.append(connection)
         }
+        if connection.unwrittenBytes >= Self.countedOutputBytes { account(connection) }
     }
 
     /// Writes the answers delivered since the last call: one write per connection however
@@ -29,6 +30,8 @@ extension IOLoop {
 
     func write(_ connection: Connection) {
         assertLeads()
+        // Whatever the outcome, the budget sees what is left unwritten (only big output counts).
+        defer { if !connection.isClosed, connection.accountedBytes != 0 || connection.unwrittenBytes >= Self.countedOutputBytes { account(connection) } }
         while connection.hasOutput {
             let written = connection.output.withUnsafeBytes { bytes in
                 send(connection.fd, bytes.baseAddress! + connection.outputOffset, bytes.count - connection.outputOffset,
@@ -83,6 +86,10 @@ extension IOLoop {
         connections[Int(connection.fd)] = nil
         pyrpc_fd_unmark(connection.fd)
         _ = Glibc.close(connection.fd)  // also leaves the epoll set
+        core.limits.closed(connection.peer)
+        if connection.accountedBytes >= Self.trimWorthyBytes { trimPending = true }
+        _ = core.limits.buffer(0, insteadOf: connection.accountedBytes)
+        connection.accountedBytes = 0
         peers.keep(connection.memo, for: connection.peer, generation: core.registry.current.number)
     }
 

@@ -52,6 +52,11 @@ final class IOLoop: @unchecked Sendable {
     /// close a connection, rather than leave it pending and the listener readable forever.
     var spareFD: Int32 = -1
     var lastDescriptorWarning = ContinuousClock.now - .seconds(10)
+    /// Memory to give back (a big buffer was released), and when it last was.
+    @exclusivity(unchecked) var trimPending = false
+    @exclusivity(unchecked) var lastTrim = ContinuousClock.now - .seconds(10)
+    /// When to look for messages arriving too slowly next (a quarter of the message timeout).
+    @exclusivity(unchecked) var nextMessageCheck = ContinuousClock.now
     /// Unwritten answers a connection may pile up before the loop stops reading from it.
     /// (An answer bigger than this is still written whole; only reading waits.)
     static let maxUnwritten = 1 << 20
@@ -191,8 +196,14 @@ final class IOLoop: @unchecked Sendable {
             if !paused.isEmpty { resumePaused() }
             let now = ContinuousClock.now
             if idle.tick(now: now) { sweep() }
+            if now >= nextMessageCheck {
+                expireSlowMessages(now: now)
+                nextMessageCheck = now + .nanoseconds(Int64(core.options.messageTimeout * 1e9 / 4))
+            }
+            trimIfPending(now: now)
             let sleeps = paused.isEmpty && messagesThisTurn == 0 && mailbox.prepareToSleep()
-            let count = epoll_wait(epollFD, events, Self.maxEvents, sleeps ? idle.millisecondsUntilSweep(now: now) : 0)
+            let checkIn = Int32(clamping: max(1, (now.duration(to: nextMessageCheck).components.seconds * 1000) + 1))
+            let count = epoll_wait(epollFD, events, Self.maxEvents, sleeps ? min(idle.millisecondsUntilSweep(now: now), trimPending ? 1000 : checkIn) : 0)
             if sleeps { mailbox.awake() }
             for index in 0..<Int(max(count, 0)) {
                 handle(events[index])

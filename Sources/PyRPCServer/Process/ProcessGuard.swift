@@ -21,7 +21,14 @@ enum ProcessGuard {
         _ = started
     }
 
+    /// The descriptor limit, raised to the hard limit at start (nil: unlimited).
+    static let descriptorLimit: Int? = {
+        let limit = pyrpc_raise_descriptor_limit()
+        return limit < 0 ? nil : limit
+    }()
+
     private static let started: Bool = {
+        _ = descriptorLimit
         for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) < 0 {
             let null = open("/dev/null", O_RDWR)
             if null >= 0, null != fd {

@@ -1,0 +1,79 @@
+import Logging
+import NIOConcurrencyHelpers
+import Synchronization
+
+/// What one server lets its clients hold, across all its I/O loops: connections (in all and
+/// per address) and bytes buffered for them (input not yet framed, answers not yet written).
+/// Every refusal is counted and the log gets at most one summary line a second.
+final class ConnectionLimits: Sendable {
+    let maxConnections: Int
+    let maxConnectionsPerAddress: Int
+    let maxBufferedBytes: Int
+    private let logger: Logger
+    private let open = NIOLockedValueBox(OpenConnections())
+    private let buffered = Atomic<Int>(0)
+    private let refusals = NIOLockedValueBox(Refusals())
+
+    private struct OpenConnections {
+        var total = 0
+        var byAddress: [String: Int] = [:]
+    }
+
+    private struct Refusals {
+        var counts: [String: Int] = [:]
+        var lastLog = ContinuousClock.now - .seconds(2)
+    }
+
+    init(options: ServerOptions, logger: Logger) {
+        maxConnections = options.maxConnections
+        maxConnectionsPerAddress = options.maxConnectionsPerAddress
+        maxBufferedBytes = options.maxBufferedBytes
+        self.logger = logger
+    }
+
+    /// Counts a new connection from `peer`, or refuses it (nil: admitted) with the reason.
+    func admit(_ peer: String) -> String? {
+        let refusal: String? = open.withLockedValue { open in
+            if open.total >= maxConnections { return "connections over --max-connections \(maxConnections)" }
+            let fromPeer = open.byAddress[peer, default: 0]
+            if fromPeer >= maxConnectionsPerAddress { return "connections from \(peer) over --max-connections-per-ip \(maxConnectionsPerAddress)" }
+            open.total += 1
+            open.byAddress[peer] = fromPeer + 1
+            return nil
+        }
+        if let refusal { refused(refusal) }
+        return refusal
+    }
+
+    func closed(_ peer: String) {
+        open.withLockedValue { open in
+            open.total -= 1
+            let left = open.byAddress[peer, default: 1] - 1
+            open.byAddress[peer] = left > 0 ? left : nil
+        }
+    }
+
+    /// A connection now holds `bytes` instead of `before`; returns whether the server is over
+    /// its buffer budget.
+    @inline(__always)
+    func buffer(_ bytes: Int, insteadOf before: Int) -> Bool {
+        guard bytes != before else { return false }
+        return buffered.wrappingAdd(bytes - before, ordering: .relaxed).newValue > maxBufferedBytes
+    }
+
+    var bufferedBytes: Int { buffered.load(ordering: .relaxed) }
+    var isOverBudget: Bool { bufferedBytes > maxBufferedBytes }
+
+    /// Counts a refusal; logs a summary of what was refused at most once a second.
+    func refused(_ what: String) {
+        let summary: String? = refusals.withLockedValue { refusals in
+            refusals.counts[what, default: 0] += 1
+            let now = ContinuousClock.now
+            guard now - refusals.lastLog >= .seconds(1) else { return nil }
+            refusals.lastLog = now
+            defer { refusals.counts = [:] }
+            return refusals.counts.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key)" }.joined(separator: "; ")
+        }
+        if let summary { logger.warning("refused (at most one line a second): \(summary)") }
+    }
+}

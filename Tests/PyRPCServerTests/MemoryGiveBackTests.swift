@@ -1,0 +1,78 @@
+import Foundation
+import PyRPCWire
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// On the real binary: memory taken by huge messages goes back once they are dropped, and
+/// refusals are logged as a summary, not a line each.
+final class MemoryGiveBackTests: XCTestCase {
+    private func residentMiB(_ pid: Int32) -> Int {
+        let status = CLIProcess.contents(URL(fileURLWithPath: "/proc/\(pid)/status"))
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+        return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+    }
+
+    func testHugeUnfinishedMessagesGiveTheirMemoryBackAndRefusalsAreSummarized() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let port = CLIProcess.freePort()
+        try """
+            network:
+              servers:
+                - s1: {ip: 127.0.0.1, port: \(port)}
+              clients:
+                - c1: {ip: 127.0.0.1}
+            service:
+              - calc: {providers: [s1], tenants: [c1], rpcs: [add]}
+            rpc:
+              - add: {args: [int, int], returns: [int], src: add.py}
+            """.write(to: folder.appendingPathComponent("init.yaml"), atomically: true, encoding: .utf8)
+        try "def add(a, b):\n    return a + b\n".write(to: folder.appendingPathComponent("add.py"), atomically: true, encoding: .utf8)
+        let server = try CLIProcess.start(
+            ["serve", "s1", "--state-dir", folder.appendingPathComponent("state").path, "--max-connections-per-ip", "30"], in: folder)
+        defer { server.terminate(); server.waitUntilExit() }
+        XCTAssertTrue(CLIProcess.waitForPort(port))
+        XCTAssertEqual(try CLIProcess.run(["deploy"], in: folder).status, 0)
+        let pid = server.processIdentifier
+        let idle = residentMiB(pid)
+
+        // 20 clients each send 10 MB of a message that never ends.
+        let chunk = [UInt8](repeating: UInt8(ascii: "7"), count: 1 << 20)
+        var clients: [RawSocket] = []
+        for _ in 0..<20 {
+            let socket = try RawSocket(host: "127.0.0.1", port: port)
+            try socket.send(Array(#"{"header": "RPC-REQ", "value": {"arguments": ["#.utf8))
+            for _ in 0..<10 { try socket.send(chunk) }
+            clients.append(socket)
+        }
+        var peak = residentMiB(pid)
+        let holdDeadline = Date().addingTimeInterval(10)
+        while peak < idle + 150, Date() < holdDeadline {
+            usleep(50_000)
+            peak = residentMiB(pid)
+        }
+        // Ten more connections than the per-address limit allows: refused, one log line.
+        let extra = try (0..<15).map { _ in try RawSocket(host: "127.0.0.1", port: port, timeout: 2) }
+        for socket in extra { socket.close() }
+        for socket in clients { socket.close() }
+
+        var now = residentMiB(pid)
+        let deadline = Date().addingTimeInterval(15)
+        while now > idle + 64, Date() < deadline {
+            usleep(100_000)
+            now = residentMiB(pid)
+        }
+        print("server RSS: idle \(idle) MiB, holding 200 MB of unfinished messages \(peak) MiB, after they were dropped \(now) MiB")
+        XCTAssertGreaterThan(peak, idle + 150, "the server never held the messages")
+        XCTAssertLessThanOrEqual(now, idle + 64, "the memory of dropped messages was not given back")
+
+        let log = CLIProcess.contents(folder.appendingPathComponent("server.err"))
+        let summaries = log.split(separator: "\n").filter { $0.contains("refused (at most one line a second)") }
+        XCTAssertGreaterThanOrEqual(summaries.count, 1, log)
+        XCTAssertLessThan(summaries.count, 5, "refusals must be summarized, not logged one by one")
+        XCTAssertTrue(summaries.first?.contains("over --max-connections-per-ip 30") == true, "\(summaries)")
+    }
+}
