@@ -11,31 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-// Not including CLinux.h: its deliberate lack of _GNU_SOURCE would clash with this file's.
-void pyrpc_fd_mark(int fd);
-void pyrpc_fd_unmark(int fd);
-int pyrpc_fd_above_stdio(int fd);
-void pyrpc_process_started(int reaper_write_fd);
-void pyrpc_after_fork_in_child(void);
-int pyrpc_is_forked_child(void);
-void pyrpc_end_forked_child(void) __attribute__((noreturn));
-double pyrpc_strtod_c(const char *text, char **end);
-void pyrpc_malloc_trim(void);
-long pyrpc_raise_descriptor_limit(void);
-
-#include <malloc.h>
-void pyrpc_malloc_trim(void) { malloc_trim(0); }
-
-long pyrpc_raise_descriptor_limit(void) {
-    struct rlimit limit;
-    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
-    if (limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &limit);
-        getrlimit(RLIMIT_NOFILE, &limit);
-    }
-    return limit.rlim_cur == RLIM_INFINITY ? -1 : (long)limit.rlim_cur;
-}
+#include "CLinux.h"  // after _GNU_SOURCE: here that only makes its two declarations redundant
 
 // One bit per descriptor, up to 2^20 descriptors (128 KiB): set and cleared with atomics,
 // read only in a forked child, where no other thread is left to change it.

@@ -67,7 +67,10 @@ final class MemoryGiveBackTests: XCTestCase {
         }
         print("server RSS: idle \(idle) MiB, holding 200 MB of unfinished messages \(peak) MiB, after they were dropped \(now) MiB")
         XCTAssertGreaterThan(peak, idle + 150, "the server never held the messages")
-        XCTAssertLessThanOrEqual(now, idle + 64, "the memory of dropped messages was not given back")
+        // AddressSanitizer's allocator keeps freed memory in quarantine and ignores malloc_trim.
+        if ProcessInfo.processInfo.environment["PYRPC_SANITIZER"] != "address" {
+            XCTAssertLessThanOrEqual(now, idle + 64, "the memory of dropped messages was not given back")
+        }
 
         let log = CLIProcess.contents(folder.appendingPathComponent("server.err"))
         let summaries = log.split(separator: "\n").filter { $0.contains("refused (at most one line a second)") }
