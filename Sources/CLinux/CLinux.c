@@ -87,3 +87,17 @@ double pyrpc_strtod_c(const char *text, char **end) {
     pthread_once(&c_locale_once, make_c_locale);
     return strtod_l(text, end, c_locale);
 }
+
+#include <malloc.h>
+void pyrpc_malloc_trim(void) { malloc_trim(0); }
+
+long pyrpc_raise_descriptor_limit(void) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+        getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    return limit.rlim_cur == RLIM_INFINITY ? -1 : (long)limit.rlim_cur;
+}
