@@ -219,8 +219,11 @@ final class WorkerPoolTests: XCTestCase {
         let refused = Box(false)
         XCTAssertFalse(pool.submit(ClosureJob(deadline: nil, work: { _ in XCTFail("a refused job ran") }, finished: { refused.value = true })))
         // Admin work may still be forced in.
-        XCTAssertTrue(pool.submit(ClosureJob(deadline: nil, work: { _ in }), force: true))
-        await fulfillment(of: [firstDone, secondDone], timeout: 5)
+        let forcedDone = expectation(description: "forced")
+        XCTAssertTrue(pool.submit(ClosureJob(deadline: nil, work: { _ in }, finished: { forcedDone.fulfill() }), force: true))
+        // All three out of the queue (the forced one last) before asking for room again: under
+        // ThreadSanitizer the forced job was still queued when the other two had finished.
+        await fulfillment(of: [firstDone, secondDone, forcedDone], timeout: 5)
         XCTAssertFalse(refused.value, "a refused job is never finished either")
         XCTAssertTrue(pool.submit(ClosureJob(deadline: nil, work: { _ in })), "room again once the queue drains")
         await script.unload(pool: pool)
