@@ -24,11 +24,13 @@ struct Up: AsyncParsableCommand {
         if network.servers.isEmpty { throw CLIExit.usage("\(config) declares no servers") }
 
         var servers: [PyRPCServer] = []
+        var environments: Set<String> = []
         do {
             for node in network.servers {
                 var options = flags.options
                 options.stateDirectory = stateDir.map { "\($0)/\(node.name)" } ?? StateStore.defaultDirectory(server: node.name)
                 options.python = try flags.startEnvironment(network, server: node.name)
+                if let environment = options.python, !environment.isEmpty { environments.insert(environment.description) }
                 let server = try makeServer(name: node.name, options: options)
                 servers.append(server)
                 do {
@@ -49,7 +51,6 @@ struct Up: AsyncParsableCommand {
             for server in servers { await server.stop() }
             throw CLIExit(code: code == 3 ? 3 : 2, message: "deploying \(config) failed; fix the error above and run `pyrpc up` again")
         }
-        let environments = Set(network.servers.compactMap { (try? flags.startEnvironment(network, server: $0.name)) ?? nil }.filter { !$0.isEmpty }.map(\.description))
         if environments.count > 1 {
             printError("note: the servers of `pyrpc up` share one interpreter, so every server's scripts see all of: \(environments.sorted().joined(separator: "; "))")
         }

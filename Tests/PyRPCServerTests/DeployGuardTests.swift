@@ -73,26 +73,25 @@ final class DeployGuardTests: XCTestCase {
     }
 
     private func writeNetwork(port: Int) throws {
-        try """
-            network:
-              servers:
-                - s1: {ip: \(serverAddress), port: \(port)}
-              clients:
-                - c1: {ip: \(clientAddress)}
-            service:
-              - calc: {providers: [s1], tenants: [c1], rpcs: [add]}
-            rpc:
-              - add: {args: [int, int], returns: [int], src: add.py}
-            """.write(to: folder.appendingPathComponent("init.yaml"), atomically: true, encoding: .utf8)
-        try "def add(a, b):\n    return a + b\n".write(to: folder.appendingPathComponent("add.py"), atomically: true, encoding: .utf8)
+        try writeFiles([
+            "init.yaml": """
+                network:
+                  servers:
+                    - s1: {ip: \(serverAddress), port: \(port)}
+                  clients:
+                    - c1: {ip: \(clientAddress)}
+                service:
+                  - calc: {providers: [s1], tenants: [c1], rpcs: [add]}
+                rpc:
+                  - add: {args: [int, int], returns: [int], src: add.py}
+                """,
+            "add.py": "def add(a, b):\n    return a + b\n",
+        ], in: folder)
     }
 
     private func serve(port: Int, environment: [String: String] = [:]) throws -> Process {
         let process = try CLIProcess.start(["serve", "s1", "--state-dir", folder.appendingPathComponent("state").path], in: folder, environment: environment)
-        let deadline = Date().addingTimeInterval(20)
-        while !CLIProcess.contents(folder.appendingPathComponent("server.out")).contains("serving on"), Date() < deadline, process.isRunning {
-            usleep(20_000)
-        }
+        _ = CLIProcess.waitForOutput("serving on", in: folder.appendingPathComponent("server.out"), of: process)
         return process
     }
 

@@ -19,18 +19,20 @@ final class MemoryGiveBackTests: XCTestCase {
         let folder = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let port = CLIProcess.freePort()
-        try """
-            network:
-              servers:
-                - s1: {ip: 127.0.0.1, port: \(port)}
-              clients:
-                - c1: {ip: 127.0.0.1}
-            service:
-              - calc: {providers: [s1], tenants: [c1], rpcs: [add]}
-            rpc:
-              - add: {args: [int, int], returns: [int], src: add.py}
-            """.write(to: folder.appendingPathComponent("init.yaml"), atomically: true, encoding: .utf8)
-        try "def add(a, b):\n    return a + b\n".write(to: folder.appendingPathComponent("add.py"), atomically: true, encoding: .utf8)
+        try writeFiles([
+            "init.yaml": """
+                network:
+                  servers:
+                    - s1: {ip: 127.0.0.1, port: \(port)}
+                  clients:
+                    - c1: {ip: 127.0.0.1}
+                service:
+                  - calc: {providers: [s1], tenants: [c1], rpcs: [add]}
+                rpc:
+                  - add: {args: [int, int], returns: [int], src: add.py}
+                """,
+            "add.py": "def add(a, b):\n    return a + b\n",
+        ], in: folder)
         let server = try CLIProcess.start(
             ["serve", "s1", "--state-dir", folder.appendingPathComponent("state").path, "--max-connections-per-ip", "30"], in: folder)
         defer { server.terminate(); server.waitUntilExit() }

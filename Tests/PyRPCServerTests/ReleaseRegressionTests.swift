@@ -48,9 +48,7 @@ final class ReleaseRegressionTests: XCTestCase {
             "ping.py": "def ping():\n    return 'pong'\n",
             "modules.py": "import sys\n\ndef modules():\n    return sorted(m for m in sys.modules if m.startswith('pyrpc_s1_'))\n",
         ]
-        for (name, text) in files {
-            try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
-        }
+        try writeFiles(files, in: folder)
     }
 
     private func serve() throws -> Process {

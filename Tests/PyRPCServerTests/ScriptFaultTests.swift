@@ -25,9 +25,7 @@ final class ScriptFaultTests: XCTestCase {
     }
 
     private func write(_ files: [String: String]) throws {
-        for (path, text) in files {
-            try text.write(to: folder.appendingPathComponent(path), atomically: true, encoding: .utf8)
-        }
+        try writeFiles(files, in: folder)
     }
 
     /// init.yaml with rpcs `(name, args, returns, src)`, all in service `svc`.

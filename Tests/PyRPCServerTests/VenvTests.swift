@@ -22,11 +22,7 @@ final class VenvTests: XCTestCase {
     }
 
     private func write(_ files: [String: String]) throws {
-        for (path, text) in files {
-            let url = folder.appendingPathComponent(path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try text.write(to: url, atomically: true, encoding: .utf8)
-        }
+        try writeFiles(files, in: folder)
     }
 
     /// A venv made by the server's own Python, without pip (no network needed).

@@ -27,12 +27,7 @@ final class TestNetwork: @unchecked Sendable {
         options: ServerOptions = ServerOptions()
     ) async throws -> TestNetwork {
         let folder = try makeTemporaryFolder()
-        for (path, text) in scripts {
-            let url = folder.appendingPathComponent(path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try text.write(to: url, atomically: true, encoding: .utf8)
-        }
-        try yaml.write(to: folder.appendingPathComponent("init.yaml"), atomically: true, encoding: .utf8)
+        try writeFiles(scripts.merging(["init.yaml": yaml]) { $1 }, in: folder)
         let config = try ConfigLoader.load(path: folder.appendingPathComponent("init.yaml").path)
         let server = try PyRPCServer(name: serverName, options: options)
         let address = try await server.start(host: host, port: 0)
@@ -67,6 +62,15 @@ func makeTemporaryFolder() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("pyrpc-test-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
+}
+
+/// Writes each text to its path under `folder`, making the folders it needs.
+func writeFiles(_ files: [String: String], in folder: URL) throws {
+    for (path, text) in files {
+        let url = folder.appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+    }
 }
 
 /// Builds an RPC-REQ line.
