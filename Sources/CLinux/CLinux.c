@@ -43,9 +43,36 @@ int pyrpc_fd_above_stdio(int fd) {
 static pid_t server_pid;
 static int reaper_fd = -1;
 
+// A forked child starts with the signal state of a fresh process. The server catches SIGINT
+// and SIGTERM, and threads Swift starts inherit libdispatch's mask, which blocks them; a child
+// that kept either ignores the SIGTERM with which `Process.terminate()` and
+// `multiprocessing.Pool` stop it. Every signal stays blocked across fork() until the child has
+// put the defaults back, so a SIGTERM sent at once (Pool's terminate) is held, not handled by
+// the server's handler in the child and lost.
+static _Thread_local sigset_t mask_before_fork;
+
+static void block_signals_for_fork(void) {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &mask_before_fork);
+}
+
+static void restore_signals_in_parent(void) {
+    pthread_sigmask(SIG_SETMASK, &mask_before_fork, NULL);
+}
+
+static void reset_signals_in_child(void) {
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+}
+
 void pyrpc_process_started(int reaper_write_fd) {
     server_pid = getpid();
     reaper_fd = reaper_write_fd;
+    pthread_atfork(block_signals_for_fork, restore_signals_in_parent, reset_signals_in_child);
 }
 
 void pyrpc_after_fork_in_child(void) {

@@ -308,6 +308,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
         // Foundation's `Thread.name` does not reach the kernel on Linux; `top -H` and `perf`
         // show this name.
         pyrpc_name_thread("py-\(name)-\(index)")
+        pyrpc_unblock_signals()
         _ = pyrpc_prefer_batch_scheduling()
         let outer = PyGILState_Ensure()
         let ident = PyThread_get_thread_ident()

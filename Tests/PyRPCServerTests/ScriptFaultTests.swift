@@ -176,9 +176,37 @@ final class ScriptFaultTests: XCTestCase {
         return left
     }
 
-    // multiprocessing.Pool inside an RPC is not covered: it hangs intermittently (a pool worker
-    // waits for ever on the queue's semaphore), with or without pyrpc's fork hook — an open
-    // defect, see the stop notes.
+    /// Processes a script starts get a fresh signal state: the server's threads inherit
+    /// libdispatch's mask, which blocks SIGTERM, and a child that kept it ignored
+    /// `terminate()` — so `multiprocessing.Pool`, which terminates its workers on exit, hung
+    /// whenever a worker had not yet read its stop sentinel (about one call in ten).
+    func testProcessesAScriptStartsCanBeTerminatedAndPoolsFinish() throws {
+        try write([
+            "init.yaml": network([
+                ("pooled", "[int]", "[int]", "pooled.py"), ("spawned", "[]", "[int]", "spawned.py"),
+                ("forked", "[]", "[int]", "forked.py"),
+            ], timeout: 10),
+            "pooled.py": "import multiprocessing\n\ndef square(x):\n    return x * x\n\ndef pooled(n):\n    with multiprocessing.Pool(2) as pool:\n        return sum(pool.map(square, range(n)))\n",
+            "spawned.py": "import subprocess\n\ndef spawned():\n    child = subprocess.Popen(['sleep', '60'])\n    child.terminate()\n    try:\n        return child.wait(timeout=5)\n    except subprocess.TimeoutExpired:\n        child.kill()\n        return child.wait()\n",
+            "forked.py": "import multiprocessing, time\n\ndef forked():\n    child = multiprocessing.Process(target=time.sleep, args=(60,))\n    child.start()\n    child.terminate()\n    child.join(5)\n    if child.exitcode is None:\n        child.kill()\n        child.join()\n    return child.exitcode\n",
+        ])
+        let process = try serve()
+        try deploy()
+        for _ in 1...5 {
+            XCTAssertEqual(try call("spawned", returns: ["int"]).returnValues, [.int(-Int(SIGTERM))], "an exec'd child ignored SIGTERM")
+            XCTAssertEqual(try call("forked", returns: ["int"]).returnValues, [.int(-Int(SIGTERM))], "a forked child ignored SIGTERM")
+        }
+        let socket = try RawSocket(host: "127.0.0.1", port: port, timeout: 15)
+        defer { socket.close() }
+        for n in 1...40 {
+            let answer = try call("pooled", [.int(n)], types: ["int"], returns: ["int"], on: socket)
+            XCTAssertEqual(answer.returnValues, [.int((0..<n).reduce(0) { $0 + $1 * $1 })], "call \(n): \(answer.jsonText)")
+            if answer.returnValues == nil { break }
+        }
+        XCTAssertEqual(waitUntilNoChildren(of: process.processIdentifier), [], "pool workers were left")
+        stop()
+    }
+
     func testForkAnswersOnceAndLeavesNoProcessBehind() throws {
         try write([
             "init.yaml": network([("forker", "[]", "[int]", "forker.py"), ("daemon", "[]", "[int]", "daemon.py")]),

@@ -4,6 +4,7 @@
 // No _GNU_SOURCE here: it changes glibc's struct definitions and this module would then
 // disagree with Glibc's (fd_set errors); the two GNU functions are declared by hand.
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -22,6 +23,16 @@ static inline void pyrpc_name_thread(const char *name) {
 }
 
 // MARK: Process hygiene against what scripts do to the process (see ProcessGuard.swift).
+
+// Threads started from Swift concurrency inherit libdispatch's mask, which blocks SIGTERM,
+// SIGINT, SIGCHLD and most others; processes a script starts inherit the mask of the thread
+// that starts them, even across exec, and then ignore `Popen.terminate()`. Every thread that
+// runs Python calls this first.
+static inline void pyrpc_unblock_signals(void) {
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+}
 
 // The server's own descriptors (listeners, connections, epoll sets, eventfds), so that a
 // process forked by a script can close them all: it must never touch the server's sockets.

@@ -155,6 +155,7 @@ final class IOLoop: @unchecked Sendable {
 
     private func threadMain() {
         pyrpc_name_thread(threadName)
+        pyrpc_unblock_signals()
         let standby = DispatchSemaphore(value: 0)
         let pool = core.pool
         // Python calls run on this thread; without a slot (too many threads) a worker runs them.
