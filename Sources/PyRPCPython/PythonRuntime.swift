@@ -79,6 +79,15 @@ public final class PythonRuntime: @unchecked Sendable {
     }
 
     /// Runs `body` holding the GIL on the calling thread (for loading and admin work, not calls).
+    /// On a fatal signal (SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL), Python writes the
+    /// crashing thread's traceback to `fd` before the process dies: the log then shows which
+    /// script and call crashed a worker process.
+    public func writeCrashTracebacks(to fd: Int32) {
+        withGIL { _ in
+            _ = PyRun_SimpleString("import faulthandler\nfaulthandler.enable(file=\(fd), all_threads=False)\n")
+        }
+    }
+
     public func withGIL<T>(_ body: (borrowing GIL) throws -> T) rethrows -> T {
         try GIL.withGIL(body)
     }

@@ -22,8 +22,9 @@ import NIOConcurrencyHelpers
 public final class PyRPCServer: Sendable {
     public let name: String
     let core: ServerCore
-    /// Listening sockets and their bound addresses.
-    private let listeners = NIOLockedValueBox<[(fd: Int32, address: SocketAddress)]>([])
+    /// Listening sockets and their bound addresses; `shared`: a supervisor's, which other
+    /// workers accept on too.
+    private let listeners = NIOLockedValueBox<[(fd: Int32, address: SocketAddress, shared: Bool)]>([])
 
     /// Fails only when the state directory cannot be created.
     public init(name: String, options: ServerOptions = ServerOptions(), logger: Logger? = nil) throws {
@@ -39,7 +40,13 @@ public final class PyRPCServer: Sendable {
     @discardableResult
     public func restoreState() async throws(DeployError) -> Int {
         guard let store = core.store, let manifest = try store.loadManifest() else { return 0 }
-        let report = try await install(manifest, sources: [:])
+        let report: DeployReport
+        if core.options.supervised {
+            // A worker: the supervisor wrote this state; take it as it is, with its number.
+            report = try await core.registry.install(manifest, sources: [:], stored: { store.script($0) }, number: store.loadGeneration())
+        } else {
+            report = try await install(manifest, sources: [:])
+        }
         core.logger.info("restored \(report.added) rpcs from \(store.directory)")
         return report.added
     }
@@ -58,9 +65,41 @@ public final class PyRPCServer: Sendable {
     @discardableResult
     public func start(host: String, port: Int) async throws -> SocketAddress {
         let (fd, address) = try Sockets.listen(host: host, port: port)
+        return try serve(listener: fd, address: address, shared: false)
+    }
+
+    /// A worker process (`pyrpc serve --processes N`): accepts on the listening socket its
+    /// supervisor passed as `listener` — connections the kernel accepted stay queued there when
+    /// a worker dies — and sends deploys to the supervisor over `control`.
+    /// A worker process: fatal signals write Python's tracebacks to `fd` (the log).
+    public func writeCrashTracebacks(to fd: Int32) {
+        PythonRuntime.shared.writeCrashTracebacks(to: fd)
+    }
+
+    /// `accepting` false: a deploy's trial process, which only loads scripts it is sent.
+    public func startWorker(
+        listener: Int32, control: Int32, accepting: Bool = true, onSupervisorGone: @escaping @Sendable () -> Void
+    ) throws -> SocketAddress {
+        guard let address = Sockets.localAddress(of: listener) else {
+            throw SocketError("descriptor \(listener) is not a listening socket from the supervisor", errno: errno)
+        }
+        pyrpc_fd_mark(listener)
+        pyrpc_fd_mark(control)
+        let link = SupervisorLink(fd: control, core: core)
+        core.supervisor.withLockedValue { $0 = link }
+        link.start(onClose: onSupervisorGone)
+        if accepting {
+            _ = try serve(listener: listener, address: address, shared: true)
+            WorkerWatchdog(core: core, link: link).start()
+        }
+        link.send(.ready(pid: getpid(), generation: generation))
+        return address
+    }
+
+    private func serve(listener fd: Int32, address: SocketAddress, shared: Bool) throws -> SocketAddress {
         let core = self.core
         let loops = listeners.withLockedValue { listeners in
-            listeners.append((fd, address))
+            listeners.append((fd, address, shared))
             if core.loops.all.isEmpty {
                 core.loops.set((0..<(core.options.ioLoops ?? EventLoops.count)).map { IOLoop(core: core, index: $0) })
             }
@@ -116,15 +155,27 @@ public final class PyRPCServer: Sendable {
     /// Stops accepting, lets calls in flight finish (up to the shutdown grace), then closes
     /// every connection.
     public func stop() async {
-        let listening = listeners.withLockedValue { $0.map(\.fd) }
+        let (listening, owned) = listeners.withLockedValue { ($0.map(\.fd), $0.filter { !$0.shared }.map(\.fd)) }
         let loops = core.loops.all
         for loop in loops { loop.stopAccepting() }
         // A listener shut down refuses new connections at once; it is closed only after the
         // loops stop, so its number cannot be reused while a loop may still hold an event for it.
-        for fd in listening { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+        // A shared one stays open: the other workers go on accepting its connections.
+        for fd in owned { _ = shutdown(fd, Int32(SHUT_RDWR)) }
         let grace = core.options.shutdownGrace
         let deadline = ContinuousClock.now + .milliseconds(Int64(grace * 1000))
-        while core.registry.current.callsInFlight > 0 || core.pool.pendingCount > 0, ContinuousClock.now < deadline {
+        // A worker being replaced may have accepted a connection whose request is still on its
+        // way: it waits for a quiet moment (no call for 300 ms), so that request is answered too.
+        let quietPeriod: Duration = listening.count > owned.count ? .milliseconds(300) : .zero
+        var quietSince = ContinuousClock.now
+        while ContinuousClock.now < deadline {
+            // Calls past their deadline were answered Timeout: nobody waits for them any more.
+            let answered = core.pool.runningJobs.filter { $0.overdue != nil }.count
+            if core.registry.current.callsInFlight > answered || core.pool.pendingCount > 0 {
+                quietSince = ContinuousClock.now
+            } else if ContinuousClock.now - quietSince >= quietPeriod {
+                break
+            }
             try? await Task.sleep(for: .milliseconds(20))
         }
         let remaining = ContinuousClock.now.duration(to: deadline)

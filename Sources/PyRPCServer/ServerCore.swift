@@ -1,6 +1,8 @@
 import Logging
+import NIOConcurrencyHelpers
 import PyRPCPython
 import PyRPCWire
+import Synchronization
 
 /// Everything a connection needs to answer messages: the parts of one server, shared by
 /// all its connections. The path of a request: frame → parse → dispatch → Python → reply.
@@ -22,6 +24,10 @@ final class ServerCore: Sendable {
     /// The server's I/O loops, watched by the pool's monitor (see `Leadership`).
     let loops = LoopList()
     let limits: ConnectionLimits
+    /// Calls that have left the Python pool, for recycling (`--max-requests`).
+    let callsFinished = Atomic<Int>(0)
+    /// In a worker process (`pyrpc serve --processes N`): the link to its supervisor.
+    let supervisor = NIOLockedValueBox<SupervisorLink?>(nil)
 
     init(name: String, options: ServerOptions, logger: Logger) throws {
         self.name = name
@@ -39,7 +45,7 @@ final class ServerCore: Sendable {
         admin = AdminHandler(serverName: name, registry: registry, startedAt: startedAt)
         deploy = DeployHandler(
             serverName: name, registry: registry, store: store, guardian: DeployGuard(token: options.deployToken),
-            serializer: deploySerializer, logger: logger)
+            serializer: deploySerializer, logger: logger, supervisor: supervisor)
     }
 
     /// Answers one framed message from `peer` (an IP address in text form): returns the

@@ -36,6 +36,16 @@ public struct ServerOptions: Sendable {
     /// The import path the server starts with (init.yaml's `python:` for it, with `venv`
     /// applied); nil: the one its stored state names. Applied by `PyRPCServer.useStartEnvironment`.
     public var python: PythonEnvironment?
+    /// A worker process (`--processes`) whose call is stuck this long past its deadline (it was
+    /// answered Timeout but ignores the interrupt, or waits in C) is replaced (seconds).
+    public var harakiriGrace: Double = 10
+    /// A worker process is replaced gracefully after about this many calls (`--max-requests`;
+    /// up to 10% more, at random) or past this resident size (`--max-rss`, MiB).
+    public var maxRequests: Int?
+    public var maxResidentMegabytes: Int?
+    /// A worker process under a supervisor (`pyrpc serve --processes N`): its state on disk is
+    /// written by the supervisor.
+    public var supervised = false
     /// I/O loops; nil sizes them by the cores this process may use (`EventLoops.count`).
     /// Set by tests, to run several loops on a machine with few cores.
     var ioLoops: Int?

@@ -20,7 +20,28 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Where the deployed state is kept (default: ~/.local/state/pyrpc/NAME).")
     var stateDir: String?
 
+    @Option(help: "Worker processes, each with its own interpreter, under a supervisor that replaces any that dies: a number, or 'auto' for the cores this process may use. Module state is per process.")
+    var processes: String?
+
+    @Flag(help: .hidden)
+    var worker = false
+
+    /// With --worker: only load the scripts a deploy sends (see `Supervisor.probe`).
+    @Flag(help: .hidden)
+    var probe = false
+
     @OptionGroup var flags: ServerFlags
+
+    func validate() throws {
+        if let processes, processes != "auto", (Int(processes) ?? 0) < 1 {
+            throw ValidationError("--processes takes a number of processes (1 or more) or 'auto'")
+        }
+    }
+
+    /// `--processes`: nil when a single process serves (no supervisor).
+    var processCount: Int? {
+        processes.map { $0 == "auto" ? EventLoops.usableCores : Int($0)! }
+    }
 
     func run() async throws {
         flags.bootstrapLogging()
@@ -34,6 +55,10 @@ struct Serve: AsyncParsableCommand {
         var options = flags.options
         options.stateDirectory = stateDir ?? StateStore.defaultDirectory(server: name)
         options.python = try flags.startEnvironment(network, server: name)
+        if worker { return try await runWorker(options: options) }
+        if let processCount {
+            return try await runSupervisor(processes: processCount, endpoint: endpoint, options: options)
+        }
         let server = try makeServer(name: name, options: options)
         do {
             try await server.useStartEnvironment()

@@ -55,6 +55,12 @@ struct ServerFlags: ParsableArguments {
     var messageTimeout: Double = 30
     @Option(help: "A virtual environment the scripts import from (its site-packages go on sys.path); overrides init.yaml's `python: {venv:}`.")
     var venv: String?
+    @Option(help: "With --processes: seconds a call may stay stuck past its deadline (answered Timeout, still running) before its worker is replaced.")
+    var harakiriGrace: Double = 10
+    @Option(help: "With --processes: replace a worker gracefully after about this many calls (up to 10% more, so workers do not recycle together).")
+    var maxRequests: Int?
+    @Option(name: .customLong("max-rss"), help: "With --processes: replace a worker gracefully once its resident memory passes this many MiB.")
+    var maxRSS: Int?
 
     var options: ServerOptions {
         var options = ServerOptions()
@@ -71,6 +77,9 @@ struct ServerFlags: ParsableArguments {
         options.maxBufferedBytes = maxBufferedBytes
         options.messageTimeout = messageTimeout
         options.venv = venv.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        options.harakiriGrace = harakiriGrace
+        options.maxRequests = maxRequests
+        options.maxResidentMegabytes = maxRSS
         return options
     }
 
@@ -91,7 +100,8 @@ struct ServerFlags: ParsableArguments {
 
     func validate() throws {
         guard maxMessageBytes > 0, idleTimeout > 0, callTimeout > 0, maxPending > 0, workers > 0, shutdownGrace >= 0,
-              maxConnections > 0, maxConnectionsPerIP > 0, maxBufferedBytes > 0, messageTimeout > 0 else {
+              maxConnections > 0, maxConnectionsPerIP > 0, maxBufferedBytes > 0, messageTimeout > 0, harakiriGrace >= 0,
+              (maxRequests ?? 1) > 0, (maxRSS ?? 1) > 0 else {
             throw ValidationError("limits must be positive numbers")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
@@ -130,14 +140,22 @@ func formatEndpoint(_ host: String, _ port: Int) -> String {
     host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
 }
 
-/// Waits for SIGINT or SIGTERM (Python installs no handlers of its own: see PythonRuntime).
-func waitForTerminationSignal() async -> Int32 {
+/// Waits for SIGINT or SIGTERM (Python installs no handlers of its own: see PythonRuntime);
+/// `onHangUp`: what SIGHUP does meanwhile.
+func waitForTerminationSignal(onHangUp: (@Sendable () -> Void)? = nil) async -> Int32 {
     signal(SIGINT, SIG_IGN)
     signal(SIGTERM, SIG_IGN)
     let queue = DispatchQueue(label: "pyrpc.signals")
     return await withCheckedContinuation { continuation in
         let once = OnceFlag()
         var sources: [DispatchSourceSignal] = []
+        if let onHangUp {
+            signal(SIGHUP, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
+            source.setEventHandler(handler: onHangUp)
+            source.resume()
+            sources.append(source)
+        }
         for signalNumber in [SIGINT, SIGTERM] {
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
             source.setEventHandler {

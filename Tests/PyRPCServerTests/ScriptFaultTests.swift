@@ -30,21 +30,7 @@ final class ScriptFaultTests: XCTestCase {
 
     /// init.yaml with rpcs `(name, args, returns, src)`, all in service `svc`.
     private func network(_ rpcs: [(String, String, String, String)], timeout: Int? = nil) -> String {
-        var text = """
-            network:
-              servers:
-                - s1: {ip: 127.0.0.1, port: \(port)}
-              clients:
-                - c1: {ip: 127.0.0.1}
-            service:
-              - svc: {providers: [s1], tenants: [c1], rpcs: [\(rpcs.map(\.0).joined(separator: ", "))]}
-            rpc:
-
-            """
-        for (name, args, returns, src) in rpcs {
-            text += "  - \(name): {args: \(args), returns: \(returns), src: \(src)\(timeout.map { ", timeout: \($0)" } ?? "")}\n"
-        }
-        return text
+        oneServerNetwork(port: port, rpcs: rpcs, timeout: timeout)
     }
 
     @discardableResult
@@ -160,10 +146,7 @@ final class ScriptFaultTests: XCTestCase {
 
     /// The server's children (from /proc), besides none of its own.
     private func children(of pid: Int32) -> [Int32] {
-        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-        return tasks.flatMap { task in
-            CLIProcess.contents(URL(fileURLWithPath: "/proc/\(pid)/task/\(task)/children")).split(separator: " ").compactMap { Int32($0) }
-        }
+        childProcesses(of: pid)
     }
 
     private func waitUntilNoChildren(of pid: Int32) -> [Int32] {

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import PyRPCPython
 import PyRPCWire
 
@@ -18,6 +19,8 @@ struct DeployHandler: Sendable {
     let guardian: DeployGuard
     let serializer: AsyncSerializer
     let logger: Logger
+    /// Set in a worker process: deploys then go to its supervisor, which runs them in every worker.
+    let supervisor: NIOLockedValueBox<SupervisorLink?>
 
     func answer(_ envelope: Envelope, from peer: String, route: ReplyRoute) -> [UInt8]? {
         if let refusal = guardian.check(token: envelope.value["token"]?.stringValue, peer: peer) {
@@ -43,12 +46,22 @@ struct DeployHandler: Sendable {
             }
         }
         let isFirstStep = envelope.header == Header.deployManifest
+        if let link = supervisor.withLockedValue({ $0 }) {
+            link.forward(manifest, scripts: scripts, firstStep: isFirstStep, peer: peer, route: route)
+            return nil
+        }
         let bodies = scripts
         let handler = self
         Task {
             route.deliver(await handler.serializer.run { await handler.apply(manifest, scripts: bodies, firstStep: isFirstStep, peer: peer) })
         }
         return nil
+    }
+
+    static func result(of report: DeployReport) -> DeployResult {
+        DeployResult(
+            generation: report.generation, added: report.added, replaced: report.replaced, removed: report.removed,
+            unchanged: report.unchanged, changed: report.changed, python: describe(report.environmentChange))
     }
 
     /// DEPLOY-RES `python`: whether the deploy's import path is in effect.
@@ -80,11 +93,7 @@ struct DeployHandler: Sendable {
             }
             store?.removeScripts(except: manifest.scriptHashes)
             logger.info("deploy from \(peer) \(report.changed ? "applied" : "changed nothing"): generation \(report.generation)")
-            return Envelope(header: Header.deployResult, value: [
-                "generation": .int(report.generation), "added": .int(report.added), "replaced": .int(report.replaced),
-                "removed": .int(report.removed), "unchanged": .int(report.unchanged), "changed": .bool(report.changed),
-                "python": .string(Self.describe(report.environmentChange)),
-            ]).encoded()
+            return Self.result(of: report).envelope.encoded()
         } catch {
             logger.warning("deploy from \(peer) rejected: \(error.message)")
             return RPCReply.exception(RPCError(.deployRejected, error.message))

@@ -16,6 +16,7 @@ public final class StateStore: Sendable {
     public let directory: String
     private var scriptsDirectory: String { directory + "/scripts" }
     private var manifestPath: String { directory + "/manifest.json" }
+    private var generationPath: String { directory + "/generation" }
 
     public init(directory: String) throws {
         // Made absolute now: a script's os.chdir must not move where later deploys are kept.
@@ -54,6 +55,16 @@ public final class StateStore: Sendable {
 
     public func storeManifest(_ manifest: ServerManifest) throws(DeployError) {
         try writeAtomically(Array(manifest.json.jsonText.utf8), to: manifestPath)
+    }
+
+    /// The generation number of the stored manifest, kept by a supervisor so that workers
+    /// started later count like those already running; nil when not kept.
+    public func storeGeneration(_ number: Int) throws(DeployError) {
+        try writeAtomically(Array(String(number).utf8), to: generationPath)
+    }
+
+    public func loadGeneration() -> Int? {
+        FileManager.default.contents(atPath: generationPath).flatMap { Int(String(decoding: $0, as: UTF8.self)) }
     }
 
     /// The last deployed manifest, or nil before the first deploy.

@@ -97,5 +97,6 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
     /// The call left the pool: its generation may retire.
     override func finish() {
         call.generation.endCall()
+        core.callsFinished.add(1, ordering: .relaxed)
     }
 }

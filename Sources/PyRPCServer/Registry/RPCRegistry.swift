@@ -78,10 +78,15 @@ public final class RPCRegistry: Sendable {
 
     /// - Parameters:
     ///   - stored: finds the text of a script kept on disk by an earlier deploy.
-    ///   - persist: saves the new state; runs after every script compiled and before the swap.
+    ///   - number: the new generation's number (default: the next); a worker process restores
+    ///     its supervisor's, so that all workers count alike.
+    ///   - persist: saves the new state, or (a supervised worker) waits until every worker has
+    ///     prepared; runs after every script compiled and before the swap. Throwing discards
+    ///     the new generation.
     func install(
         _ manifest: ServerManifest, sources: [String: String], stored: (String) -> String? = { _ in nil },
-        persist: (ServerManifest, [String: String]) throws(DeployError) -> Void = { _, _ in }
+        persist: (ServerManifest, [String: String]) async throws(DeployError) -> Void = { _, _ in },
+        number: Int? = nil
     ) async throws(DeployError) -> DeployReport {
         let previous = current
         var sources = sources
@@ -106,7 +111,7 @@ public final class RPCRegistry: Sendable {
         // Scripts import from the new environment, so it goes on sys.path before they load.
         let environment = self.environment(for: manifest)
         let change = try await use(environment)
-        let number = previous.number + 1
+        let number = number ?? previous.number + 1
         let server = serverName
         let texts = sources
         let built: Result<Generation, DeployError> = await pool.perform { gil in
@@ -114,7 +119,7 @@ public final class RPCRegistry: Sendable {
         }
         let generation = try built.get()
         do {
-            try persist(manifest, sources)
+            try await persist(manifest, sources)
         } catch {
             discard(generation, keeping: previous)
             throw error

@@ -1,0 +1,71 @@
+import CLinux
+import Foundation
+import NIOConcurrencyHelpers
+import PyRPCWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One end of a supervisor–worker socket pair: `ControlMessage`s as JSON lines. Any thread may
+/// send; one thread reads (`ControlReader`). Control traffic is a few messages per deploy or
+/// worker start, never per call, so Foundation's coders are fast enough.
+final class ControlChannel: Sendable {
+    let fd: Int32
+    private let writing = NIOLock()
+
+    init(fd: Int32) {
+        self.fd = fd
+    }
+
+    /// False when the other end is gone.
+    @discardableResult
+    func send(_ message: ControlMessage) -> Bool {
+        guard var bytes = try? JSONEncoder().encode(message) else { return false }
+        bytes.append(UInt8(ascii: "\n"))
+        return writing.withLock {
+            bytes.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = Glibc.send(fd, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_NOSIGNAL))
+                    if written < 0, errno == EINTR { continue }
+                    if written <= 0 { return false }
+                    offset += written
+                }
+                return true
+            }
+        }
+    }
+
+    /// Wakes the reader (its next read sees the end) without closing the descriptor under it.
+    func hangUp() {
+        _ = shutdown(fd, Int32(SHUT_RDWR))
+    }
+}
+
+/// Reads a channel's messages, on the one thread that owns it.
+struct ControlReader {
+    let channel: ControlChannel
+    private var buffer: [UInt8] = []
+
+    init(_ channel: ControlChannel) {
+        self.channel = channel
+    }
+
+    /// The next message; nil when the other end closed (or sent something unreadable, which
+    /// only a different pyrpc version would).
+    mutating func next() -> ControlMessage? {
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Data(buffer[..<newline])
+                buffer.removeSubrange(...newline)
+                return try? JSONDecoder().decode(ControlMessage.self, from: line)
+            }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let count = chunk.withUnsafeMutableBytes { recv(channel.fd, $0.baseAddress, $0.count, 0) }
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { return nil }
+            buffer.append(contentsOf: chunk[..<count])
+        }
+    }
+}

@@ -1,0 +1,436 @@
+import CLinux
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import PyRPCWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a supervisor runs its workers (`pyrpc serve --processes N`).
+public struct SupervisorOptions: Sendable {
+    /// Worker processes kept running.
+    public var processes = 1
+    /// On SIGINT/SIGTERM, how long workers may take to finish their calls (seconds).
+    public var shutdownGrace: Double = 10
+    /// What a worker is started with after the executable's name: `serve NAME` and the
+    /// server's flags; the supervisor adds `--worker`.
+    public var workerArguments: [String] = []
+    public var stateDirectory: String
+
+    public init(stateDirectory: String) {
+        self.stateDirectory = stateDirectory
+    }
+}
+
+/// `pyrpc serve NAME --processes N`: a small process that runs no Python. It owns the
+/// listening socket, the state directory and the deploy protocol, and keeps N worker
+/// processes — each a fresh start of this binary with its own interpreter — accepting on that
+/// one socket. A worker that dies is replaced at once (backing off when it keeps dying);
+/// connections the kernel queued meanwhile are taken by the others or by its successor.
+public final class Supervisor: Sendable {
+    public let name: String
+    public let address: SocketAddress
+    private let options: SupervisorOptions
+    private let logger: Logger
+    private let listener: Int32
+    private let store: StateStore
+    private let state = NIOLockedValueBox(State())
+    /// Deploys and SIGHUP replacements run here, one at a time; they may block.
+    private let coordination = DispatchQueue(label: "pyrpc.supervisor")
+    /// Signalled when a worker starts, for the reaper waiting with no children.
+    private let childStarted = DispatchSemaphore(value: 0)
+
+    private struct Worker {
+        let pid: pid_t
+        let channel: ControlChannel
+        let startedAt: ContinuousClock.Instant
+        var ready = false
+        /// Why it is being stopped on purpose (it is then not replaced when it exits).
+        var leaving: String?
+    }
+
+    private struct State {
+        var workers: [pid_t: Worker] = [:]
+        var stopping = false
+        /// A deploy round is running: a replacement started now would load the state on disk
+        /// before the round commits, so replacements wait (`owed`).
+        var deploying = false
+        var owed = 0
+        var crashesInARow = 0
+        var restarts = 0
+        var round: DeployRound?
+        var nextRound = 1
+        /// The process trying a deploy's new scripts before any worker loads them.
+        var probe: DeployRound?
+    }
+
+    public init(name: String, host: String, port: Int, options: SupervisorOptions, logger: Logger) throws {
+        self.name = name
+        self.options = options
+        self.logger = logger
+        store = try StateStore(directory: options.stateDirectory)
+        (listener, address) = try Sockets.listen(host: host, port: port)
+    }
+
+    /// Starts the workers and the reaper; returns at once (workers become ready on their own).
+    public func start() {
+        let reaper = Thread { [self] in reap() }
+        reaper.start()
+        for _ in 0..<options.processes { spawnWorker() }
+        logger.info("server \(name) listening on \(PyRPCServer.describe(address)) with \(options.processes) worker process\(options.processes == 1 ? "" : "es")")
+    }
+
+    /// Workers that have loaded their state and accept connections.
+    public var readyWorkers: Int {
+        state.withLockedValue { $0.workers.values.filter { $0.ready && $0.leaving == nil }.count }
+    }
+
+    /// The worker processes' ids.
+    public var workerIDs: [Int32] {
+        state.withLockedValue { $0.workers.values.filter { $0.leaving == nil }.map(\.pid).sorted() }
+    }
+
+    /// Times a worker was replaced after dying.
+    public var restarts: Int { state.withLockedValue { $0.restarts } }
+
+    /// SIGHUP: replaces the workers one by one, each only after its successor is ready, so no
+    /// call fails.
+    public func replaceWorkers() {
+        coordination.async { [self] in
+            let old = workerIDs
+            logger.info("replacing \(old.count) worker\(old.count == 1 ? "" : "s") one by one (SIGHUP)")
+            for pid in old {
+                let before = Set(workerIDs)
+                spawnWorker()
+                let deadline = Date().addingTimeInterval(60)
+                while Date() < deadline, !state.withLockedValue({ state in
+                    state.stopping || state.workers.values.contains { $0.ready && !before.contains($0.pid) }
+                }) {
+                    usleep(10_000)
+                }
+                retire(pid, because: "replaced (SIGHUP)")
+            }
+        }
+    }
+
+    /// Stops accepting, lets the workers finish their calls (up to the shutdown grace), and
+    /// ends them all.
+    public func stop() async {
+        let pids = state.withLockedValue { state -> [pid_t] in
+            state.stopping = true
+            for pid in state.workers.keys { state.workers[pid]?.leaving = "stopping" }
+            return Array(state.workers.keys)
+        }
+        for pid in pids { kill(pid, SIGTERM) }
+        let deadline = ContinuousClock.now + .milliseconds(Int64((options.shutdownGrace + 5) * 1000))
+        while state.withLockedValue({ !$0.workers.isEmpty }), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let stuck = state.withLockedValue { Array($0.workers.keys) }
+        for pid in stuck {
+            logger.error("worker \(pid) did not stop within the shutdown grace; killing it")
+            kill(pid, SIGKILL)
+        }
+        let killDeadline = ContinuousClock.now + .seconds(5)
+        while state.withLockedValue({ !$0.workers.isEmpty }), ContinuousClock.now < killDeadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        _ = shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+        logger.info("server \(name) stopped")
+    }
+
+    // MARK: Workers
+
+    private func spawnWorker() {
+        // Under the lock: the reaper cannot see the new pid exit before it is known here.
+        let started: (pid_t, ControlChannel)? = state.withLockedValue { state in
+            guard !state.stopping else { return nil }
+            do {
+                let spawned = try WorkerSpawner.spawn(arguments: options.workerArguments + ["--worker"], listener: listener)
+                let channel = ControlChannel(fd: spawned.control)
+                state.workers[spawned.pid] = Worker(pid: spawned.pid, channel: channel, startedAt: .now)
+                return (spawned.pid, channel)
+            } catch {
+                logger.error("cannot start a worker: \(error); trying again in 1 s")
+                DispatchQueue.global().asyncAfter(deadline: .now() + 1) { [self] in spawnWorker() }
+                return nil
+            }
+        }
+        guard let (pid, channel) = started else { return }
+        childStarted.signal()
+        let reader = Thread { [self] in
+            var reader = ControlReader(channel)
+            while let message = reader.next() { handle(message, from: pid) }
+            close(channel.fd)
+        }
+        reader.start()
+    }
+
+    /// Stops `pid` gracefully (it finishes its calls), without replacing it.
+    private func retire(_ pid: pid_t, because reason: String) {
+        let known = state.withLockedValue { state -> Bool in
+            guard state.workers[pid] != nil else { return false }
+            state.workers[pid]?.leaving = reason
+            return true
+        }
+        if known { kill(pid, SIGTERM) }
+    }
+
+    /// Waits for workers to exit, and replaces those that were not stopped on purpose.
+    private func reap() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, 0)
+            if pid > 0 {
+                exited(pid, status: status)
+            } else if errno == ECHILD {
+                if state.withLockedValue({ $0.stopping && $0.workers.isEmpty }) { return }
+                _ = childStarted.wait(timeout: .now() + 0.2)
+            }
+        }
+    }
+
+    private func exited(_ pid: pid_t, status: Int32) {
+        let how = WorkerSpawner.describe(status: status)
+        let (worker, round, delay) = state.withLockedValue { state -> (Worker?, DeployRound?, Double?) in
+            if let probe = state.probe, probe.workers == [pid] { return (nil, probe, nil) }
+            guard let worker = state.workers.removeValue(forKey: pid) else { return (nil, nil, nil) }
+            if state.stopping || worker.leaving != nil { return (worker, state.round, nil) }
+            // A worker that dies within seconds of starting is part of a crash loop (a script
+            // that kills every worker as it loads, or every call crashing): wait longer before
+            // each replacement (0, 0.1, 0.2, 0.4 ... 10 s); one that ran a while starts over.
+            let lived = ContinuousClock.now - worker.startedAt
+            state.crashesInARow = lived < .seconds(5) ? state.crashesInARow + 1 : 1
+            state.restarts += 1
+            if state.deploying {
+                state.owed += 1
+                return (worker, state.round, nil)
+            }
+            let crashes = state.crashesInARow
+            return (worker, state.round, crashes <= 1 ? 0 : min(10, 0.1 * pow(2, Double(crashes - 2))))
+        }
+        round?.record(.died(how), from: pid)
+        guard let worker else { return }
+        worker.channel.hangUp()
+        if let leaving = worker.leaving {
+            logger.info("worker \(pid) \(how) (\(leaving))")
+            return
+        }
+        if state.withLockedValue({ $0.stopping }) { return }
+        let crashes = state.withLockedValue { $0.crashesInARow }
+        guard let delay else {
+            logger.warning("worker \(pid) \(how); it is replaced once the deploy in progress ends")
+            return
+        }
+        if crashes >= 3 {
+            logger.error("worker \(pid) \(how): crash loop, \(crashes) crashes in a row; starting another in \(delay) s")
+        } else {
+            logger.warning("worker \(pid) \(how); starting another")
+        }
+        if delay == 0 {
+            spawnWorker()
+        } else {
+            DispatchQueue.global().asyncAfter(deadline: .now() + delay) { [self] in spawnWorker() }
+        }
+    }
+
+    private func handle(_ message: ControlMessage, from pid: pid_t) {
+        switch message {
+        case .ready(_, let generation):
+            let known = state.withLockedValue { state -> Bool in
+                state.workers[pid]?.ready = true
+                return state.workers[pid] != nil
+            }
+            if known { logger.info("worker \(pid) ready (generation \(generation))") }
+        case .deploy(let request, let firstStep, let manifest, let scripts, let peer):
+            coordination.async { [self] in
+                let answer = deploy(manifest, scripts: scripts, firstStep: firstStep, peer: peer)
+                channel(of: pid)?.send(.deployAnswer(request: request, answer: String(decoding: answer, as: UTF8.self)))
+            }
+        case .prepared(let number, let error):
+            round(number)?.record(error.map { .failed($0) } ?? .prepared, from: pid)
+        case .swapped(let number, let result):
+            round(number)?.record(.swapped(result), from: pid)
+        case .retiring(let reason):
+            logger.warning("worker \(pid) retires: \(reason); starting its successor")
+            retire(pid, because: reason)
+            spawnWorker()
+        case .deployAnswer, .prepare, .commit, .abort:
+            logger.warning("unexpected control message from worker \(pid): \(message)")
+        }
+    }
+
+    private func channel(of pid: pid_t) -> ControlChannel? {
+        state.withLockedValue { $0.workers[pid]?.channel }
+    }
+
+    private func round(_ number: Int) -> DeployRound? {
+        state.withLockedValue { state in
+            if let probe = state.probe, probe.number == number { return probe }
+            return state.round?.number == number ? state.round : nil
+        }
+    }
+
+    // MARK: Deploys
+
+    /// Runs one deploy in every worker, all or nothing; returns the answer for the client.
+    private func deploy(_ manifestText: String, scripts: [String: String], firstStep: Bool, peer: String) -> [UInt8] {
+        let manifest: ServerManifest
+        do {
+            manifest = try ServerManifest(json: try JSONParser.parse(manifestText))
+        } catch {
+            return RPCReply.exception(RPCError(.deployRejected, "unreadable manifest: \(error)"))
+        }
+        var texts: [String: String] = [:]
+        var missing: [String] = []
+        for hash in manifest.scriptHashes.sorted() {
+            if let text = scripts[hash] ?? store.script(hash) { texts[hash] = text } else { missing.append(hash) }
+        }
+        if !missing.isEmpty {
+            if firstStep {
+                logger.info("deploy from \(peer): \(missing.count) script\(missing.count == 1 ? "" : "s") needed")
+                return Envelope(header: Header.deployNeed, value: ["missing": .array(missing.map(JSONValue.string))]).encoded()
+            }
+            let path = manifest.services.flatMap(\.rpcs).first { $0.scriptHash == missing[0] }?.scriptPath ?? "?"
+            return RPCReply.exception(RPCError(.deployRejected, "the deploy lacks the text of \(path) (\(missing[0].prefix(12)))"))
+        }
+        if let refusal = probe(manifest, texts: texts) {
+            logger.warning("deploy from \(peer) rejected: \(refusal)")
+            return RPCReply.exception(RPCError(.deployRejected, refusal))
+        }
+        guard let round = beginRound() else {
+            return RPCReply.exception(RPCError(.deployRejected, "no worker of server \(name) is running; try again in a moment"))
+        }
+        defer { endRound() }
+        let manifestJSON = manifest.json.jsonText
+        for pid in round.workers {
+            channel(of: pid)?.send(.prepare(round: round.number, manifest: manifestJSON, scripts: texts))
+        }
+        let prepared = round.waitForPrepared(until: Date().addingTimeInterval(600)) ?? [:]
+        if let refusal = Self.refusal(prepared, expected: round.workers.count) {
+            abort(round, refusal)
+            logger.warning("deploy from \(peer) rejected: \(refusal)")
+            return RPCReply.exception(RPCError(.deployRejected, refusal))
+        }
+        let results = prepared.values.compactMap { if case .swapped(let result) = $0 { result } else { nil } }
+        if results.count == round.workers.count {
+            logger.info("deploy from \(peer) changed nothing: generation \(results[0].generation)")
+            return results[0].envelope.encoded()
+        }
+        do throws(DeployError) {
+            for (hash, text) in texts { try store.storeScript(hash, text) }
+            try store.storeManifest(manifest)
+        } catch {
+            abort(round, error.message)
+            logger.warning("deploy from \(peer) rejected: \(error.message)")
+            return RPCReply.exception(RPCError(.deployRejected, error.message))
+        }
+        for pid in round.workers { channel(of: pid)?.send(.commit(round: round.number)) }
+        let swapped = round.waitForSwapped(until: Date().addingTimeInterval(60)) ?? [:]
+        store.removeScripts(except: manifest.scriptHashes)
+        let changed = swapped.values.compactMap { if case .swapped(let result) = $0, result.changed { result } else { nil } }
+        guard let result = changed.first else {
+            return RPCReply.exception(RPCError(.deployRejected, "the deploy was stored but no worker confirmed the swap; the workers restart on it"))
+        }
+        try? store.storeGeneration(result.generation)
+        logger.info("deploy from \(peer) applied: generation \(result.generation) in \(changed.count) worker\(changed.count == 1 ? "" : "s")")
+        return result.envelope.encoded()
+    }
+
+    /// Loads the deploy's new scripts in a process of their own first: one that crashes the
+    /// interpreter as it loads (a segfault in an extension, `os._exit`) then costs that process,
+    /// not a worker — nor the connection of the client waiting for the answer. Nil: they load.
+    private func probe(_ manifest: ServerManifest, texts: [String: String]) -> String? {
+        let running = (try? store.loadManifest()).flatMap { $0 }?.scriptHashes ?? []
+        var trial = manifest
+        trial.services = manifest.services.compactMap { service in
+            var service = service
+            service.rpcs = service.rpcs.filter { !running.contains($0.scriptHash) }
+            return service.rpcs.isEmpty ? nil : service
+        }
+        guard !trial.services.isEmpty else { return nil }
+        let spawned: WorkerSpawner.Spawned
+        do {
+            spawned = try state.withLockedValue { state in
+                let spawned = try WorkerSpawner.spawn(arguments: options.workerArguments + ["--worker", "--probe"], listener: listener)
+                state.probe = DeployRound(number: 0, workers: [spawned.pid])
+                return spawned
+            }
+        } catch {
+            return "cannot start a process to load the new scripts: \(error)"
+        }
+        childStarted.signal()
+        let channel = ControlChannel(fd: spawned.control)
+        let reader = Thread { [self] in
+            var reader = ControlReader(channel)
+            while let message = reader.next() { handle(message, from: spawned.pid) }
+            close(channel.fd)
+        }
+        reader.start()
+        defer {
+            kill(spawned.pid, SIGKILL)
+            channel.hangUp()
+            state.withLockedValue { $0.probe = nil }
+        }
+        let round = state.withLockedValue { $0.probe! }
+        channel.send(.prepare(round: 0, manifest: trial.json.jsonText, scripts: texts.filter { !running.contains($0.key) }))
+        let replies = round.waitForPrepared(until: Date().addingTimeInterval(600)) ?? [:]
+        switch replies[spawned.pid] {
+        case .prepared?, .swapped?: return nil
+        case .failed(let message)?: return message
+        case .died(let how)?: return "loading the new scripts crashed the interpreter (the process that tried them was \(how)); the running generation keeps serving"
+        case nil: return "the new scripts did not finish loading within 10 minutes"
+        }
+    }
+
+    /// Why a round cannot commit, or nil when every worker prepared.
+    private static func refusal(_ replies: [pid_t: DeployRound.Reply], expected: Int) -> String? {
+        for (pid, reply) in replies.sorted(by: { $0.key < $1.key }) {
+            switch reply {
+            case .failed(let message): return message
+            case .died(let how): return "worker process \(pid) was \(how) while loading the new scripts; the running generation keeps serving"
+            case .prepared, .swapped: continue
+            }
+        }
+        return replies.count < expected ? "the workers did not finish loading the new scripts in time" : nil
+    }
+
+    private func abort(_ round: DeployRound, _ reason: String) {
+        for pid in round.workers { channel(of: pid)?.send(.abort(round: round.number, reason: reason)) }
+    }
+
+    /// Waits until no worker is starting (it would load the state on disk while the round
+    /// changes it), then holds replacements back until `endRound`.
+    private func beginRound() -> DeployRound? {
+        let deadline = Date().addingTimeInterval(60)
+        while true {
+            let round = state.withLockedValue { state -> DeployRound? in
+                guard !state.workers.values.contains(where: { !$0.ready && $0.leaving == nil }) else { return nil }
+                let ready = state.workers.values.filter { $0.leaving == nil }.map(\.pid).sorted()
+                guard !ready.isEmpty else { return nil }
+                state.deploying = true
+                let round = DeployRound(number: state.nextRound, workers: ready)
+                state.nextRound += 1
+                state.round = round
+                return round
+            }
+            if let round { return round }
+            if Date() > deadline { return nil }
+            usleep(10_000)
+        }
+    }
+
+    private func endRound() {
+        let owed = state.withLockedValue { state -> Int in
+            state.deploying = false
+            state.round = nil
+            defer { state.owed = 0 }
+            return state.owed
+        }
+        for _ in 0..<owed { spawnWorker() }
+    }
+}

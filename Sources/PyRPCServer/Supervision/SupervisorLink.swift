@@ -1,0 +1,136 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import PyRPCWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A worker process's side of its supervisor (`pyrpc serve --processes N`): deploys that
+/// clients send to this worker go to the supervisor, which prepares, stores and swaps them in
+/// every worker (see `ControlMessage`); the supervisor's requests to prepare, commit or abort
+/// are carried out on this worker's registry.
+final class SupervisorLink: Sendable {
+    private let channel: ControlChannel
+    private let core: ServerCore
+    private struct State {
+        var nextRequest = 1
+        /// Forwarded deploys waiting for the supervisor's answer.
+        var routes: [Int: ReplyRoute] = [:]
+        /// Prepared deploy rounds waiting for commit (nil) or abort (the reason).
+        var decisions: [Int: CheckedContinuation<String?, Never>] = [:]
+        /// Rounds aborted before this worker finished preparing them (another worker failed first).
+        var aborted: [Int: String] = [:]
+        var closed = false
+    }
+    private let state = NIOLockedValueBox(State())
+
+    init(fd: Int32, core: ServerCore) {
+        channel = ControlChannel(fd: fd)
+        self.core = core
+    }
+
+    /// Starts reading the supervisor's messages; `onClose` runs when the supervisor is gone.
+    func start(onClose: @escaping @Sendable () -> Void) {
+        let thread = Thread { [self] in
+            var reader = ControlReader(channel)
+            while let message = reader.next() { handle(message) }
+            closeDown()
+            onClose()
+        }
+        thread.start()
+    }
+
+    func send(_ message: ControlMessage) {
+        channel.send(message)
+    }
+
+    /// Hands a client's deploy message to the supervisor; its answer goes to `route`.
+    func forward(_ manifest: ServerManifest, scripts: [String: String], firstStep: Bool, peer: String, route: ReplyRoute) {
+        let request: Int? = state.withLockedValue { state in
+            guard !state.closed else { return nil }
+            defer { state.nextRequest += 1 }
+            state.routes[state.nextRequest] = route
+            return state.nextRequest
+        }
+        guard let request else {
+            return route.deliver(RPCReply.exception(RPCError(.deployRejected, "the server is stopping; deploy again once it has restarted")))
+        }
+        channel.send(.deploy(request: request, firstStep: firstStep, manifest: manifest.json.jsonText, scripts: scripts, peer: peer))
+    }
+
+    private func handle(_ message: ControlMessage) {
+        switch message {
+        case .deployAnswer(let request, let answer):
+            let route = state.withLockedValue { $0.routes.removeValue(forKey: request) }
+            route?.deliver(Array(answer.utf8))
+        case .prepare(let round, let manifestText, let scripts):
+            prepare(round: round, manifestText: manifestText, scripts: scripts)
+        case .commit(let round):
+            decide(round, nil)
+        case .abort(let round, let reason):
+            decide(round, reason)
+        case .ready, .deploy, .prepared, .swapped, .retiring:
+            core.logger.warning("unexpected control message from the supervisor: \(message)")
+        }
+    }
+
+    private func decide(_ round: Int, _ abortReason: String?) {
+        let waiting = state.withLockedValue { state in
+            let waiting = state.decisions.removeValue(forKey: round)
+            if waiting == nil, let abortReason { state.aborted[round] = abortReason }
+            return waiting
+        }
+        waiting?.resume(returning: abortReason)
+    }
+
+    /// Builds the round's generation, says it is ready, and swaps it in on commit.
+    private func prepare(round: Int, manifestText: String, scripts: [String: String]) {
+        let manifest: ServerManifest
+        do {
+            manifest = try ServerManifest(json: try JSONParser.parse(manifestText))
+        } catch {
+            channel.send(.prepared(round: round, error: "unreadable manifest: \(error)"))
+            return
+        }
+        let (core, channel, state) = (self.core, self.channel, self.state)
+        Task {
+            await core.deploySerializer.run {
+                do throws(DeployError) {
+                    let report = try await core.registry.install(manifest, sources: scripts, persist: { _, _ throws(DeployError) in
+                        let abortReason: String? = await withCheckedContinuation { continuation in
+                            let early = state.withLockedValue { state -> String? in
+                                if state.closed { return "the supervisor stopped" }
+                                if let reason = state.aborted.removeValue(forKey: round) { return reason }
+                                state.decisions[round] = continuation
+                                return nil
+                            }
+                            if let early { return continuation.resume(returning: early) }
+                            channel.send(.prepared(round: round, error: nil))
+                        }
+                        if let abortReason { throw DeployError(message: abortReason) }
+                    })
+                    // An unchanged deploy never reaches `persist`: it answers `swapped` at once.
+                    channel.send(.swapped(round: round, result: DeployHandler.result(of: report)))
+                } catch {
+                    // After an abort the supervisor has moved on and ignores this.
+                    channel.send(.prepared(round: round, error: error.message))
+                }
+            }
+        }
+    }
+
+    /// The supervisor is gone: forwarded deploys are refused, prepared ones discarded.
+    private func closeDown() {
+        let (routes, decisions) = state.withLockedValue { state in
+            state.closed = true
+            defer { state.routes = [:]; state.decisions = [:] }
+            return (state.routes, state.decisions)
+        }
+        for route in routes.values {
+            route.deliver(RPCReply.exception(RPCError(.deployRejected, "the server's supervisor stopped during the deploy; deploy again once it has restarted")))
+        }
+        for waiting in decisions.values { waiting.resume(returning: "the supervisor stopped") }
+    }
+}

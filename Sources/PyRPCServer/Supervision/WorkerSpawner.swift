@@ -1,0 +1,104 @@
+import CLinux
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starts worker processes: this same executable, started fresh with `posix_spawn` (never a
+/// `fork()` of a process with threads and an interpreter), with the shared listening socket
+/// as descriptor 3 and its end of a control socket pair as descriptor 4.
+enum WorkerSpawner {
+    static let listenerDescriptor: Int32 = 3
+    static let controlDescriptor: Int32 = 4
+
+    struct Spawned {
+        let pid: pid_t
+        /// The supervisor's end of the control socket pair.
+        let control: Int32
+    }
+
+    /// `arguments` follow the executable's name; the worker finds its descriptors itself.
+    static func spawn(arguments: [String], listener: Int32) throws -> Spawned {
+        var pair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+            throw SocketError("cannot create a control socket for a worker", errno: errno)
+        }
+        // Copies above any descriptor dup2 will target: dup2(3, 3) would keep close-on-exec set.
+        let listenerCopy = fcntl(listener, F_DUPFD_CLOEXEC, 64)
+        let controlCopy = fcntl(pair[1], F_DUPFD_CLOEXEC, 64)
+        close(pair[1])
+        defer {
+            if listenerCopy >= 0 { close(listenerCopy) }
+            if controlCopy >= 0 { close(controlCopy) }
+        }
+        guard listenerCopy >= 0, controlCopy >= 0 else {
+            close(pair[0])
+            throw SocketError("cannot pass descriptors to a worker", errno: errno)
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, listenerCopy, listenerDescriptor)
+        posix_spawn_file_actions_adddup2(&actions, controlCopy, controlDescriptor)
+        // The worker starts with default signal handling and nothing blocked, whatever thread
+        // of the supervisor starts it.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signalNumber) }
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = ([CommandLine.arguments.first ?? "pyrpc"] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        let environment = Self.environment.map { strdup($0) } + [nil]
+        defer { for pointer in environment { free(pointer) } }
+        var pid: pid_t = 0
+        let status = posix_spawn(&pid, Self.executable, &actions, &attributes, argv, environment)
+        guard status == 0 else {
+            close(pair[0])
+            throw SocketError("cannot start a worker process", errno: status)
+        }
+        return Spawned(pid: pid, control: pair[0])
+    }
+
+    /// The supervisor's own binary, by its path (workers then show as `pyrpc` in `ps`); if it
+    /// was replaced on disk since (a rebuild), still the one running, through /proc.
+    private static let executable: String = {
+        var path = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &path, path.count - 1)
+        let resolved = length > 0 ? String(decoding: path[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        return resolved.isEmpty || resolved.hasSuffix(" (deleted)") ? "/proc/self/exe" : resolved
+    }()
+
+    /// The supervisor's environment, without Swift's crash backtraces unless asked for: a
+    /// worker that crashes in a script logs Python's traceback (`writeCrashTracebacks`), and
+    /// symbolicating Swift frames would only delay its replacement.
+    private static let environment: [String] = {
+        let variables = ProcessInfo.processInfo.environment
+        let kept = variables.map { "\($0.key)=\($0.value)" }
+        return variables["SWIFT_BACKTRACE"] == nil ? kept + ["SWIFT_BACKTRACE=enable=no"] : kept
+    }()
+
+    /// "killed by SIGSEGV", "exited with status 3".
+    static func describe(status: Int32) -> String {
+        let signalNumber = status & 0x7f
+        if signalNumber == 0 { return "exited with status \((status >> 8) & 0xff)" }
+        let name = signalNames[signalNumber].map { "SIG\($0)" } ?? "signal \(signalNumber)"
+        return "killed by \(name)\(status & 0x80 != 0 ? " (core dumped)" : "")"
+    }
+
+    static func wasKilled(status: Int32) -> Bool { status & 0x7f != 0 }
+
+    private static let signalNames: [Int32: String] = [
+        SIGHUP: "HUP", SIGINT: "INT", SIGQUIT: "QUIT", SIGILL: "ILL", SIGTRAP: "TRAP", SIGABRT: "ABRT",
+        SIGBUS: "BUS", SIGFPE: "FPE", SIGKILL: "KILL", SIGUSR1: "USR1", SIGSEGV: "SEGV", SIGUSR2: "USR2",
+        SIGPIPE: "PIPE", SIGALRM: "ALRM", SIGTERM: "TERM", SIGXCPU: "XCPU", SIGXFSZ: "XFSZ", SIGSYS: "SYS",
+    ]
+}

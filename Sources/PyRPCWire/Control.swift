@@ -1,0 +1,60 @@
+/// Messages between a supervisor (`pyrpc serve --processes N`) and its worker processes: one
+/// JSON object per line on the Unix socket each worker inherits. Clients never see them.
+///
+/// A deploy that reaches any worker is coordinated by the supervisor, all or nothing:
+/// `deploy` → every worker `prepare`s (scripts compiled and run, functions checked) and answers
+/// `prepared`; the supervisor stores the new state, sends `commit`, and answers the client
+/// (through the worker it came from, `deployAnswer`) once every worker has `swapped`. One worker
+/// failing to prepare — or dying while it does — makes it `abort` everywhere.
+public enum ControlMessage: Codable, Sendable, Equatable {
+    // Worker → supervisor.
+    /// Listening, with the committed state loaded.
+    case ready(pid: Int32, generation: Int)
+    /// A client's DEPLOY-MANIFEST or DEPLOY-SCRIPTS, already checked for its token and server.
+    case deploy(request: Int, firstStep: Bool, manifest: String, scripts: [String: String], peer: String)
+    /// `error` nil: built and ready to swap.
+    case prepared(round: Int, error: String?)
+    /// Swapped in; or, sent instead of `prepared`, the manifest matched the running state.
+    case swapped(round: Int, result: DeployResult)
+    /// A call is stuck past its deadline: this worker stops accepting and wants a successor.
+    case retiring(reason: String)
+
+    // Supervisor → worker.
+    /// The answer to `deploy` `request`: an encoded DEPLOY-NEED, DEPLOY-RES or RPC-EX.
+    case deployAnswer(request: Int, answer: String)
+    case prepare(round: Int, manifest: String, scripts: [String: String])
+    case commit(round: Int)
+    case abort(round: Int, reason: String)
+}
+
+/// The body of DEPLOY-RES (SPEC §6).
+public struct DeployResult: Codable, Sendable, Equatable {
+    public var generation: Int
+    public var added: Int
+    public var replaced: Int
+    public var removed: Int
+    public var unchanged: Int
+    /// False when the deploy matched the running generation and nothing was swapped.
+    public var changed: Bool
+    /// Whether the deploy's import path is in effect: "unchanged", "applied" or "at next start".
+    public var python: String
+
+    public init(generation: Int, added: Int, replaced: Int, removed: Int, unchanged: Int, changed: Bool, python: String) {
+        self.generation = generation
+        self.added = added
+        self.replaced = replaced
+        self.removed = removed
+        self.unchanged = unchanged
+        self.changed = changed
+        self.python = python
+    }
+
+    /// The DEPLOY-RES message.
+    public var envelope: Envelope {
+        Envelope(header: Header.deployResult, value: [
+            "generation": .int(generation), "added": .int(added), "replaced": .int(replaced),
+            "removed": .int(removed), "unchanged": .int(unchanged), "changed": .bool(changed),
+            "python": .string(python),
+        ])
+    }
+}

@@ -1,0 +1,281 @@
+import Foundation
+import PyRPCWire
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `pyrpc serve --processes N`: a supervisor and N worker processes on one listening socket.
+/// Real processes, real signals, real crashes.
+final class SupervisorTests: XCTestCase {
+    var folder: URL!
+    var port = 0
+    var server: Process?
+
+    override func setUp() async throws {
+        folder = try makeTemporaryFolder()
+        port = CLIProcess.freePort()
+    }
+
+    override func tearDown() async throws {
+        if let server, server.isRunning {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    private let scripts = [
+        "who.py": "import os\n\ndef who():\n    return os.getpid()\n",
+        "slow.py": "import os, time\n\ndef slow():\n    time.sleep(1)\n    return os.getpid()\n",
+        "segv.py": "import ctypes\n\ndef segv():\n    ctypes.string_at(0)\n    return 0\n",
+        "leave.py": "import os\n\ndef leave():\n    os._exit(3)\n",
+        "abort.py": "import os\n\ndef abort():\n    os.abort()\n",
+        "version.py": "def version():\n    return 'v1'\n",
+        "stuck.py": "import time\n\ndef stuck():\n    time.sleep(600)\n    return 0\n",
+    ]
+
+    private func network(timeout: Int? = nil) -> String {
+        let rpcs = ["who", "slow", "segv", "leave", "abort", "stuck"].map { ($0, "[]", "[int]", "\($0).py") }
+        return oneServerNetwork(port: port, rpcs: rpcs + [("version", "[]", "[str]", "version.py")], timeout: timeout)
+    }
+
+    private var log: String { CLIProcess.contents(folder.appendingPathComponent("server.err")) }
+
+    private func occurrences(of text: String) -> Int { log.components(separatedBy: text).count - 1 }
+
+    /// Waits until `condition` holds (checked every 20 ms) or `seconds` pass.
+    @discardableResult
+    private func wait(_ seconds: Double = 15, until condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !condition() {
+            if Date() > deadline { return false }
+            usleep(20_000)
+        }
+        return true
+    }
+
+    @discardableResult
+    private func serve(processes: Int, _ extra: [String] = [], timeout: Int? = nil) throws -> Process {
+        try writeFiles(scripts.merging(["init.yaml": network(timeout: timeout)]) { $1 }, in: folder)
+        let process = try CLIProcess.start(["serve", "s1", "--state-dir", "state", "--processes", "\(processes)"] + extra, in: folder)
+        server = process
+        XCTAssertTrue(wait { occurrences(of: " ready (generation") >= processes }, "workers did not start: \(log)")
+        return process
+    }
+
+    private func deploy() throws -> CLIProcess.Output {
+        try CLIProcess.run(["deploy"], in: folder)
+    }
+
+    private func call(_ rpc: String, returns: String = "int", on socket: RawSocket? = nil) throws -> JSONValue {
+        let line = requestLine(service: "svc", rpc: rpc, arguments: [], types: [], returns: [returns]) + "\n"
+        if let socket {
+            try socket.send(line)
+            return try JSONParser.parse(socket.readLine())
+        }
+        let fresh = try RawSocket(host: "127.0.0.1", port: port)
+        defer { fresh.close() }
+        try fresh.send(line)
+        return try JSONParser.parse(fresh.readLine())
+    }
+
+    private func pid(of socket: RawSocket) throws -> Int {
+        guard case .int(let pid)? = try call("who", on: socket).returnValues?.first else { throw XCTSkip("no pid") }
+        return pid
+    }
+
+    /// The supervisor's worker processes, from /proc.
+    private func workers(of pid: Int32) -> Set<Int32> {
+        Set(childProcesses(of: pid))
+    }
+
+    /// Whether `pid` runs (a zombie waiting for init to reap it does not).
+    private func isRunning(_ pid: Int32) -> Bool {
+        let stat = CLIProcess.contents(URL(fileURLWithPath: "/proc/\(pid)/stat"))
+        guard let close = stat.lastIndex(of: ")") else { return false }
+        let state = stat[stat.index(close, offsetBy: 2)]
+        return state != "Z" && state != "X"
+    }
+
+    /// Two connections served by different workers.
+    private func connectionsOnTwoWorkers() throws -> (RawSocket, Int, RawSocket, Int) {
+        let first = try RawSocket(host: "127.0.0.1", port: port)
+        let firstPID = try pid(of: first)
+        for _ in 0..<200 {
+            let other = try RawSocket(host: "127.0.0.1", port: port)
+            let otherPID = try pid(of: other)
+            if otherPID != firstPID { return (first, firstPID, other, otherPID) }
+            other.close()
+        }
+        throw XCTSkip("every connection went to worker \(firstPID)")
+    }
+
+    func testACrashingScriptTakesOnlyItsWorkerAndIsReplacedAtOnce() throws {
+        let supervisor = try serve(processes: 2)
+        XCTAssertEqual(try deploy().status, 0, log)
+        for (rpc, how) in [("segv", "killed by SIGSEGV"), ("leave", "exited with status 3"), ("abort", "killed by SIGABRT")] {
+            let (survivor, survivorPID, victim, victimPID) = try connectionsOnTwoWorkers()
+            defer { survivor.close(); victim.close() }
+            let readyBefore = occurrences(of: " ready (generation")
+            // A call in flight on the other worker finishes while this one dies.
+            try survivor.send(requestLine(service: "svc", rpc: "slow", arguments: [], types: [], returns: ["int"]) + "\n")
+            try victim.send(requestLine(service: "svc", rpc: rpc, arguments: [], types: [], returns: ["int"]) + "\n")
+            XCTAssertThrowsError(try victim.readLine(), "\(rpc): the crashed worker's client got an answer")
+            // New connections are served at once (by the survivor, then by the replacement too).
+            let died = Date()
+            XCTAssertEqual(try call("version", returns: "str").returnValues, [.string("v1")])
+            XCTAssertLessThan(Date().timeIntervalSince(died), 1, rpc)
+            XCTAssertEqual(try JSONParser.parse(survivor.readLine()).returnValues, [.int(survivorPID)], "\(rpc): the call on the other worker")
+            XCTAssertTrue(wait { occurrences(of: " ready (generation") > readyBefore }, "\(rpc): no replacement started: \(log)")
+            XCTAssertTrue(log.contains("worker \(victimPID) \(how)"), log)
+            if rpc != "leave" {
+                // Python's traceback names the script that crashed the worker.
+                XCTAssertTrue(log.contains("Fatal Python error") && log.contains("\(rpc).py\", line"), log)
+            }
+            XCTAssertEqual(workers(of: supervisor.processIdentifier).count, 2, "\(rpc): workers after the replacement")
+        }
+    }
+
+    func testDeployReachesEveryWorkerAllOrNothing() throws {
+        let supervisor = try serve(processes: 2)
+        XCTAssertEqual(try deploy().status, 0, log)
+        try writeFiles(["version.py": "def version():\n    return 'v2'\n"], in: folder)
+        let deployed = try deploy()
+        XCTAssertEqual(deployed.status, 0, deployed.stdout + deployed.stderr + log)
+        /// What 50 fresh connections get.
+        func versions() throws -> Set<String> {
+            Set(try (0..<50).map { _ in try call("version", returns: "str").returnValues?.first?.stringValue ?? "(no answer)" })
+        }
+        XCTAssertEqual(try versions(), ["v2"])
+        let running = workers(of: supervisor.processIdentifier)
+
+        // A script whose import crashes the interpreter: rejected, and no worker is lost.
+        try writeFiles(["version.py": "import ctypes\nctypes.string_at(0)\n\ndef version():\n    return 'v3'\n"], in: folder)
+        let crashing = try deploy()
+        XCTAssertEqual(crashing.status, 1, crashing.stdout + crashing.stderr)
+        XCTAssertTrue(crashing.stdout.contains("Deploy Rejected") && crashing.stdout.contains("crashed the interpreter"), crashing.stdout)
+        // One that fails to load: rejected by every worker's check.
+        try writeFiles(["version.py": "def version(:\n"], in: folder)
+        let broken = try deploy()
+        XCTAssertEqual(broken.status, 1, broken.stdout + broken.stderr)
+        XCTAssertTrue(broken.stdout.contains("SyntaxError"), broken.stdout)
+        XCTAssertEqual(try versions(), ["v2"])
+        XCTAssertEqual(workers(of: supervisor.processIdentifier), running, "a worker died: \(log)")
+
+        // Workers started later load the committed state, with the same generation number.
+        kill(supervisor.processIdentifier, SIGHUP)
+        XCTAssertTrue(wait { occurrences(of: "(replaced (SIGHUP))") == 2 }, log)
+        XCTAssertTrue(workers(of: supervisor.processIdentifier).isDisjoint(with: running))
+        XCTAssertEqual(try versions(), ["v2"])
+        XCTAssertTrue(log.contains("ready (generation 2)"), log)
+    }
+
+    func testSIGHUPFailsNoCallAndSIGTERMLeavesNoProcess() throws {
+        let supervisor = try serve(processes: 2)
+        XCTAssertEqual(try deploy().status, 0, log)
+        let before = workers(of: supervisor.processIdentifier)
+        let stop = SharedFlag()
+        let tally = CallTally()
+        let caller = Thread { [port] in
+            while !stop.isSet {
+                do {
+                    let socket = try RawSocket(host: "127.0.0.1", port: port)
+                    defer { socket.close() }
+                    try socket.send(requestLine(service: "svc", rpc: "version", arguments: [], types: [], returns: ["str"]) + "\n")
+                    let answer = try JSONParser.parse(socket.readLine())
+                    tally.add(ok: answer.returnValues == [.string("v1")])
+                } catch {
+                    tally.add(ok: false)
+                }
+            }
+        }
+        caller.start()
+        XCTAssertTrue(wait { tally.counts.ok > 20 })
+        kill(supervisor.processIdentifier, SIGHUP)
+        XCTAssertTrue(wait { occurrences(of: "(replaced (SIGHUP))") == 2 }, log)
+        let atReplacement = tally.counts.ok
+        XCTAssertTrue(wait { tally.counts.ok > atReplacement + 20 })
+        stop.set()
+        while caller.isExecuting { usleep(10_000) }
+        XCTAssertEqual(tally.counts.failed, 0, "calls failed during SIGHUP")
+        let after = workers(of: supervisor.processIdentifier)
+        XCTAssertEqual(after.count, 2)
+        XCTAssertTrue(after.isDisjoint(with: before), "SIGHUP kept a worker")
+
+        kill(supervisor.processIdentifier, SIGTERM)
+        XCTAssertTrue(wait { !supervisor.isRunning }, log)
+        supervisor.waitUntilExit()
+        XCTAssertEqual(supervisor.terminationReason, .exit)
+        XCTAssertEqual(supervisor.terminationStatus, 0)
+        for pid in after {
+            XCTAssertTrue(wait(5) { !isRunning(pid) }, "worker \(pid) outlived the supervisor")
+        }
+    }
+
+    func testAWorkerWithAStuckCallIsReplaced() throws {
+        let supervisor = try serve(processes: 2, ["--harakiri-grace", "2"], timeout: 1)
+        XCTAssertEqual(try deploy().status, 0, log)
+        let (stuckOn, stuckPID, other, otherPID) = try connectionsOnTwoWorkers()
+        defer { stuckOn.close(); other.close() }
+        let start = Date()
+        XCTAssertEqual(try call("stuck", on: stuckOn).exceptionType, "Timeout")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 1.9, "Timeout came late")
+        // time.sleep(600) ignores the interrupt: 2 s later its worker hands over and leaves.
+        XCTAssertTrue(wait(10) { !isRunning(Int32(stuckPID)) }, log)
+        let replaced = Date().timeIntervalSince(start)
+        XCTAssertLessThan(replaced, 6, "the stuck worker left after \(replaced) s")
+        XCTAssertGreaterThan(replaced, 2.5, "the stuck worker left before its grace")
+        XCTAssertTrue(log.contains("harakiri: svc.stuck() -> (int) by c1@127.0.0.1 is stuck"), log)
+        XCTAssertEqual(try call("who", on: other).returnValues, [.int(otherPID)], "the other worker's connection")
+        XCTAssertTrue(wait { workers(of: supervisor.processIdentifier).count == 2 }, "no successor: \(log)")
+    }
+
+    func testRecyclingByRequestCountFailsNoCall() throws {
+        let supervisor = try serve(processes: 2, ["--max-requests", "40"])
+        XCTAssertEqual(try deploy().status, 0, log)
+        let first = workers(of: supervisor.processIdentifier)
+        var failed: [String] = []
+        for _ in 0..<300 {
+            do {
+                let answer = try call("version", returns: "str")
+                if answer.returnValues != [.string("v1")] { failed.append(answer.jsonText) }
+            } catch {
+                failed.append("\(error)")
+            }
+        }
+        XCTAssertEqual(failed, [], "calls failed while workers recycled")
+        XCTAssertTrue(wait { occurrences(of: "(recycled after") >= 2 }, log)
+        XCTAssertTrue(wait { workers(of: supervisor.processIdentifier).count == 2 })
+        XCTAssertTrue(workers(of: supervisor.processIdentifier).isDisjoint(with: first), "a worker was never recycled")
+    }
+
+    func testWorkersLeaveWhenTheSupervisorIsKilled() throws {
+        let supervisor = try serve(processes: 2)
+        let running = workers(of: supervisor.processIdentifier)
+        XCTAssertEqual(running.count, 2)
+        kill(supervisor.processIdentifier, SIGKILL)
+        supervisor.waitUntilExit()
+        for pid in running {
+            XCTAssertTrue(wait(15) { !isRunning(pid) }, "worker \(pid) outlived its supervisor")
+        }
+    }
+}
+
+/// A flag one thread sets and another polls.
+private final class SharedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
+
+/// Calls that succeeded and failed, counted from another thread.
+private final class CallTally: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ok = 0
+    private var failed = 0
+    var counts: (ok: Int, failed: Int) { lock.withLock { (ok, failed) } }
+    func add(ok succeeded: Bool) { lock.withLock { if succeeded { ok += 1 } else { failed += 1 } } }
+}
