@@ -57,12 +57,14 @@ let package = Package(
             "PyRPCServer", "PyRPCClient", "PyRPCConfig", "PyRPCWire",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // The benchmark suite: `swift run -c release pyrpc-bench`.
         .executableTarget(name: "pyrpc-bench", dependencies: [
             "PyRPCServer", "PyRPCClient", "PyRPCConfig", "PyRPCWire",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
 
         .testTarget(name: "PyRPCWireTests", dependencies: ["PyRPCWire"]),

@@ -11,6 +11,11 @@ struct AdminHandler: Sendable {
         case Header.listRequest:
             return Envelope(header: Header.listResult, value: listing()).encoded()
         case Header.statsRequest:
+            // A worker process: the supervisor answers for all its workers.
+            if let link = core.supervisor.withLockedValue({ $0 }) {
+                link.forwardStats(route: route)
+                return nil
+            }
             return Envelope(header: Header.statsResult, value: statistics()).encoded()
         case Header.deployManifest, Header.deployScripts:
             return core.deploy.answer(envelope, from: peer, route: route)
@@ -46,21 +51,7 @@ struct AdminHandler: Sendable {
             "server": .string(serverName),
             "generation": .int(generation.number),
             "uptime": .float(ServerCore.seconds(since: startedAt)),
-            "rpcs": .array(generation.overloads.map { overload in
-                let stats = overload.stats.snapshot()
-                var entry: [String: JSONValue] = [
-                    "service": .string(overload.service),
-                    "rpc": .string(overload.name),
-                    "signature": .string(overload.signature.description),
-                    "hash": .string(overload.scriptHash),
-                    "calls": .int(stats.calls),
-                    "errors": .int(stats.errors),
-                    "timeouts": .int(stats.timeouts),
-                ]
-                if let p50 = stats.p50 { entry["p50_ms"] = .float(p50) }
-                if let p99 = stats.p99 { entry["p99_ms"] = .float(p99) }
-                return .object(entry)
-            }),
+            "rpcs": StatsReport.entries([StatsReport.local(generation)]),
         ]
     }
 }

@@ -111,7 +111,7 @@ public final class PyRPCServer: Sendable {
         let options = core.options
         let byDescriptors = ProcessGuard.descriptorLimit.map { max(0, $0 - 64) } ?? options.maxConnections
         core.logger.info("server \(name) holds at most \(min(byDescriptors, options.maxConnections)) connections (\(options.maxConnectionsPerAddress) per address; descriptor limit \(ProcessGuard.descriptorLimit.map(String.init) ?? "unlimited")), \(options.maxBufferedBytes >> 20) MiB of buffered messages")
-        if core.options.deployToken == nil, let ip = address.ipAddress, !(ip.hasPrefix("127.") || ip == "::1") {
+        if !shared, core.options.deployToken == nil, let ip = address.ipAddress, !(ip.hasPrefix("127.") || ip == "::1") {
             core.logger.warning("listening on \(Self.describe(address)) without a deploy token: only this machine may deploy; set PYRPC_DEPLOY_TOKEN or --deploy-token-file to deploy from other hosts")
         }
         return address

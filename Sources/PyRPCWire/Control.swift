@@ -4,7 +4,7 @@
 /// A deploy that reaches any worker is coordinated by the supervisor, all or nothing:
 /// `deploy` → every worker `prepare`s (scripts compiled and run, functions checked) and answers
 /// `prepared`; the supervisor stores the new state, sends `commit`, and answers the client
-/// (through the worker it came from, `deployAnswer`) once every worker has `swapped`. One worker
+/// (through the worker it came from, `answer`) once every worker has `swapped`. One worker
 /// failing to prepare — or dying while it does — makes it `abort` everywhere.
 public enum ControlMessage: Codable, Sendable, Equatable {
     // Worker → supervisor.
@@ -16,12 +16,18 @@ public enum ControlMessage: Codable, Sendable, Equatable {
     case prepared(round: Int, error: String?)
     /// Swapped in; or, sent instead of `prepared`, the manifest matched the running state.
     case swapped(round: Int, result: DeployResult)
-    /// A call is stuck past its deadline: this worker stops accepting and wants a successor.
+    /// A call is stuck past its deadline, or the worker served its share: it stops accepting
+    /// and wants a successor.
     case retiring(reason: String)
+    /// A client's STATS-REQ: the supervisor answers for all workers.
+    case statsRequest(request: Int)
+    case stats(round: Int, snapshot: WorkerStats)
 
     // Supervisor → worker.
-    /// The answer to `deploy` `request`: an encoded DEPLOY-NEED, DEPLOY-RES or RPC-EX.
-    case deployAnswer(request: Int, answer: String)
+    /// The answer to a forwarded `request` (`deploy`, `statsRequest`): the encoded message
+    /// for the client (DEPLOY-NEED, DEPLOY-RES, STATS-RES or RPC-EX).
+    case answer(request: Int, answer: String)
+    case collectStats(round: Int)
     case prepare(round: Int, manifest: String, scripts: [String: String])
     case commit(round: Int)
     case abort(round: Int, reason: String)
@@ -56,5 +62,49 @@ public struct DeployResult: Codable, Sendable, Equatable {
             "removed": .int(removed), "unchanged": .int(unchanged), "changed": .bool(changed),
             "python": .string(python),
         ])
+    }
+}
+
+/// One worker process's share of STATS-RES.
+public struct WorkerStats: Codable, Sendable, Equatable {
+    public var pid: Int32
+    public var uptime: Double
+    public var residentBytes: Int
+    public var generation: Int
+    /// Calls this process has served since it started.
+    public var calls: Int
+    public var rpcs: [RPCStats]
+
+    public init(pid: Int32, uptime: Double, residentBytes: Int, generation: Int, calls: Int, rpcs: [RPCStats]) {
+        self.pid = pid
+        self.uptime = uptime
+        self.residentBytes = residentBytes
+        self.generation = generation
+        self.calls = calls
+        self.rpcs = rpcs
+    }
+}
+
+/// One overload's counters in one process, with its recent latencies (seconds): percentiles
+/// over several processes are computed on all their latencies together, never averaged.
+public struct RPCStats: Codable, Sendable, Equatable {
+    public var service: String
+    public var rpc: String
+    public var signature: String
+    public var hash: String
+    public var calls: Int
+    public var errors: Int
+    public var timeouts: Int
+    public var latencies: [Double]
+
+    public init(service: String, rpc: String, signature: String, hash: String, calls: Int, errors: Int, timeouts: Int, latencies: [Double]) {
+        self.service = service
+        self.rpc = rpc
+        self.signature = signature
+        self.hash = hash
+        self.calls = calls
+        self.errors = errors
+        self.timeouts = timeouts
+        self.latencies = latencies
     }
 }

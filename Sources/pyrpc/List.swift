@@ -111,9 +111,32 @@ struct Stats: AsyncParsableCommand {
                     ]
                     print("  " + columns.joined(separator: " "))
                 }
+                printProcesses(envelope)
             }
         }
         if unreachable > 0 { throw CLIExit(code: 3) }
+    }
+
+    /// A server with worker processes (`serve --processes`): one line per worker, restarts,
+    /// and why the latest workers left.
+    private func printProcesses(_ envelope: Envelope) {
+        guard let processes = envelope.value["processes"]?.arrayValue else { return }
+        let restarts = envelope.value["restarts"]?.jsonText ?? "0"
+        let loop = envelope.value["crash_loop"] == .bool(true) ? " — CRASH LOOP: workers die as they start" : ""
+        print("  \(processes.count) worker process\(processes.count == 1 ? "" : "es"), \(restarts) restart\(restarts == "1" ? "" : "s")\(loop)")
+        for worker in processes {
+            let columns = [
+                "pid " + pad(worker["pid"]?.jsonText ?? "?", 8),
+                "up " + pad("\(Int(worker["uptime"]?.numberValue ?? 0)) s", 8),
+                "calls " + pad(worker["calls"]?.jsonText ?? "0", 9),
+                "rss " + pad(worker["rss_mb"]?.numberValue.map { String(format: "%.1f MiB", $0) } ?? "-", 11),
+                "generation " + (worker["generation"]?.jsonText ?? "?"),
+            ]
+            print("    " + columns.joined(separator: " "))
+        }
+        for exit in envelope.value["exits"]?.arrayValue ?? [] {
+            print("    left: \(exit.stringValue ?? "")")
+        }
     }
 
     private func pad(_ text: String, _ width: Int) -> String {

@@ -9,35 +9,32 @@ import Glibc
 
 /// `pyrpc serve --processes N`: the supervisor, and the workers it starts (`--worker`).
 extension Serve {
-    func runSupervisor(processes: Int, endpoint: (host: String, port: Int), options: ServerOptions) async throws {
+    func runSupervisor(processes: Int, endpoint: (host: String, port: Int), options: ServerOptions, signals: TerminationSignals) async throws {
         var settings = SupervisorOptions(stateDirectory: options.stateDirectory!)
         settings.processes = processes
         settings.shutdownGrace = options.shutdownGrace
+        settings.deployTokenSet = options.deployToken != nil
         settings.workerArguments = Self.workerArguments(CommandLine.arguments)
-        let supervisor: Supervisor
+        let supervisor = try startSupervisor(name: name, endpoint: endpoint, settings: settings)
         do {
-            var logger = Logger(label: "pyrpc.supervisor")
-            logger[metadataKey: "server"] = .string(name)
-            supervisor = try Supervisor(name: name, host: endpoint.host, port: endpoint.port, options: settings, logger: logger)
-        } catch let error as SocketError {
-            let hint = "\(error)".contains("in use") ? " (is another pyrpc already running? stop it or change the port in init.yaml)" : ""
-            throw CLIExit.network("server \(name) cannot listen on \(formatEndpoint(endpoint.host, endpoint.port)): \(error)\(hint)")
+            try await supervisor.waitUntilReady(processes)
         } catch {
+            await supervisor.stop()
             throw CLIExit.usage("server \(name): \(error)")
         }
-        supervisor.start()
         let rpcs = (try? StateStore(directory: settings.stateDirectory).loadManifest())??.services.reduce(0) { $0 + $1.rpcs.count } ?? 0
         print("\(name): serving \(rpcs) rpc\(rpcs == 1 ? "" : "s") from \(settings.stateDirectory) in \(processes) worker process\(processes == 1 ? "" : "es") (module state is per process); update them with `pyrpc deploy`")
         print("\(name) serving on \(formatEndpoint(endpoint.host, endpoint.port)); stop with Ctrl-C, replace the workers with SIGHUP.")
         flushStandardOutput()
-        let signalNumber = await waitForTerminationSignal(onHangUp: { supervisor.replaceWorkers() })
+        signals.onHangUp { supervisor.replaceWorkers() }
+        let signalNumber = await signals.wait()
         LogFile.write("received signal \(signalNumber); finishing calls in flight...\n")
         await supervisor.stop()
         throw CLIExit(code: 0)
     }
 
     /// A worker: the supervisor's listening socket is descriptor 3, its control socket 4.
-    func runWorker(options: ServerOptions) async throws {
+    func runWorker(options: ServerOptions, signals: TerminationSignals) async throws {
         var options = options
         options.supervised = true
         if probe { options.stateDirectory = nil }
@@ -57,7 +54,7 @@ extension Serve {
             await server.stop()
             throw CLIExit.network("server \(name): \(error)")
         }
-        _ = await waitForTerminationSignal()
+        _ = await signals.wait()
         await server.stop()
         throw CLIExit(code: 0)
     }
@@ -77,4 +74,22 @@ extension Serve {
         }
         return result
     }
+}
+
+/// A supervisor for server `name`, listening and starting its workers; listen errors are
+/// network errors (exit 3) with a hint.
+func startSupervisor(name: String, endpoint: (host: String, port: Int), settings: SupervisorOptions) throws -> Supervisor {
+    let supervisor: Supervisor
+    do {
+        var logger = Logger(label: "pyrpc.supervisor")
+        logger[metadataKey: "server"] = .string(name)
+        supervisor = try Supervisor(name: name, host: endpoint.host, port: endpoint.port, options: settings, logger: logger)
+    } catch let error as SocketError {
+        let hint = "\(error)".contains("in use") ? " (is another pyrpc already running? stop it or change the port in init.yaml)" : ""
+        throw CLIExit.network("server \(name) cannot listen on \(formatEndpoint(endpoint.host, endpoint.port)): \(error)\(hint)")
+    } catch {
+        throw CLIExit.usage("server \(name): \(error)")
+    }
+    supervisor.start()
+    return supervisor
 }

@@ -20,8 +20,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Where the deployed state is kept (default: ~/.local/state/pyrpc/NAME).")
     var stateDir: String?
 
-    @Option(help: "Worker processes, each with its own interpreter, under a supervisor that replaces any that dies: a number, or 'auto' for the cores this process may use. Module state is per process.")
-    var processes: String?
+    @Option(help: "Worker processes, each with its own interpreter, under a supervisor that replaces any that dies: a number, 'auto' for the cores this process may use, or 0 to serve in this one process without a supervisor. Module state is per process.")
+    var processes: String = "1"
 
     @Flag(help: .hidden)
     var worker = false
@@ -33,18 +33,20 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var flags: ServerFlags
 
     func validate() throws {
-        if let processes, processes != "auto", (Int(processes) ?? 0) < 1 {
-            throw ValidationError("--processes takes a number of processes (1 or more) or 'auto'")
+        if processes != "auto", (Int(processes) ?? -1) < 0 {
+            throw ValidationError("--processes takes a number of worker processes, 'auto', or 0 for none (serve in this process)")
         }
     }
 
-    /// `--processes`: nil when a single process serves (no supervisor).
+    /// `--processes`: nil when this process serves alone (0: no supervisor, no workers).
     var processCount: Int? {
-        processes.map { $0 == "auto" ? EventLoops.usableCores : Int($0)! }
+        let count = processes == "auto" ? EventLoops.usableCores : Int(processes)!
+        return count == 0 ? nil : count
     }
 
     func run() async throws {
         flags.bootstrapLogging()
+        let signals = TerminationSignals(hangUps: processCount != nil && !worker)
         let network = try configOption.load(required: listen == nil)
         let node = network?.server(named: name)
         if let network, node == nil {
@@ -55,9 +57,9 @@ struct Serve: AsyncParsableCommand {
         var options = flags.options
         options.stateDirectory = stateDir ?? StateStore.defaultDirectory(server: name)
         options.python = try flags.startEnvironment(network, server: name)
-        if worker { return try await runWorker(options: options) }
+        if worker { return try await runWorker(options: options, signals: signals) }
         if let processCount {
-            return try await runSupervisor(processes: processCount, endpoint: endpoint, options: options)
+            return try await runSupervisor(processes: processCount, endpoint: endpoint, options: options, signals: signals)
         }
         let server = try makeServer(name: name, options: options)
         do {
@@ -79,7 +81,7 @@ struct Serve: AsyncParsableCommand {
         print("\(name): serving \(restored) rpc\(restored == 1 ? "" : "s") from \(options.stateDirectory!); update them with `pyrpc deploy`")
         print("\(name) serving on \(formatEndpoint(endpoint.host, endpoint.port)); stop with Ctrl-C.")
         flushStandardOutput()
-        let signalNumber = await waitForTerminationSignal()
+        let signalNumber = await signals.wait()
         LogFile.write("received signal \(signalNumber); finishing calls in flight...\n")
         await server.stop()
         throw CLIExit(code: 0)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import PyRPCConfig
 import PyRPCWire
 import PyRPCServer
@@ -140,49 +141,65 @@ func formatEndpoint(_ host: String, _ port: Int) -> String {
     host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
 }
 
-/// Waits for SIGINT or SIGTERM (Python installs no handlers of its own: see PythonRuntime);
-/// `onHangUp`: what SIGHUP does meanwhile.
-func waitForTerminationSignal(onHangUp: (@Sendable () -> Void)? = nil) async -> Int32 {
-    signal(SIGINT, SIG_IGN)
-    signal(SIGTERM, SIG_IGN)
-    let queue = DispatchQueue(label: "pyrpc.signals")
-    return await withCheckedContinuation { continuation in
-        let once = OnceFlag()
+/// SIGINT and SIGTERM, caught from the moment this is made (Python installs no handlers of
+/// its own: see PythonRuntime): one that arrives while a server is still starting is kept,
+/// not fatal. With `hangUps`, SIGHUP runs what `onHangUp` set (a supervisor replaces its
+/// workers) instead of ending the process.
+final class TerminationSignals: Sendable {
+    private let received = NIOLockedValueBox<(signal: Int32?, waiting: CheckedContinuation<Int32, Never>?)>((nil, nil))
+    private let hangUpAction = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
+    /// Kept only to stay alive (and be cancelled in deinit); never read across threads.
+    nonisolated(unsafe) private let sources: [DispatchSourceSignal]
+
+    init(hangUps: Bool = false) {
+        let queue = DispatchQueue(label: "pyrpc.signals")
         var sources: [DispatchSourceSignal] = []
-        if let onHangUp {
-            signal(SIGHUP, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
-            source.setEventHandler(handler: onHangUp)
-            source.resume()
-            sources.append(source)
-        }
+        let received = self.received
         for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
             source.setEventHandler {
-                if once.claim() { continuation.resume(returning: signalNumber) }
+                let waiting = received.withLockedValue { state -> CheckedContinuation<Int32, Never>? in
+                    guard state.signal == nil else { return nil }
+                    state.signal = signalNumber
+                    defer { state.waiting = nil }
+                    return state.waiting
+                }
+                waiting?.resume(returning: signalNumber)
             }
             source.resume()
             sources.append(source)
         }
-        SignalSources.keep(sources)
+        if hangUps {
+            signal(SIGHUP, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
+            let action = hangUpAction
+            source.setEventHandler { action.withLockedValue { $0 }?() }
+            source.resume()
+            sources.append(source)
+        }
+        self.sources = sources
     }
-}
 
-private final class OnceFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done = false
-    func claim() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if done { return false }
-        done = true
-        return true
+    func onHangUp(_ action: @escaping @Sendable () -> Void) {
+        hangUpAction.withLockedValue { $0 = action }
     }
-}
 
-private enum SignalSources {
-    nonisolated(unsafe) static var retained: [DispatchSourceSignal] = []
-    static func keep(_ sources: [DispatchSourceSignal]) { retained = sources }
+    /// The first SIGINT or SIGTERM (at once if one came already).
+    func wait() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let early = received.withLockedValue { state -> Int32? in
+                if let signal = state.signal { return signal }
+                state.waiting = continuation
+                return nil
+            }
+            if let early { continuation.resume(returning: early) }
+        }
+    }
+
+    deinit {
+        for source in sources { source.cancel() }
+    }
 }
 
 /// The starting servers' common path for `up` and `serve`: a server, listening.

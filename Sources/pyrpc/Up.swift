@@ -8,7 +8,7 @@ import PyRPCWire
 /// `pyrpc up [init.yaml]`: the quick start.
 struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Start every server of init.yaml in this process, load its RPCs, and serve until Ctrl-C.")
+        abstract: "Start every server of init.yaml on this machine, each in worker processes of its own, load its RPCs, and serve until Ctrl-C.")
 
     @Argument(help: "The network description.")
     var config: String = "init.yaml"
@@ -16,19 +16,75 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Folder for the servers' deployed state, one subfolder per server (default: ~/.local/state/pyrpc).")
     var stateDir: String?
 
+    @Option(help: "Worker processes per server, each with its own interpreter, replaced if it dies: a number, 'auto' for the cores this process may use, or 0 to run every server in this one process. Module state is per process.")
+    var processes: String = "1"
+
     @OptionGroup var flags: ServerFlags
+
+    func validate() throws {
+        if processes != "auto", (Int(processes) ?? -1) < 0 {
+            throw ValidationError("--processes takes a number of worker processes, 'auto', or 0 for none (every server in this process)")
+        }
+    }
+
+    func stateDirectory(_ server: String) -> String {
+        stateDir.map { "\($0)/\(server)" } ?? StateStore.defaultDirectory(server: server)
+    }
 
     func run() async throws {
         flags.bootstrapLogging()
+        let signals = TerminationSignals(hangUps: true)
         let network = try loadNetwork(config)!
         if network.servers.isEmpty { throw CLIExit.usage("\(config) declares no servers") }
+        let count = processes == "auto" ? EventLoops.usableCores : Int(processes)!
+        if count == 0 { return try await runInThisProcess(network, signals: signals) }
+
+        // Each server: a supervisor of its own (no Python here) and its worker processes.
+        var supervisors: [Supervisor] = []
+        do {
+            for node in network.servers {
+                _ = try flags.startEnvironment(network, server: node.name)  // folder errors now, at their line
+                var settings = SupervisorOptions(stateDirectory: ServerFlags.absolute(stateDirectory(node.name)))
+                settings.processes = count
+                settings.shutdownGrace = flags.shutdownGrace
+                settings.deployTokenSet = flags.options.deployToken != nil
+                settings.workerArguments = ["serve", node.name, "--config", ServerFlags.absolute(config), "--state-dir", settings.stateDirectory] + flags.arguments
+                supervisors.append(try startSupervisor(name: node.name, endpoint: (node.host, node.port), settings: settings))
+            }
+            for supervisor in supervisors {
+                do {
+                    try await supervisor.waitUntilReady(count)
+                } catch {
+                    throw CLIExit.usage("server \(supervisor.name): \(error)")
+                }
+            }
+        } catch {
+            for supervisor in supervisors { await supervisor.stop() }
+            throw error
+        }
+        let code = await deployEverywhere(network, token: try flags.deployToken())
+        if code != 0 {
+            for supervisor in supervisors { await supervisor.stop() }
+            throw CLIExit(code: code == 3 ? 3 : 2, message: "deploying \(config) failed; fix the error above and run `pyrpc up` again")
+        }
+        printBanner(network, note: "each server runs in \(count) worker process\(count == 1 ? "" : "es") of its own (module state is per process); a crash restarts only that worker")
+        let started = supervisors
+        signals.onHangUp { for supervisor in started { supervisor.replaceWorkers() } }
+        let signalNumber = await signals.wait()
+        LogFile.write("received signal \(signalNumber); finishing calls in flight...\n")
+        for supervisor in supervisors { await supervisor.stop() }
+        throw CLIExit(code: 0)
+    }
+
+    /// `--processes 0`: every server in this process, sharing one interpreter.
+    private func runInThisProcess(_ network: NetworkConfig, signals: TerminationSignals) async throws {
 
         var servers: [PyRPCServer] = []
         var environments: Set<String> = []
         do {
             for node in network.servers {
                 var options = flags.options
-                options.stateDirectory = stateDir.map { "\($0)/\(node.name)" } ?? StateStore.defaultDirectory(server: node.name)
+                options.stateDirectory = stateDirectory(node.name)
                 options.python = try flags.startEnvironment(network, server: node.name)
                 if let environment = options.python, !environment.isEmpty { environments.insert(environment.description) }
                 let server = try makeServer(name: node.name, options: options)
@@ -52,8 +108,16 @@ struct Up: AsyncParsableCommand {
             throw CLIExit(code: code == 3 ? 3 : 2, message: "deploying \(config) failed; fix the error above and run `pyrpc up` again")
         }
         if environments.count > 1 {
-            printError("note: the servers of `pyrpc up` share one interpreter, so every server's scripts see all of: \(environments.sorted().joined(separator: "; "))")
+            printError("note: with --processes 0 the servers of `pyrpc up` share one interpreter, so every server's scripts see all of: \(environments.sorted().joined(separator: "; "))")
         }
+        printBanner(network, note: "every server runs in this one process (--processes 0)")
+        let signalNumber = await signals.wait()
+        LogFile.write("received signal \(signalNumber); finishing calls in flight...\n")
+        for server in servers { await server.stop() }
+        throw CLIExit(code: 0)
+    }
+
+    private func printBanner(_ network: NetworkConfig, note: String) {
         print("")
         print("pyrpc is serving \(config):")
         for node in network.servers {
@@ -65,13 +129,8 @@ struct Up: AsyncParsableCommand {
             print("")
             print("Try:  \(sample)")
         }
-        print("Stop with Ctrl-C.")
+        print("Stop with Ctrl-C. (\(note).)")
         flushStandardOutput()
-
-        let signalNumber = await waitForTerminationSignal()
-        LogFile.write("received signal \(signalNumber); finishing calls in flight...\n")
-        for server in servers { await server.stop() }
-        throw CLIExit(code: 0)
     }
 
     /// A `pyrpc call` line that works against this network, with arguments of the right types.

@@ -52,7 +52,8 @@ final class CLITests: XCTestCase {
 
     private func up() throws -> Process {
         let process = try CLIProcess.start(["up", "init.yaml", "--log-level", "warning", "--state-dir", folder.appendingPathComponent("state").path], in: folder)
-        XCTAssertTrue(CLIProcess.waitForPort(port1) && CLIProcess.waitForPort(port2), "pyrpc up did not start listening")
+        // Serving once the banner is out: the ports open before the RPCs are deployed.
+        XCTAssertTrue(CLIProcess.waitForOutput("Stop with Ctrl-C", in: folder.appendingPathComponent("server.out"), of: process), "pyrpc up did not start serving")
         return process
     }
 

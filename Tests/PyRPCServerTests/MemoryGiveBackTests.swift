@@ -38,7 +38,7 @@ final class MemoryGiveBackTests: XCTestCase {
         defer { server.terminate(); server.waitUntilExit() }
         XCTAssertTrue(CLIProcess.waitForPort(port))
         XCTAssertEqual(try CLIProcess.run(["deploy"], in: folder).status, 0)
-        let pid = server.processIdentifier
+        let pid = servingProcess(of: server.processIdentifier)
         let idle = residentMiB(pid)
 
         // 20 clients each send 10 MB of a message that never ends.

@@ -186,7 +186,7 @@ final class ScriptFaultTests: XCTestCase {
             XCTAssertEqual(answer.returnValues, [.int((0..<n).reduce(0) { $0 + $1 * $1 })], "call \(n): \(answer.jsonText)")
             if answer.returnValues == nil { break }
         }
-        XCTAssertEqual(waitUntilNoChildren(of: process.processIdentifier), [], "pool workers were left")
+        XCTAssertEqual(waitUntilNoChildren(of: servingProcess(of: process.processIdentifier)), [], "pool workers were left")
         stop()
     }
 
@@ -198,16 +198,17 @@ final class ScriptFaultTests: XCTestCase {
         ])
         let process = try serve()
         try deploy()
+        let worker = servingProcess(of: process.processIdentifier)
         let socket = try RawSocket(host: "127.0.0.1", port: port, timeout: 1)
         defer { socket.close() }
         for id in 1...3 {
             try socket.send(requestLine(service: "svc", rpc: "forker", arguments: [], types: [], returns: ["int"], id: .int(id)) + "\n")
             let answer = try JSONParser.parse(socket.readLine())
-            XCTAssertEqual(answer.returnValues, [.int(Int(process.processIdentifier))], "the parent answers")
+            XCTAssertEqual(answer.returnValues, [.int(Int(worker))], "the parent answers")
             XCTAssertEqual(answer["value"]?["id"], .int(id))
         }
         XCTAssertThrowsError(try socket.readLine(), "a forked child answered too")
-        XCTAssertEqual(waitUntilNoChildren(of: process.processIdentifier), [], "forked children were left (zombies?)")
+        XCTAssertEqual(waitUntilNoChildren(of: worker), [], "forked children were left (zombies?)")
 
         guard case .int(let child)? = try call("daemon", returns: ["int"]).returnValues?.first else { return XCTFail("no pid") }
         XCTAssertEqual(kill(Int32(child), 0), 0, "the script's child runs")

@@ -251,6 +251,72 @@ final class SupervisorTests: XCTestCase {
         XCTAssertTrue(workers(of: supervisor.processIdentifier).isDisjoint(with: first), "a worker was never recycled")
     }
 
+    func testStatsCoverEveryWorker() throws {
+        try serve(processes: 2)
+        XCTAssertEqual(try deploy().status, 0, log)
+        let (first, firstPID, second, secondPID) = try connectionsOnTwoWorkers()
+        defer { first.close(); second.close() }
+        for _ in 0..<5 { _ = try call("who", on: first) }
+        for _ in 0..<7 { _ = try call("who", on: second) }
+        let socket = try RawSocket(host: "127.0.0.1", port: port)
+        defer { socket.close() }
+        try socket.send(#"{"header":"STATS-REQ","value":{}}"# + "\n")
+        let stats = try JSONParser.parse(socket.readLine())["value"]
+        let processes = stats?["processes"]?.arrayValue ?? []
+        XCTAssertEqual(Set(processes.compactMap { $0["pid"]?.numberValue.map(Int.init) }), [firstPID, secondPID], stats?.jsonText ?? "")
+        let perWorker = processes.compactMap { $0["calls"]?.numberValue }.reduce(0, +)
+        let who = stats?["rpcs"]?.arrayValue?.first { $0["rpc"] == .string("who") }
+        XCTAssertEqual(who?["calls"]?.numberValue, perWorker, "the RPC's calls are the workers' calls summed")
+        XCTAssertGreaterThanOrEqual(perWorker, 14)
+        XCTAssertNotNil(who?["p99_ms"])
+        XCTAssertEqual(stats?["restarts"], .int(0))
+
+        let printed = try CLIProcess.run(["stats"], in: folder)
+        XCTAssertEqual(printed.status, 0, printed.stderr)
+        XCTAssertTrue(printed.stdout.contains("2 worker processes, 0 restarts"), printed.stdout)
+        XCTAssertTrue(printed.stdout.contains("pid \(firstPID)") && printed.stdout.contains("pid \(secondPID)"), printed.stdout)
+    }
+
+    func testUpRunsEachServerInProcessesOfItsOwn() throws {
+        let otherPort = CLIProcess.freePort()
+        try writeFiles(scripts.merging(["init.yaml": """
+            network:
+              servers:
+                - s1: {ip: 127.0.0.1, port: \(port)}
+                - s2: {ip: 127.0.0.1, port: \(otherPort)}
+              clients:
+                - c1: {ip: 127.0.0.1}
+            service:
+              - svc: {providers: [s1], tenants: [c1], rpcs: [who, segv]}
+              - other: {providers: [s2], tenants: [c1], rpcs: [who]}
+            rpc:
+              - who: {args: [], returns: [int], src: who.py}
+              - segv: {args: [], returns: [int], src: segv.py}
+
+            """]) { $1 }, in: folder)
+        let up = try CLIProcess.start(["up", "--state-dir", "state"], in: folder)
+        server = up
+        XCTAssertTrue(CLIProcess.waitForOutput("Stop with Ctrl-C", in: folder.appendingPathComponent("server.out"), of: up), log)
+        let other = try RawSocket(host: "127.0.0.1", port: otherPort)
+        defer { other.close() }
+        let otherLine = requestLine(service: "other", rpc: "who", arguments: [], types: [], returns: ["int"]) + "\n"
+        try other.send(otherLine)
+        let otherPID = try JSONParser.parse(other.readLine()).returnValues
+        XCTAssertNotNil(otherPID)
+        XCTAssertThrowsError(try call("segv"), "the crashed worker answered")
+        // The other server's worker, and its connection, never noticed.
+        try other.send(otherLine)
+        XCTAssertEqual(try JSONParser.parse(other.readLine()).returnValues, otherPID)
+        let crashed = Date()
+        XCTAssertNotNil(try call("who").returnValues, "s1 does not answer again")
+        XCTAssertLessThan(Date().timeIntervalSince(crashed), 2)
+        XCTAssertTrue(log.contains("killed by SIGSEGV"), log)
+        kill(up.processIdentifier, SIGTERM)
+        XCTAssertTrue(wait { !up.isRunning }, log)
+        up.waitUntilExit()
+        XCTAssertEqual(up.terminationStatus, 0)
+    }
+
     func testWorkersLeaveWhenTheSupervisorIsKilled() throws {
         let supervisor = try serve(processes: 2)
         let running = workers(of: supervisor.processIdentifier)

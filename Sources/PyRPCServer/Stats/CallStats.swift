@@ -49,14 +49,25 @@ final class CallStats: Sendable {
         }
     }
 
+    /// Counters and the recent latencies (seconds), unsorted.
+    func raw() -> (calls: Int, errors: Int, timeouts: Int, latencies: [Double]) {
+        state.withLockedValue { ($0.calls, $0.errors, $0.timeouts, $0.latencies) }
+    }
+
     func snapshot() -> Snapshot {
-        let (calls, errors, timeouts, latencies) = state.withLockedValue { ($0.calls, $0.errors, $0.timeouts, $0.latencies) }
+        let (calls, errors, timeouts, latencies) = raw()
+        let (p50, p99) = Self.percentiles(latencies)
+        return Snapshot(calls: calls, errors: errors, timeouts: timeouts, p50: p50, p99: p99)
+    }
+
+    /// The median and 99th percentile of `latencies` (seconds), in milliseconds.
+    static func percentiles(_ latencies: [Double]) -> (p50: Double?, p99: Double?) {
         let sorted = latencies.sorted()
         func percentile(_ p: Double) -> Double? {
             guard !sorted.isEmpty else { return nil }
             let index = min(sorted.count - 1, Int((p * Double(sorted.count)).rounded(.up)) - 1)
             return sorted[max(0, index)] * 1000
         }
-        return Snapshot(calls: calls, errors: errors, timeouts: timeouts, p50: percentile(0.5), p99: percentile(0.99))
+        return (percentile(0.5), percentile(0.99))
     }
 }

@@ -19,6 +19,8 @@ public struct SupervisorOptions: Sendable {
     /// server's flags; the supervisor adds `--worker`.
     public var workerArguments: [String] = []
     public var stateDirectory: String
+    /// Whether deploys must carry a token (the workers check it; the supervisor only warns).
+    public var deployTokenSet = false
 
     public init(stateDirectory: String) {
         self.stateDirectory = stateDirectory
@@ -40,8 +42,6 @@ public final class Supervisor: Sendable {
     private let state = NIOLockedValueBox(State())
     /// Deploys and SIGHUP replacements run here, one at a time; they may block.
     private let coordination = DispatchQueue(label: "pyrpc.supervisor")
-    /// Signalled when a worker starts, for the reaper waiting with no children.
-    private let childStarted = DispatchSemaphore(value: 0)
 
     private struct Worker {
         let pid: pid_t
@@ -65,7 +65,16 @@ public final class Supervisor: Sendable {
         var nextRound = 1
         /// The process trying a deploy's new scripts before any worker loads them.
         var probe: DeployRound?
+        var gatherings: [Int: StatsGathering] = [:]
+        var nextGathering = 1
+        /// The latest workers that died or left, newest last, for `pyrpc stats`.
+        var exits: [(at: ContinuousClock.Instant, pid: pid_t, how: String)] = []
+        /// Some worker has loaded its state and listened; before that, a worker that exits with
+        /// status 2 (a configuration error it has printed) ends the server: `startupFailure`.
+        var everReady = false
+        var startupFailure: String?
     }
+    private let startedAt = ContinuousClock.now
 
     public init(name: String, host: String, port: Int, options: SupervisorOptions, logger: Logger) throws {
         self.name = name
@@ -75,12 +84,25 @@ public final class Supervisor: Sendable {
         (listener, address) = try Sockets.listen(host: host, port: port)
     }
 
-    /// Starts the workers and the reaper; returns at once (workers become ready on their own).
+    /// Starts the workers; returns at once (they become ready on their own).
     public func start() {
-        let reaper = Thread { [self] in reap() }
-        reaper.start()
         for _ in 0..<options.processes { spawnWorker() }
         logger.info("server \(name) listening on \(PyRPCServer.describe(address)) with \(options.processes) worker process\(options.processes == 1 ? "" : "es")")
+        if !options.deployTokenSet, let ip = address.ipAddress, !(ip.hasPrefix("127.") || ip == "::1") {
+            logger.warning("listening on \(PyRPCServer.describe(address)) without a deploy token: only this machine may deploy; set PYRPC_DEPLOY_TOKEN or --deploy-token-file to deploy from other hosts")
+        }
+    }
+
+    /// Waits until `count` workers accept connections. Throws when the first workers fail
+    /// with a configuration error (a venv for another Python, an unreadable state directory):
+    /// replacing them would fail the same way for ever.
+    public func waitUntilReady(_ count: Int, timeout: Duration = .seconds(120)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while readyWorkers < count {
+            if let failure = state.withLockedValue({ $0.startupFailure }) { throw DeployError(message: failure) }
+            if ContinuousClock.now > deadline { throw DeployError(message: "the workers did not start within \(timeout)") }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
     }
 
     /// Workers that have loaded their state and accept connections.
@@ -161,7 +183,7 @@ public final class Supervisor: Sendable {
             }
         }
         guard let (pid, channel) = started else { return }
-        childStarted.signal()
+        ChildReaper.shared.watch(pid) { [self] pid, status in exited(pid, status: status) }
         let reader = Thread { [self] in
             var reader = ControlReader(channel)
             while let message = reader.next() { handle(message, from: pid) }
@@ -180,26 +202,18 @@ public final class Supervisor: Sendable {
         if known { kill(pid, SIGTERM) }
     }
 
-    /// Waits for workers to exit, and replaces those that were not stopped on purpose.
-    private func reap() {
-        while true {
-            var status: Int32 = 0
-            let pid = waitpid(-1, &status, 0)
-            if pid > 0 {
-                exited(pid, status: status)
-            } else if errno == ECHILD {
-                if state.withLockedValue({ $0.stopping && $0.workers.isEmpty }) { return }
-                _ = childStarted.wait(timeout: .now() + 0.2)
-            }
-        }
-    }
-
+    /// A worker exited: replaced unless it was stopped on purpose.
     private func exited(_ pid: pid_t, status: Int32) {
         let how = WorkerSpawner.describe(status: status)
         let (worker, round, delay) = state.withLockedValue { state -> (Worker?, DeployRound?, Double?) in
             if let probe = state.probe, probe.workers == [pid] { return (nil, probe, nil) }
             guard let worker = state.workers.removeValue(forKey: pid) else { return (nil, nil, nil) }
             if state.stopping || worker.leaving != nil { return (worker, state.round, nil) }
+            if !state.everReady, !WorkerSpawner.wasKilled(status: status), (status >> 8) & 0xff == 2 {
+                state.startupFailure = "a worker could not start (\(how)); its error is above"
+                state.stopping = true
+                return (worker, state.round, nil)
+            }
             // A worker that dies within seconds of starting is part of a crash loop (a script
             // that kills every worker as it loads, or every call crashing): wait longer before
             // each replacement (0, 0.1, 0.2, 0.4 ... 10 s); one that ran a while starts over.
@@ -216,6 +230,10 @@ public final class Supervisor: Sendable {
         round?.record(.died(how), from: pid)
         guard let worker else { return }
         worker.channel.hangUp()
+        state.withLockedValue { state in
+            state.exits.append((.now, pid, worker.leaving.map { "\(how) (\($0))" } ?? how))
+            if state.exits.count > 5 { state.exits.removeFirst() }
+        }
         if let leaving = worker.leaving {
             logger.info("worker \(pid) \(how) (\(leaving))")
             return
@@ -243,14 +261,22 @@ public final class Supervisor: Sendable {
         case .ready(_, let generation):
             let known = state.withLockedValue { state -> Bool in
                 state.workers[pid]?.ready = true
+                if state.workers[pid] != nil { state.everReady = true }
                 return state.workers[pid] != nil
             }
             if known { logger.info("worker \(pid) ready (generation \(generation))") }
         case .deploy(let request, let firstStep, let manifest, let scripts, let peer):
             coordination.async { [self] in
                 let answer = deploy(manifest, scripts: scripts, firstStep: firstStep, peer: peer)
-                channel(of: pid)?.send(.deployAnswer(request: request, answer: String(decoding: answer, as: UTF8.self)))
+                channel(of: pid)?.send(.answer(request: request, answer: String(decoding: answer, as: UTF8.self)))
             }
+        case .statsRequest(let request):
+            DispatchQueue.global().async { [self] in
+                let answer = statistics().encoded()
+                channel(of: pid)?.send(.answer(request: request, answer: String(decoding: answer, as: UTF8.self)))
+            }
+        case .stats(let number, let snapshot):
+            state.withLockedValue { $0.gatherings[number] }?.record(snapshot, from: pid)
         case .prepared(let number, let error):
             round(number)?.record(error.map { .failed($0) } ?? .prepared, from: pid)
         case .swapped(let number, let result):
@@ -259,7 +285,7 @@ public final class Supervisor: Sendable {
             logger.warning("worker \(pid) retires: \(reason); starting its successor")
             retire(pid, because: reason)
             spawnWorker()
-        case .deployAnswer, .prepare, .commit, .abort:
+        case .answer, .prepare, .commit, .abort, .collectStats:
             logger.warning("unexpected control message from worker \(pid): \(message)")
         }
     }
@@ -273,6 +299,43 @@ public final class Supervisor: Sendable {
             if let probe = state.probe, probe.number == number { return probe }
             return state.round?.number == number ? state.round : nil
         }
+    }
+
+    // MARK: Statistics
+
+    /// STATS-RES for the whole server: each RPC's counters summed over the workers and its
+    /// percentiles over all their latencies; then one entry per worker, restarts and recent exits.
+    private func statistics() -> Envelope {
+        let gathering = state.withLockedValue { state -> StatsGathering in
+            let ready = Set(state.workers.values.filter { $0.ready && $0.leaving == nil }.map(\.pid))
+            let gathering = StatsGathering(number: state.nextGathering, workers: ready)
+            state.gatherings[gathering.number] = gathering
+            state.nextGathering += 1
+            return gathering
+        }
+        for pid in gathering.workers { channel(of: pid)?.send(.collectStats(round: gathering.number)) }
+        let snapshots = gathering.wait(until: Date().addingTimeInterval(2))
+        let (restarts, crashes, exits) = state.withLockedValue { state in
+            state.gatherings[gathering.number] = nil
+            return (state.restarts, state.crashesInARow, state.exits)
+        }
+        return Envelope(header: Header.statsResult, value: [
+            "server": .string(name),
+            "generation": .int(snapshots.map(\.generation).max() ?? 0),
+            "uptime": .float(ServerCore.seconds(since: startedAt)),
+            "rpcs": StatsReport.entries(snapshots.map(\.rpcs)),
+            "processes": .array(snapshots.map { worker in
+                .object([
+                    "pid": .int(Int(worker.pid)), "uptime": .float(worker.uptime), "calls": .int(worker.calls),
+                    "rss_mb": .float(Double(worker.residentBytes) / 1_048_576), "generation": .int(worker.generation),
+                ])
+            }),
+            "restarts": .int(restarts),
+            "crash_loop": .bool(crashes >= 3),
+            "exits": .array(exits.map { exit in
+                .string("worker \(exit.pid) \(exit.how), \(Int(ServerCore.seconds(since: exit.at))) s ago")
+            }),
+        ])
     }
 
     // MARK: Deploys
@@ -363,7 +426,7 @@ public final class Supervisor: Sendable {
         } catch {
             return "cannot start a process to load the new scripts: \(error)"
         }
-        childStarted.signal()
+        ChildReaper.shared.watch(spawned.pid) { [self] pid, status in exited(pid, status: status) }
         let channel = ControlChannel(fd: spawned.control)
         let reader = Thread { [self] in
             var reader = ControlReader(channel)

@@ -48,21 +48,43 @@ final class SupervisorLink: Sendable {
 
     /// Hands a client's deploy message to the supervisor; its answer goes to `route`.
     func forward(_ manifest: ServerManifest, scripts: [String: String], firstStep: Bool, peer: String, route: ReplyRoute) {
-        let request: Int? = state.withLockedValue { state in
-            guard !state.closed else { return nil }
-            defer { state.nextRequest += 1 }
-            state.routes[state.nextRequest] = route
-            return state.nextRequest
-        }
-        guard let request else {
+        guard let request = register(route) else {
             return route.deliver(RPCReply.exception(RPCError(.deployRejected, "the server is stopping; deploy again once it has restarted")))
         }
         channel.send(.deploy(request: request, firstStep: firstStep, manifest: manifest.json.jsonText, scripts: scripts, peer: peer))
     }
 
+    /// Hands a client's STATS-REQ to the supervisor, which gathers every worker's.
+    func forwardStats(route: ReplyRoute) {
+        guard let request = register(route) else {
+            return route.deliver(RPCReply.exception(RPCError(.serverBusy, "the server is stopping")))
+        }
+        channel.send(.statsRequest(request: request))
+    }
+
+    /// A number for a forwarded request, whose answer goes to `route`; nil once the supervisor is gone.
+    private func register(_ route: ReplyRoute) -> Int? {
+        state.withLockedValue { state in
+            guard !state.closed else { return nil }
+            defer { state.nextRequest += 1 }
+            state.routes[state.nextRequest] = route
+            return state.nextRequest
+        }
+    }
+
+    /// This process's part of STATS-RES.
+    private func snapshot() -> WorkerStats {
+        let generation = core.registry.current
+        return WorkerStats(
+            pid: getpid(), uptime: ServerCore.seconds(since: core.startedAt), residentBytes: WorkerWatchdog.residentBytes() ?? 0,
+            generation: generation.number, calls: core.callsFinished.load(ordering: .relaxed), rpcs: StatsReport.local(generation))
+    }
+
     private func handle(_ message: ControlMessage) {
         switch message {
-        case .deployAnswer(let request, let answer):
+        case .collectStats(let round):
+            channel.send(.stats(round: round, snapshot: snapshot()))
+        case .answer(let request, let answer):
             let route = state.withLockedValue { $0.routes.removeValue(forKey: request) }
             route?.deliver(Array(answer.utf8))
         case .prepare(let round, let manifestText, let scripts):
@@ -71,7 +93,7 @@ final class SupervisorLink: Sendable {
             decide(round, nil)
         case .abort(let round, let reason):
             decide(round, reason)
-        case .ready, .deploy, .prepared, .swapped, .retiring:
+        case .ready, .deploy, .prepared, .swapped, .retiring, .statsRequest, .stats:
             core.logger.warning("unexpected control message from the supervisor: \(message)")
         }
     }

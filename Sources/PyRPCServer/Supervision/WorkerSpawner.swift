@@ -24,9 +24,10 @@ enum WorkerSpawner {
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw SocketError("cannot create a control socket for a worker", errno: errno)
         }
-        // Copies above any descriptor dup2 will target: dup2(3, 3) would keep close-on-exec set.
-        let listenerCopy = fcntl(listener, F_DUPFD_CLOEXEC, 64)
-        let controlCopy = fcntl(pair[1], F_DUPFD_CLOEXEC, 64)
+        // Copies above the descriptors dup2 targets (dup2(3, 3) would keep close-on-exec set),
+        // yet low: the descriptor limit may be small.
+        let listenerCopy = fcntl(listener, F_DUPFD_CLOEXEC, controlDescriptor + 1)
+        let controlCopy = fcntl(pair[1], F_DUPFD_CLOEXEC, controlDescriptor + 1)
         close(pair[1])
         defer {
             if listenerCopy >= 0 { close(listenerCopy) }
@@ -77,13 +78,14 @@ enum WorkerSpawner {
         return resolved.isEmpty || resolved.hasSuffix(" (deleted)") ? "/proc/self/exe" : resolved
     }()
 
-    /// The supervisor's environment, without Swift's crash backtraces unless asked for: a
-    /// worker that crashes in a script logs Python's traceback (`writeCrashTracebacks`), and
-    /// symbolicating Swift frames would only delay its replacement.
+    /// The supervisor's environment, without Swift's crash backtracer: a worker that crashes
+    /// in a script logs Python's traceback (`writeCrashTracebacks`), which then hands the
+    /// signal on; the backtracer, handed a crash in a process full of Python threads, at times
+    /// never finished, leaving a dead worker that did not exit.
     private static let environment: [String] = {
-        let variables = ProcessInfo.processInfo.environment
-        let kept = variables.map { "\($0.key)=\($0.value)" }
-        return variables["SWIFT_BACKTRACE"] == nil ? kept + ["SWIFT_BACKTRACE=enable=no"] : kept
+        var variables = ProcessInfo.processInfo.environment
+        variables["SWIFT_BACKTRACE"] = "enable=no"
+        return variables.map { "\($0.key)=\($0.value)" }
     }()
 
     /// "killed by SIGSEGV", "exited with status 3".

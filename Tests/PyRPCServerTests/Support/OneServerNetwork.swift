@@ -27,3 +27,15 @@ func childProcesses(of pid: Int32) -> [Int32] {
         CLIProcess.contents(URL(fileURLWithPath: "/proc/\(pid)/task/\(task)/children")).split(separator: " ").compactMap { Int32($0) }
     }
 }
+
+/// The process that serves calls for `pyrpc serve` process `pid`: its worker (by default it
+/// runs one, under the supervisor `pid`), or `pid` itself with `--processes 0`.
+func servingProcess(of pid: Int32, timeout: Double = 30) -> Int32 {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        let children = childProcesses(of: pid)
+        if children.count == 1 { return children[0] }
+        usleep(20_000)
+    }
+    return pid
+}

@@ -1,0 +1,46 @@
+import PyRPCWire
+
+/// The per-RPC part of STATS-RES, from one process or merged over several.
+enum StatsReport {
+    /// This process's counters and latencies for each overload of `generation`.
+    static func local(_ generation: Generation) -> [RPCStats] {
+        generation.overloads.map { overload in
+            let raw = overload.stats.raw()
+            return RPCStats(
+                service: overload.service, rpc: overload.name, signature: overload.signature.description,
+                hash: overload.scriptHash, calls: raw.calls, errors: raw.errors, timeouts: raw.timeouts, latencies: raw.latencies)
+        }
+    }
+
+    /// One entry per overload: counters summed over `processes`, percentiles over all their
+    /// latencies together (averaging percentiles would be wrong).
+    static func entries(_ processes: [[RPCStats]]) -> JSONValue {
+        var order: [String] = []
+        var merged: [String: RPCStats] = [:]
+        for stats in processes.joined() {
+            let key = "\(stats.service).\(stats.rpc)\(stats.signature)\(stats.hash)"
+            if var known = merged[key] {
+                known.calls += stats.calls
+                known.errors += stats.errors
+                known.timeouts += stats.timeouts
+                known.latencies += stats.latencies
+                merged[key] = known
+            } else {
+                order.append(key)
+                merged[key] = stats
+            }
+        }
+        return .array(order.map { key in
+            let stats = merged[key]!
+            var entry: [String: JSONValue] = [
+                "service": .string(stats.service), "rpc": .string(stats.rpc), "signature": .string(stats.signature),
+                "hash": .string(stats.hash), "calls": .int(stats.calls), "errors": .int(stats.errors),
+                "timeouts": .int(stats.timeouts),
+            ]
+            let (p50, p99) = CallStats.percentiles(stats.latencies)
+            if let p50 { entry["p50_ms"] = .float(p50) }
+            if let p99 { entry["p99_ms"] = .float(p99) }
+            return .object(entry)
+        })
+    }
+}
