@@ -46,6 +46,8 @@ public struct ServerOptions: Sendable {
     /// A worker process under a supervisor (`pyrpc serve --processes N`): its state on disk is
     /// written by the supervisor.
     public var supervised = false
+    /// Other worker processes accepting on the same listener (`--processes` minus one).
+    public var siblingWorkers = 0
     /// I/O loops; nil sizes them by the cores this process may use (`EventLoops.count`).
     /// Set by tests, to run several loops on a machine with few cores.
     var ioLoops: Int?

@@ -28,6 +28,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "RPCs in the deploy workload.")
     var deployRPCs: Int = 1000
 
+    @Option(help: "Worker kill-and-replace cycles (each waits a second, so as not to be a crash loop).")
+    var crashCycles: Int = 200
+
     @Option(help: "Where to write the Markdown results.")
     var output: String = "benchmarks/RESULTS.md"
 

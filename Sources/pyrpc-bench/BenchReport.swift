@@ -90,7 +90,7 @@ struct BenchReport {
                                row.secondLabel, Double(row.second) / 1_048_576, Double(row.second - row.first) / 1_048_576)
             }
         }
-        text += "\n## Targets (issue 4)\n\n" + targets() + "\n"
+        text += "\n## Targets (issues 4 and 11)\n\n" + targets() + "\n"
         return text
     }
 
@@ -109,6 +109,14 @@ struct BenchReport {
                   "\(Int(ours.callsPerSecond)) vs \(ceiling.map { String(Int($0.callsPerSecond)) } ?? "–") calls/s")
             check("add persistent c=8, ≥ 2.5× cheaper than the Python baseline", baseline.map { $0.cpuPerCall >= 2.5 * ours.cpuPerCall },
                   "baseline \(baseline.map { micros($0.cpuPerCall) } ?? "–") µs")
+        }
+        if let single = row("add persistent c=8", "pyrpc"), let supervised = row("add persistent c=8", "pyrpc --processes 1") {
+            check("add persistent c=8 under a supervisor (--processes 1), CPU/call ≤ 1.05× one process", supervised.cpuPerCall <= 1.05 * single.cpuPerCall,
+                  "\(micros(supervised.cpuPerCall)) µs vs \(micros(single.cpuPerCall)) µs, supervisor included")
+        }
+        if let one = row("spin(1 ms CPU) c=8", "pyrpc --processes 1"), let two = row("spin(1 ms CPU) c=8", "pyrpc --processes 2") {
+            check("spin(1 ms CPU) c=8: --processes 2 ≥ 1.8× the calls/s of --processes 1", two.callsPerSecond >= 1.8 * one.callsPerSecond,
+                  String(format: "%d vs %d calls/s, %.2f×", Int(two.callsPerSecond), Int(one.callsPerSecond), two.callsPerSecond / max(one.callsPerSecond, 1e-9)))
         }
         if let oneShot = row("add one-shot c=8", "pyrpc") {
             check("add one-shot c=8 ≤ 50 µs CPU/call", oneShot.cpuPerCall <= 50e-6, "\(micros(oneShot.cpuPerCall)) µs")

@@ -9,7 +9,7 @@ final class BenchSuite {
     let folder: URL
     let benchmarksFolder: URL
     var report = BenchReport()
-    private var servers: [ServerUnderTest] = []
+    var servers: [ServerUnderTest] = []
 
     init(options: Bench) throws {
         self.options = options
@@ -210,13 +210,16 @@ final class BenchSuite {
     func runAll() async throws {
         let duration = options.duration
         let ours = try await startPyRPC(label: "main")
+        // The same server under a supervisor, one worker: what `pyrpc serve` runs by default.
+        let addWorkloads = ["add persistent c=1", "add persistent c=8", "add one-shot c=8"]
+        let supervised = addWorkloads.contains(where: wanted) ? try await startSupervised(processes: 1) : nil
         let ceiling = options.skipComparisons ? nil : comparison("C ceiling", startCeiling)
         let baseline = options.skipComparisons ? nil : comparison("Python baseline", startBaseline)
 
         for (label, mode, concurrency) in [("add persistent c=1", LoadGenerator.Mode.persistent, 1),
                                            ("add persistent c=8", .persistent, 8),
                                            ("add one-shot c=8", .oneShot, 8)] where wanted(label) {
-            measureInTurns(label, [ours, ceiling, baseline].compactMap({ $0 }), request: addRequest, mode: mode, concurrency: concurrency, duration: duration)
+            measureInTurns(label, [ours, supervised, ceiling, baseline].compactMap({ $0 }), request: addRequest, mode: mode, concurrency: concurrency, duration: duration)
         }
         for server in [ours, baseline].compactMap({ $0 }) where wanted("total(List[float]) 100,000 floats") {
             measure("total(List[float]) 100,000 floats", server, request: totalRequest, mode: .persistent, concurrency: 1, calls: options.largeCalls)
@@ -225,8 +228,11 @@ final class BenchSuite {
             measure("echo(str) 1 MB", server, request: echoRequest, mode: .persistent, concurrency: 1, calls: options.largeCalls)
         }
         ours.stop()
+        supervised?.stop()
         ceiling?.stop()
         baseline?.stop()
+
+        if wanted("spin") || wanted("worker crash") { try await processWorkloads(duration: duration) }
 
         if wanted("deploy") { try await deployWorkload() }
         if wanted("RSS") { try await memoryWorkloads() }

@@ -64,6 +64,25 @@ enum ProcessProbe {
         try? process.run()
         process.waitUntilExit()
     }
+
+    /// The child processes of `pid`.
+    static func children(_ pid: Int32) -> [Int32] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.flatMap { task in
+            ((try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/children", encoding: .utf8)) ?? "").split(separator: " ").compactMap { Int32($0) }
+        }
+    }
+
+    static func descriptorCount(_ pid: Int32) -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count ?? 0
+    }
+
+    /// Whether `pid` has exited and waits to be reaped.
+    static func isZombie(_ pid: Int32) -> Bool {
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        guard let close = stat.lastIndex(of: ")"), stat.index(close, offsetBy: 2) < stat.endIndex else { return false }
+        return stat[stat.index(close, offsetBy: 2)] == "Z"
+    }
 }
 
 /// Prints a line and flushes it at once (stdout is a pipe under `swift run | tee`).

@@ -10,28 +10,34 @@ final class ServerUnderTest {
     let name: String
     let port: Int
     let process: Process
+    /// A supervisor (`pyrpc serve`): its CPU and memory include its worker processes'.
+    let withChildren: Bool
 
     var pid: Int32 { process.processIdentifier }
 
-    private init(name: String, port: Int, process: Process) {
+    private init(name: String, port: Int, process: Process, withChildren: Bool) {
         self.name = name
         self.port = port
         self.process = process
+        self.withChildren = withChildren
     }
 
     /// Whether servers go to core 0 (set once by `Bench` before any server starts).
     nonisolated(unsafe) static var pinning = false
 
-    static func launch(name: String, port: Int, command: [String], log: URL) throws -> ServerUnderTest {
+    static func launch(name: String, port: Int, command: [String], log: URL, pinned: Bool = pinning, withChildren: Bool = false) throws -> ServerUnderTest {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: pinning ? "/usr/bin/taskset" : command[0])
-        process.arguments = pinning ? ["-c", "0"] + command : Array(command.dropFirst())
+        // Core 0; or, unpinned while this process is pinned to core 1 (the load generator),
+        // every core again: a child inherits its parent's affinity.
+        let cores = pinned ? "0" : pinning ? "0-\(max(0, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) - 1))" : nil
+        process.executableURL = URL(fileURLWithPath: cores != nil ? "/usr/bin/taskset" : command[0])
+        process.arguments = cores.map { ["-c", $0] + command } ?? Array(command.dropFirst())
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
-        let server = ServerUnderTest(name: name, port: port, process: process)
+        let server = ServerUnderTest(name: name, port: port, process: process, withChildren: withChildren)
         guard server.waitUntilListening() else {
             server.stop()
             throw BenchError("\(name) did not start listening on port \(port); see \(log.path)")
@@ -57,9 +63,11 @@ final class ServerUnderTest {
         return false
     }
 
-    var cpuNanoseconds: UInt64 { ProcessProbe.cpuNanoseconds(pid) }
-    var userNanoseconds: UInt64 { ProcessProbe.userNanoseconds(pid) }
-    var residentBytes: Int { ProcessProbe.residentBytes(pid) }
+    private var processes: [Int32] { withChildren ? [pid] + ProcessProbe.children(pid) : [pid] }
+    var cpuNanoseconds: UInt64 { processes.map(ProcessProbe.cpuNanoseconds).reduce(0, +) }
+    var userNanoseconds: UInt64 { processes.map(ProcessProbe.userNanoseconds).reduce(0, +) }
+    var residentBytes: Int { processes.map(ProcessProbe.residentBytes).reduce(0, +) }
+    var supervisorResidentBytes: Int { ProcessProbe.residentBytes(pid) }
 
     /// SIGTERM, then SIGKILL after two seconds: a child can inherit a signal mask that blocks
     /// SIGTERM from this (multi-threaded) process, and a lingering server would skew the next run.

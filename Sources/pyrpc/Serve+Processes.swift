@@ -37,6 +37,7 @@ extension Serve {
     func runWorker(options: ServerOptions, signals: TerminationSignals) async throws {
         var options = options
         options.supervised = true
+        options.siblingWorkers = siblingWorkers
         if probe { options.stateDirectory = nil }
         let server = try makeServer(name: name, options: options)
         server.writeCrashTracebacks(to: LogFile.descriptor)

@@ -30,6 +30,10 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: .hidden)
     var probe = false
 
+    /// With --worker: how many other workers accept on the same listener.
+    @Option(help: .hidden)
+    var siblingWorkers: Int = 0
+
     @OptionGroup var flags: ServerFlags
 
     func validate() throws {

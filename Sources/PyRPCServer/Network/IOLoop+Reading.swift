@@ -8,7 +8,10 @@ import NIOCore
 extension IOLoop {
     func acceptConnections(from listener: Int32) {
         assertLeads()
-        for _ in 0..<64 {
+        // A worker process sharing the listener with others takes one connection per wake-up,
+        // so that a burst of connections spreads over the workers instead of all going to
+        // whichever woke first (the listener stays readable while more wait).
+        for _ in 0..<(core.options.siblingWorkers > 0 ? 1 : 64) {
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let accepted = withUnsafeMutablePointer(to: &storage) {

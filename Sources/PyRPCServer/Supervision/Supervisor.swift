@@ -46,8 +46,8 @@ public final class Supervisor: Sendable {
     private struct Worker {
         let pid: pid_t
         let channel: ControlChannel
-        let startedAt: ContinuousClock.Instant
-        var ready = false
+        var readyAt: ContinuousClock.Instant?
+        var ready: Bool { readyAt != nil }
         /// Why it is being stopped on purpose (it is then not replaced when it exits).
         var leaving: String?
     }
@@ -172,9 +172,9 @@ public final class Supervisor: Sendable {
         let started: (pid_t, ControlChannel)? = state.withLockedValue { state in
             guard !state.stopping else { return nil }
             do {
-                let spawned = try WorkerSpawner.spawn(arguments: options.workerArguments + ["--worker"], listener: listener)
+                let spawned = try WorkerSpawner.spawn(arguments: options.workerArguments + ["--worker", "--sibling-workers", "\(options.processes - 1)"], listener: listener)
                 let channel = ControlChannel(fd: spawned.control)
-                state.workers[spawned.pid] = Worker(pid: spawned.pid, channel: channel, startedAt: .now)
+                state.workers[spawned.pid] = Worker(pid: spawned.pid, channel: channel)
                 return (spawned.pid, channel)
             } catch {
                 logger.error("cannot start a worker: \(error); trying again in 1 s")
@@ -214,11 +214,12 @@ public final class Supervisor: Sendable {
                 state.stopping = true
                 return (worker, state.round, nil)
             }
-            // A worker that dies within seconds of starting is part of a crash loop (a script
-            // that kills every worker as it loads, or every call crashing): wait longer before
-            // each replacement (0, 0.1, 0.2, 0.4 ... 10 s); one that ran a while starts over.
-            let lived = ContinuousClock.now - worker.startedAt
-            state.crashesInARow = lived < .seconds(5) ? state.crashesInARow + 1 : 1
+            // A worker that dies before it is ready or within a second of it is part of a crash
+            // loop (a script that kills every worker as it loads, every call crashing): wait
+            // longer before each replacement (0, 0.1, 0.2, 0.4 ... 10 s); one that served a
+            // while starts the count over.
+            let servedLong = worker.readyAt.map { ContinuousClock.now - $0 >= .seconds(1) } ?? false
+            state.crashesInARow = servedLong ? 1 : state.crashesInARow + 1
             state.restarts += 1
             if state.deploying {
                 state.owed += 1
@@ -230,6 +231,7 @@ public final class Supervisor: Sendable {
         round?.record(.died(how), from: pid)
         guard let worker else { return }
         worker.channel.hangUp()
+        for gathering in state.withLockedValue({ Array($0.gatherings.values) }) { gathering.forget(pid) }
         state.withLockedValue { state in
             state.exits.append((.now, pid, worker.leaving.map { "\(how) (\($0))" } ?? how))
             if state.exits.count > 5 { state.exits.removeFirst() }
@@ -260,7 +262,7 @@ public final class Supervisor: Sendable {
         switch message {
         case .ready(_, let generation):
             let known = state.withLockedValue { state -> Bool in
-                state.workers[pid]?.ready = true
+                state.workers[pid]?.readyAt = .now
                 if state.workers[pid] != nil { state.everReady = true }
                 return state.workers[pid] != nil
             }
@@ -313,7 +315,7 @@ public final class Supervisor: Sendable {
             state.nextGathering += 1
             return gathering
         }
-        for pid in gathering.workers { channel(of: pid)?.send(.collectStats(round: gathering.number)) }
+        for pid in gathering.expected { channel(of: pid)?.send(.collectStats(round: gathering.number)) }
         let snapshots = gathering.wait(until: Date().addingTimeInterval(2))
         let (restarts, crashes, exits) = state.withLockedValue { state in
             state.gatherings[gathering.number] = nil
