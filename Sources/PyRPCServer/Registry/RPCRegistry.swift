@@ -124,7 +124,7 @@ public final class RPCRegistry: Sendable {
             discard(generation, keeping: previous)
             throw error
         }
-        var report = Self.compare(previous, generation)
+        var report = ManifestDiff.compare(previous.manifest, generation.manifest, generation: generation.number)
         report.environment = environment
         report.environmentChange = change
         let retired = state.withLockedValue { state -> Generation in
@@ -249,43 +249,12 @@ public final class RPCRegistry: Sendable {
         }), force: true)
     }
 
-    private static func compare(_ old: Generation, _ new: Generation) -> DeployReport {
-        var report = DeployReport(generation: new.number)
-        let oldByIdentity = Dictionary(old.overloads.map { (SignatureKey($0), $0.scriptHash + "/" + ($0.timeout.map { "\($0)" } ?? "")) }, uniquingKeysWith: { a, _ in a })
-        var seen: Set<SignatureKey> = []
-        for overload in new.overloads {
-            let key = SignatureKey(overload)
-            seen.insert(key)
-            let version = overload.scriptHash + "/" + (overload.timeout.map { "\($0)" } ?? "")
-            switch oldByIdentity[key] {
-            case nil: report.added += 1
-            case version: report.unchanged += 1
-            default: report.replaced += 1
-            }
-        }
-        report.removed = oldByIdentity.keys.filter { !seen.contains($0) }.count
-        return report
-    }
-
     /// `pyrpc_s1_add_3f2a9c01`: unique per server and version, readable in tracebacks.
     static func moduleName(server: String, path: String, hash: String) -> String {
         let file = path.split(separator: "/").last.map(String.init) ?? "script"
         let stem = file.hasSuffix(".py") ? String(file.dropLast(3)) : file
         let safe = { (text: String) in String(text.map { $0.isLetter || $0.isNumber ? $0 : "_" }) }
         return "pyrpc_\(safe(server))_\(safe(stem))_\(hash.prefix(12))"
-    }
-}
-
-/// An overload's identity for deploy reports: (service, rpc, argument types, return types).
-private struct SignatureKey: Hashable {
-    let service: String
-    let name: String
-    let signature: Signature
-
-    init(_ overload: Overload) {
-        service = overload.service
-        name = overload.name
-        signature = overload.signature
     }
 }
 

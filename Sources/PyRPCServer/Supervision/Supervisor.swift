@@ -192,6 +192,13 @@ public final class Supervisor: Sendable {
         reader.start()
     }
 
+    /// A replacement, unless the workers are already there (a deploy to a server with no
+    /// worker started them at once, before a backed-off replacement was due).
+    private func spawnIfShort() {
+        let short = state.withLockedValue { state in state.workers.values.filter { $0.leaving == nil }.count < options.processes }
+        if short { spawnWorker() }
+    }
+
     /// Stops `pid` gracefully (it finishes its calls), without replacing it.
     private func retire(_ pid: pid_t, because reason: String) {
         let known = state.withLockedValue { state -> Bool in
@@ -252,9 +259,9 @@ public final class Supervisor: Sendable {
             logger.warning("worker \(pid) \(how); starting another")
         }
         if delay == 0 {
-            spawnWorker()
+            spawnIfShort()
         } else {
-            DispatchQueue.global().asyncAfter(deadline: .now() + delay) { [self] in spawnWorker() }
+            DispatchQueue.global().asyncAfter(deadline: .now() + delay) { [self] in spawnIfShort() }
         }
     }
 
@@ -367,8 +374,12 @@ public final class Supervisor: Sendable {
             logger.warning("deploy from \(peer) rejected: \(refusal)")
             return RPCReply.exception(RPCError(.deployRejected, refusal))
         }
-        guard let round = beginRound() else {
-            return RPCReply.exception(RPCError(.deployRejected, "no worker of server \(name) is running; try again in a moment"))
+        let round: DeployRound
+        switch beginRound() {
+        case .round(let started):
+            round = started
+        case .timedOut:
+            return RPCReply.exception(RPCError(.deployRejected, "no worker of server \(name) was ready for a minute; try again in a moment"))
         }
         defer { endRound() }
         let manifestJSON = manifest.json.jsonText
@@ -468,23 +479,29 @@ public final class Supervisor: Sendable {
         for pid in round.workers { channel(of: pid)?.send(.abort(round: round.number, reason: reason)) }
     }
 
+    private enum RoundStart {
+        case round(DeployRound)
+        case timedOut
+    }
+
     /// Waits until no worker is starting (it would load the state on disk while the round
     /// changes it), then holds replacements back until `endRound`.
-    private func beginRound() -> DeployRound? {
-        let deadline = Date().addingTimeInterval(60)
+    private func beginRound() -> RoundStart {
+        let start = Date()
         while true {
-            let round = state.withLockedValue { state -> DeployRound? in
-                guard !state.workers.values.contains(where: { !$0.ready && $0.leaving == nil }) else { return nil }
-                let ready = state.workers.values.filter { $0.leaving == nil }.map(\.pid).sorted()
-                guard !ready.isEmpty else { return nil }
+            let waited = Date().timeIntervalSince(start)
+            let outcome = state.withLockedValue { state -> RoundStart? in
+                let live = state.workers.values.filter { $0.leaving == nil }
+                let ready = live.filter(\.ready).map(\.pid).sorted()
+                guard !ready.isEmpty, !live.contains(where: { !$0.ready }) else { return nil }
                 state.deploying = true
                 let round = DeployRound(number: state.nextRound, workers: ready)
                 state.nextRound += 1
                 state.round = round
-                return round
+                return .round(round)
             }
-            if let round { return round }
-            if Date() > deadline { return nil }
+            if let outcome { return outcome }
+            if waited > 60 { return .timedOut }
             usleep(10_000)
         }
     }
@@ -494,8 +511,8 @@ public final class Supervisor: Sendable {
             state.deploying = false
             state.round = nil
             defer { state.owed = 0 }
-            return state.owed
+            return max(state.owed, options.processes - state.workers.values.filter { $0.leaving == nil }.count)
         }
-        for _ in 0..<owed { spawnWorker() }
+        for _ in 0..<owed { spawnIfShort() }
     }
 }
