@@ -64,9 +64,7 @@ static void restore_signals_in_parent(void) {
 static void reset_signals_in_child(void) {
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    pthread_sigmask(SIG_SETMASK, &none, NULL);
+    pyrpc_unblock_signals();
 }
 
 void pyrpc_process_started(int reaper_write_fd) {

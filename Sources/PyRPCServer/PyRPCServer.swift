@@ -68,18 +68,18 @@ public final class PyRPCServer: Sendable {
         return try serve(listener: fd, address: address, shared: false)
     }
 
-    /// A worker process (`pyrpc serve --processes N`): accepts on the listening socket its
-    /// supervisor passed as `listener` — connections the kernel accepted stay queued there when
-    /// a worker dies — and sends deploys to the supervisor over `control`.
     /// A worker process: fatal signals write Python's tracebacks to `fd` (the log).
     public func writeCrashTracebacks(to fd: Int32) {
         PythonRuntime.shared.writeCrashTracebacks(to: fd)
     }
 
-    /// `accepting` false: a deploy's trial process, which only loads scripts it is sent.
-    public func startWorker(
-        listener: Int32, control: Int32, accepting: Bool = true, onSupervisorGone: @escaping @Sendable () -> Void
-    ) throws -> SocketAddress {
+    /// A worker process (`pyrpc serve --processes N`): accepts on the listening socket its
+    /// supervisor passed it — connections the kernel accepted stay queued there when a worker
+    /// dies — and sends deploys to the supervisor over the control socket (the descriptors
+    /// `WorkerSpawner` put in place). `accepting` false: a deploy's trial process, which only
+    /// loads scripts it is sent.
+    public func startWorker(accepting: Bool = true, onSupervisorGone: @escaping @Sendable () -> Void) throws -> SocketAddress {
+        let (listener, control) = (WorkerSpawner.listenerDescriptor, WorkerSpawner.controlDescriptor)
         guard let address = Sockets.localAddress(of: listener) else {
             throw SocketError("descriptor \(listener) is not a listening socket from the supervisor", errno: errno)
         }
@@ -111,8 +111,9 @@ public final class PyRPCServer: Sendable {
         let options = core.options
         let byDescriptors = ProcessGuard.descriptorLimit.map { max(0, $0 - 64) } ?? options.maxConnections
         core.logger.info("server \(name) holds at most \(min(byDescriptors, options.maxConnections)) connections (\(options.maxConnectionsPerAddress) per address; descriptor limit \(ProcessGuard.descriptorLimit.map(String.init) ?? "unlimited")), \(options.maxBufferedBytes >> 20) MiB of buffered messages")
-        if !shared, core.options.deployToken == nil, let ip = address.ipAddress, !(ip.hasPrefix("127.") || ip == "::1") {
-            core.logger.warning("listening on \(Self.describe(address)) without a deploy token: only this machine may deploy; set PYRPC_DEPLOY_TOKEN or --deploy-token-file to deploy from other hosts")
+        // A worker's supervisor says it once for all its workers.
+        if !shared, let warning = DeployGuard.startWarning(hasToken: core.options.deployToken != nil, listeningOn: address) {
+            core.logger.warning("\(warning)")
         }
         return address
     }

@@ -33,7 +33,7 @@ extension Serve {
         throw CLIExit(code: 0)
     }
 
-    /// A worker: the supervisor's listening socket is descriptor 3, its control socket 4.
+    /// A worker, on the descriptors its supervisor passed (see `PyRPCServer.startWorker`).
     func runWorker(options: ServerOptions, signals: TerminationSignals) async throws {
         var options = options
         options.supervised = true
@@ -50,7 +50,7 @@ extension Serve {
         }
         do {
             // The supervisor gone (its end of the control socket closed): stop like on SIGTERM.
-            _ = try server.startWorker(listener: 3, control: 4, accepting: !probe, onSupervisorGone: { kill(getpid(), SIGTERM) })
+            _ = try server.startWorker(accepting: !probe, onSupervisorGone: { kill(getpid(), SIGTERM) })
         } catch {
             await server.stop()
             throw CLIExit.network("server \(name): \(error)")

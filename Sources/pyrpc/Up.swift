@@ -62,23 +62,15 @@ struct Up: AsyncParsableCommand {
             for supervisor in supervisors { await supervisor.stop() }
             throw error
         }
-        let code = await deployEverywhere(network, token: try flags.deployToken())
-        if code != 0 {
-            for supervisor in supervisors { await supervisor.stop() }
-            throw CLIExit(code: code == 3 ? 3 : 2, message: "deploying \(config) failed; fix the error above and run `pyrpc up` again")
-        }
-        printBanner(network, note: "each server runs in \(count) worker process\(count == 1 ? "" : "es") of its own (module state is per process); a crash restarts only that worker")
         let started = supervisors
         signals.onHangUp { for supervisor in started { supervisor.replaceWorkers() } }
-        let signalNumber = await signals.wait()
-        LogFile.write("received signal \(signalNumber); finishing calls in flight...\n")
-        for supervisor in supervisors { await supervisor.stop() }
-        throw CLIExit(code: 0)
+        try await deployAndServe(
+            network, supervisors, signals: signals,
+            note: "each server runs in \(count) worker process\(count == 1 ? "" : "es") of its own (module state is per process); a crash restarts only that worker")
     }
 
     /// `--processes 0`: every server in this process, sharing one interpreter.
     private func runInThisProcess(_ network: NetworkConfig, signals: TerminationSignals) async throws {
-
         var servers: [PyRPCServer] = []
         var environments: Set<String> = []
         do {
@@ -101,19 +93,28 @@ struct Up: AsyncParsableCommand {
             for server in servers { await server.stop() }
             throw error
         }
-        // The same path as `pyrpc deploy`: manifests over TCP, only missing scripts sent.
+        let shared = environments.count > 1
+            ? "with --processes 0 the servers of `pyrpc up` share one interpreter, so every server's scripts see all of: \(environments.sorted().joined(separator: "; "))"
+            : nil
+        try await deployAndServe(network, servers, signals: signals, note: "every server runs in this one process (--processes 0)", deployedNote: shared)
+    }
+
+    /// Deploys the file to the started servers (the same path as `pyrpc deploy`: manifests
+    /// over TCP, only missing scripts sent), prints the banner, and serves until SIGINT or
+    /// SIGTERM. `deployedNote` goes to stderr once the deploy succeeded.
+    private func deployAndServe(
+        _ network: NetworkConfig, _ running: [any StoppableServer], signals: TerminationSignals, note: String, deployedNote: String? = nil
+    ) async throws {
         let code = await deployEverywhere(network, token: try flags.deployToken())
         if code != 0 {
-            for server in servers { await server.stop() }
+            for server in running { await server.stop() }
             throw CLIExit(code: code == 3 ? 3 : 2, message: "deploying \(config) failed; fix the error above and run `pyrpc up` again")
         }
-        if environments.count > 1 {
-            printError("note: with --processes 0 the servers of `pyrpc up` share one interpreter, so every server's scripts see all of: \(environments.sorted().joined(separator: "; "))")
-        }
-        printBanner(network, note: "every server runs in this one process (--processes 0)")
+        if let deployedNote { printError("note: \(deployedNote)") }
+        printBanner(network, note: note)
         let signalNumber = await signals.wait()
         LogFile.write("received signal \(signalNumber); finishing calls in flight...\n")
-        for server in servers { await server.stop() }
+        for server in running { await server.stop() }
         throw CLIExit(code: 0)
     }
 
@@ -163,3 +164,12 @@ struct Up: AsyncParsableCommand {
     }
 }
 
+
+/// What `pyrpc up` stops at the end: a supervisor per server, or with `--processes 0` the
+/// servers themselves.
+protocol StoppableServer: Sendable {
+    func stop() async
+}
+
+extension Supervisor: StoppableServer {}
+extension PyRPCServer: StoppableServer {}

@@ -20,17 +20,7 @@ final class MemoryGiveBackTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: folder) }
         let port = CLIProcess.freePort()
         try writeFiles([
-            "init.yaml": """
-                network:
-                  servers:
-                    - s1: {ip: 127.0.0.1, port: \(port)}
-                  clients:
-                    - c1: {ip: 127.0.0.1}
-                service:
-                  - calc: {providers: [s1], tenants: [c1], rpcs: [add]}
-                rpc:
-                  - add: {args: [int, int], returns: [int], src: add.py}
-                """,
+            "init.yaml": oneServerNetwork(port: port, rpcs: [("add", "[int, int]", "[int]", "add.py")]),
             "add.py": "def add(a, b):\n    return a + b\n",
         ], in: folder)
         let server = try CLIProcess.start(

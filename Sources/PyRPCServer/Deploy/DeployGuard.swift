@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import PyRPCWire
 
 /// Who may deploy: deploy runs code on the server, so with a token configured the request
@@ -16,6 +17,13 @@ struct DeployGuard: Sendable {
         let address = HostAddresses.normalize(peer)
         if address.hasPrefix("127.") || address == "::1" || Self.ownAddresses().contains(address) { return nil }
         return "deploys from \(peer) are refused: without a deploy token only this machine may deploy (give the server a token with PYRPC_DEPLOY_TOKEN or --deploy-token-file, and `pyrpc deploy` the same one)"
+    }
+
+    /// What a server listening on `address` says at start when it has no token: others on the
+    /// network reach the port but cannot deploy. Nil on loopback.
+    static func startWarning(hasToken: Bool, listeningOn address: SocketAddress) -> String? {
+        guard !hasToken, let ip = address.ipAddress, !(ip.hasPrefix("127.") || ip == "::1") else { return nil }
+        return "listening on \(PyRPCServer.describe(address)) without a deploy token: only this machine may deploy; set PYRPC_DEPLOY_TOKEN or --deploy-token-file to deploy from other hosts"
     }
 
     /// This machine's addresses now (interfaces come and go; deploys are rare).

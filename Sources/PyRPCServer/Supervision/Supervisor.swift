@@ -56,9 +56,8 @@ public final class Supervisor: Sendable {
         var workers: [pid_t: Worker] = [:]
         var stopping = false
         /// A deploy round is running: a replacement started now would load the state on disk
-        /// before the round commits, so replacements wait (`owed`).
+        /// before the round commits, so replacements wait for `endRound`.
         var deploying = false
-        var owed = 0
         var crashesInARow = 0
         var restarts = 0
         var round: DeployRound?
@@ -88,8 +87,8 @@ public final class Supervisor: Sendable {
     public func start() {
         for _ in 0..<options.processes { spawnWorker() }
         logger.info("server \(name) listening on \(PyRPCServer.describe(address)) with \(options.processes) worker process\(options.processes == 1 ? "" : "es")")
-        if !options.deployTokenSet, let ip = address.ipAddress, !(ip.hasPrefix("127.") || ip == "::1") {
-            logger.warning("listening on \(PyRPCServer.describe(address)) without a deploy token: only this machine may deploy; set PYRPC_DEPLOY_TOKEN or --deploy-token-file to deploy from other hosts")
+        if let warning = DeployGuard.startWarning(hasToken: options.deployTokenSet, listeningOn: address) {
+            logger.warning("\(warning)")
         }
     }
 
@@ -106,17 +105,14 @@ public final class Supervisor: Sendable {
     }
 
     /// Workers that have loaded their state and accept connections.
-    public var readyWorkers: Int {
+    private var readyWorkers: Int {
         state.withLockedValue { $0.workers.values.filter { $0.ready && $0.leaving == nil }.count }
     }
 
     /// The worker processes' ids.
-    public var workerIDs: [Int32] {
+    private var workerIDs: [Int32] {
         state.withLockedValue { $0.workers.values.filter { $0.leaving == nil }.map(\.pid).sorted() }
     }
-
-    /// Times a worker was replaced after dying.
-    public var restarts: Int { state.withLockedValue { $0.restarts } }
 
     /// SIGHUP: replaces the workers one by one, each only after its successor is ready, so no
     /// call fails.
@@ -183,6 +179,11 @@ public final class Supervisor: Sendable {
             }
         }
         guard let (pid, channel) = started else { return }
+        follow(pid, channel)
+    }
+
+    /// Hands `pid`'s exit and its control messages to this supervisor.
+    private func follow(_ pid: pid_t, _ channel: ControlChannel) {
         ChildReaper.shared.watch(pid) { [self] pid, status in exited(pid, status: status) }
         let reader = Thread { [self] in
             var reader = ControlReader(channel)
@@ -192,11 +193,15 @@ public final class Supervisor: Sendable {
         reader.start()
     }
 
-    /// A replacement, unless the workers are already there (a deploy to a server with no
-    /// worker started them at once, before a backed-off replacement was due).
+    /// A replacement, unless the workers are already there (the end of a deploy round
+    /// started it before a backed-off replacement was due).
     private func spawnIfShort() {
-        let short = state.withLockedValue { state in state.workers.values.filter { $0.leaving == nil }.count < options.processes }
-        if short { spawnWorker() }
+        if liveWorkers < options.processes { spawnWorker() }
+    }
+
+    /// Workers running or starting, not being stopped.
+    private var liveWorkers: Int {
+        state.withLockedValue { state in state.workers.values.filter { $0.leaving == nil }.count }
     }
 
     /// Stops `pid` gracefully (it finishes its calls), without replacing it.
@@ -216,7 +221,7 @@ public final class Supervisor: Sendable {
             if let probe = state.probe, probe.workers == [pid] { return (nil, probe, nil) }
             guard let worker = state.workers.removeValue(forKey: pid) else { return (nil, nil, nil) }
             if state.stopping || worker.leaving != nil { return (worker, state.round, nil) }
-            if !state.everReady, !WorkerSpawner.wasKilled(status: status), (status >> 8) & 0xff == 2 {
+            if !state.everReady, WorkerSpawner.exitCode(status: status) == 2 {
                 state.startupFailure = "a worker could not start (\(how)); its error is above"
                 state.stopping = true
                 return (worker, state.round, nil)
@@ -228,10 +233,7 @@ public final class Supervisor: Sendable {
             let servedLong = worker.readyAt.map { ContinuousClock.now - $0 >= .seconds(1) } ?? false
             state.crashesInARow = servedLong ? 1 : state.crashesInARow + 1
             state.restarts += 1
-            if state.deploying {
-                state.owed += 1
-                return (worker, state.round, nil)
-            }
+            if state.deploying { return (worker, state.round, nil) }
             let crashes = state.crashesInARow
             return (worker, state.round, crashes <= 1 ? 0 : min(10, 0.1 * pow(2, Double(crashes - 2))))
         }
@@ -374,11 +376,7 @@ public final class Supervisor: Sendable {
             logger.warning("deploy from \(peer) rejected: \(refusal)")
             return RPCReply.exception(RPCError(.deployRejected, refusal))
         }
-        let round: DeployRound
-        switch beginRound() {
-        case .round(let started):
-            round = started
-        case .timedOut:
+        guard let round = beginRound() else {
             return RPCReply.exception(RPCError(.deployRejected, "no worker of server \(name) was ready for a minute; try again in a moment"))
         }
         defer { endRound() }
@@ -439,14 +437,8 @@ public final class Supervisor: Sendable {
         } catch {
             return "cannot start a process to load the new scripts: \(error)"
         }
-        ChildReaper.shared.watch(spawned.pid) { [self] pid, status in exited(pid, status: status) }
         let channel = ControlChannel(fd: spawned.control)
-        let reader = Thread { [self] in
-            var reader = ControlReader(channel)
-            while let message = reader.next() { handle(message, from: spawned.pid) }
-            close(channel.fd)
-        }
-        reader.start()
+        follow(spawned.pid, channel)
         defer {
             kill(spawned.pid, SIGKILL)
             channel.hangUp()
@@ -479,40 +471,33 @@ public final class Supervisor: Sendable {
         for pid in round.workers { channel(of: pid)?.send(.abort(round: round.number, reason: reason)) }
     }
 
-    private enum RoundStart {
-        case round(DeployRound)
-        case timedOut
-    }
-
     /// Waits until no worker is starting (it would load the state on disk while the round
-    /// changes it), then holds replacements back until `endRound`.
-    private func beginRound() -> RoundStart {
-        let start = Date()
-        while true {
-            let waited = Date().timeIntervalSince(start)
-            let outcome = state.withLockedValue { state -> RoundStart? in
+    /// changes it), then holds replacements back until `endRound`. Nil: no moment like that
+    /// came within a minute.
+    private func beginRound() -> DeployRound? {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let round = state.withLockedValue { state -> DeployRound? in
                 let live = state.workers.values.filter { $0.leaving == nil }
-                let ready = live.filter(\.ready).map(\.pid).sorted()
-                guard !ready.isEmpty, !live.contains(where: { !$0.ready }) else { return nil }
+                guard !live.isEmpty, live.allSatisfy(\.ready) else { return nil }
                 state.deploying = true
-                let round = DeployRound(number: state.nextRound, workers: ready)
+                let round = DeployRound(number: state.nextRound, workers: live.map(\.pid).sorted())
                 state.nextRound += 1
                 state.round = round
-                return .round(round)
+                return round
             }
-            if let outcome { return outcome }
-            if waited > 60 { return .timedOut }
+            if let round { return round }
             usleep(10_000)
         }
+        return nil
     }
 
+    /// Replaces the workers that died during the round.
     private func endRound() {
-        let owed = state.withLockedValue { state -> Int in
+        state.withLockedValue { state in
             state.deploying = false
             state.round = nil
-            defer { state.owed = 0 }
-            return max(state.owed, options.processes - state.workers.values.filter { $0.leaving == nil }.count)
         }
-        for _ in 0..<owed { spawnIfShort() }
+        for _ in 0..<max(0, options.processes - liveWorkers) { spawnWorker() }
     }
 }

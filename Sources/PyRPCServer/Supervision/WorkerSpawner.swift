@@ -90,13 +90,16 @@ enum WorkerSpawner {
 
     /// "killed by SIGSEGV", "exited with status 3".
     static func describe(status: Int32) -> String {
+        if let code = exitCode(status: status) { return "exited with status \(code)" }
         let signalNumber = status & 0x7f
-        if signalNumber == 0 { return "exited with status \((status >> 8) & 0xff)" }
         let name = signalNames[signalNumber].map { "SIG\($0)" } ?? "signal \(signalNumber)"
         return "killed by \(name)\(status & 0x80 != 0 ? " (core dumped)" : "")"
     }
 
-    static func wasKilled(status: Int32) -> Bool { status & 0x7f != 0 }
+    /// The exit status of a process that exited (`waitpid`'s `status`); nil if a signal killed it.
+    static func exitCode(status: Int32) -> Int32? {
+        status & 0x7f == 0 ? (status >> 8) & 0xff : nil
+    }
 
     private static let signalNames: [Int32: String] = [
         SIGHUP: "HUP", SIGINT: "INT", SIGQUIT: "QUIT", SIGILL: "ILL", SIGTRAP: "TRAP", SIGABRT: "ABRT",
