@@ -7,6 +7,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -125,4 +128,51 @@ long pyrpc_raise_descriptor_limit(void) {
         getrlimit(RLIMIT_NOFILE, &limit);
     }
     return limit.rlim_cur == RLIM_INFINITY ? -1 : (long)limit.rlim_cur;
+}
+
+// MARK: The scoreboard (see CLinux.h).
+
+static struct pyrpc_scoreboard_slot *scoreboard;
+static _Atomic int scoreboard_next_slot;
+// The calling thread's slot, taken on its first call; threads beyond the slots share them
+// (a pool has far fewer threads than that).
+static __thread int scoreboard_slot = -1;
+
+int pyrpc_scoreboard_create(void) {
+    int fd = memfd_create("pyrpc-scoreboard", MFD_CLOEXEC);
+    if (fd < 0) return -1;
+    if (ftruncate(fd, sizeof(struct pyrpc_scoreboard_slot) * PYRPC_SCOREBOARD_SLOTS) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int pyrpc_scoreboard_attach(int fd) {
+    void *mapped = mmap(NULL, sizeof(struct pyrpc_scoreboard_slot) * PYRPC_SCOREBOARD_SLOTS,
+                        PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (mapped == MAP_FAILED) return -1;
+    scoreboard = mapped;
+    return 0;
+}
+
+void pyrpc_scoreboard_enter(const char *label, long length) {
+    if (!scoreboard) return;
+    if (scoreboard_slot < 0) {
+        scoreboard_slot = atomic_fetch_add_explicit(&scoreboard_next_slot, 1, memory_order_relaxed) % PYRPC_SCOREBOARD_SLOTS;
+    }
+    struct pyrpc_scoreboard_slot *slot = &scoreboard[scoreboard_slot];
+    size_t kept = length < PYRPC_SCOREBOARD_LABEL - 1 ? (size_t)length : PYRPC_SCOREBOARD_LABEL - 1;
+    memcpy(slot->label, label, kept);
+    slot->label[kept] = 0;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    slot->started_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    // Read only after this process died: plain stores are enough.
+    slot->active = 1;
+}
+
+void pyrpc_scoreboard_leave(void) {
+    if (scoreboard && scoreboard_slot >= 0) scoreboard[scoreboard_slot].active = 0;
 }

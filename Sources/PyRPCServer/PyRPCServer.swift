@@ -196,6 +196,8 @@ public final class PyRPCServer: Sendable {
             core.logger.error("stopping with a call still running\(overdue): \(job.label)")
         }
         core.logger.info("server \(name) stopped")
+        // A worker's last counters and latencies: its supervisor keeps them for `pyrpc stats`.
+        core.supervisor.withLockedValue { $0 }?.sendFinalStatistics()
     }
 }
 

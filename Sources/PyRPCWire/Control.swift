@@ -31,6 +31,12 @@ public enum ControlMessage: Codable, Sendable, Equatable {
     case prepare(round: Int, manifest: String, scripts: [String: String])
     case commit(round: Int)
     case abort(round: Int, reason: String)
+
+    /// The `round` of `collectStats` and `stats` outside any STATS-REQ: the supervisor's
+    /// once-a-second look at every worker's counters, and a stopping worker's last report.
+    /// The supervisor keeps each worker's latest, so the statistics of a worker that died or
+    /// was replaced still count.
+    public static let heartbeat = 0
 }
 
 /// The body of DEPLOY-RES (SPEC §6).

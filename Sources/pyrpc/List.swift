@@ -125,13 +125,17 @@ struct Stats: AsyncParsableCommand {
         let loop = envelope.value["crash_loop"] == .bool(true) ? " — CRASH LOOP: workers die as they start" : ""
         print("  \(processes.count) worker process\(processes.count == 1 ? "" : "es"), \(restarts) restart\(restarts == "1" ? "" : "s")\(loop)")
         for worker in processes {
-            let columns = [
+            var columns = [
+                "worker " + pad(worker["worker"]?.jsonText ?? "?", 3),
                 "pid " + pad(worker["pid"]?.jsonText ?? "?", 8),
                 "up " + pad("\(Int(worker["uptime"]?.numberValue ?? 0)) s", 8),
                 "calls " + pad(worker["calls"]?.jsonText ?? "0", 9),
                 "rss " + pad(worker["rss_mb"]?.numberValue.map { String(format: "%.1f MiB", $0) } ?? "-", 11),
-                "generation " + (worker["generation"]?.jsonText ?? "?"),
+                "generation " + pad(worker["generation"]?.jsonText ?? "?", 4),
+                "restarts " + (worker["restarts"]?.jsonText ?? "0"),
             ]
+            if let last = worker["last_exit"]?.stringValue { columns.append("(last: \(last))") }
+            if let leaving = worker["leaving"]?.stringValue { columns.append("— leaving: \(leaving)") }
             print("    " + columns.joined(separator: " "))
         }
         for exit in envelope.value["exits"]?.arrayValue ?? [] {

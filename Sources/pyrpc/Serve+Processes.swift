@@ -13,7 +13,7 @@ extension Serve {
         var settings = SupervisorOptions(stateDirectory: options.stateDirectory!)
         settings.processes = processes
         settings.shutdownGrace = options.shutdownGrace
-        settings.deployTokenSet = options.deployToken != nil
+        settings.deployToken = options.deployToken
         settings.workerArguments = Self.workerArguments(CommandLine.arguments)
         let supervisor = try startSupervisor(name: name, endpoint: endpoint, settings: settings)
         do {
@@ -35,6 +35,7 @@ extension Serve {
 
     /// A worker, on the descriptors its supervisor passed (see `PyRPCServer.startWorker`).
     func runWorker(options: ServerOptions, signals: TerminationSignals) async throws {
+        Scoreboard.attach()
         var options = options
         options.supervised = true
         options.siblingWorkers = siblingWorkers

@@ -47,7 +47,7 @@ struct Up: AsyncParsableCommand {
                 var settings = SupervisorOptions(stateDirectory: ServerFlags.absolute(stateDirectory(node.name)))
                 settings.processes = count
                 settings.shutdownGrace = flags.shutdownGrace
-                settings.deployTokenSet = flags.options.deployToken != nil
+                settings.deployToken = flags.options.deployToken
                 settings.workerArguments = ["serve", node.name, "--config", ServerFlags.absolute(config), "--state-dir", settings.stateDirectory] + flags.arguments
                 supervisors.append(try startSupervisor(name: node.name, endpoint: (node.host, node.port), settings: settings))
             }

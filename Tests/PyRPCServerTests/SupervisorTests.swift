@@ -134,6 +134,8 @@ final class SupervisorTests: XCTestCase {
             XCTAssertTrue(wait { occurrences(of: " ready (generation") > readyBefore }, "\(rpc): no replacement started: \(log)")
             // A sanitizer catches the segfault itself and exits (status 66 or 1) instead.
             XCTAssertTrue(log.contains("worker \(victimPID) \(sanitized ? "" : how)"), log)
+            // The worker's scoreboard says which call it was running, even for os._exit.
+            XCTAssertTrue(log.contains("worker \(victimPID) \(sanitized ? "" : how + " ")while running svc.\(rpc)() -> (int) for "), log)
             if rpc != "leave" {
                 // Python's traceback names the script that crashed the worker.
                 XCTAssertTrue(log.contains("Fatal Python error") && log.contains("\(rpc).py\", line"), log)
@@ -286,6 +288,45 @@ final class SupervisorTests: XCTestCase {
         XCTAssertEqual(printed.status, 0, printed.stderr)
         XCTAssertTrue(printed.stdout.contains("2 worker processes, 0 restarts"), printed.stdout)
         XCTAssertTrue(printed.stdout.contains("pid \(firstPID)") && printed.stdout.contains("pid \(secondPID)"), printed.stdout)
+        first.close()
+        second.close()
+
+        // Workers replaced (SIGHUP) hand their counts to the supervisor as they stop: the
+        // server's totals go on, and each worker place counts its restart and why.
+        let served = try whoCalls()
+        kill(server!.processIdentifier, SIGHUP)
+        XCTAssertTrue(wait { occurrences(of: "(replaced (SIGHUP))") >= 2 }, log)
+        XCTAssertTrue(wait { Set(workers(of: server!.processIdentifier)).isDisjoint(with: [Int32(firstPID), Int32(secondPID)]) }, log)
+        for _ in 0..<3 { _ = try call("who") }
+        let after = try statistics()
+        XCTAssertEqual(try whoCalls(after), served + 3, after.jsonText)
+        let places = after["processes"]?.arrayValue ?? []
+        XCTAssertEqual(places.compactMap { $0["worker"] }, [.int(1), .int(2)], after.jsonText)
+        XCTAssertEqual(places.compactMap { $0["restarts"] }, [.int(1), .int(1)], after.jsonText)
+        XCTAssertTrue(places.allSatisfy { $0["last_exit"]?.stringValue?.contains("replaced (SIGHUP)") == true }, after.jsonText)
+
+        // A worker killed outright loses at most its last second of counts (the supervisor
+        // looks at every worker's counters once a second).
+        // (A wait for that period: nothing outside shows the supervisor's look.)
+        Thread.sleep(forTimeInterval: 3)
+        let victim = Int32(places.first?["pid"]?.numberValue ?? 0)
+        kill(victim, SIGKILL)
+        XCTAssertTrue(wait { occurrences(of: "worker \(victim) killed by SIGKILL") == 1 }, log)
+        XCTAssertTrue(wait { workers(of: server!.processIdentifier).count == 2 && occurrences(of: " ready (generation") >= 5 }, log)
+        XCTAssertEqual(try whoCalls(), served + 3, "the killed worker's counts went with it")
+    }
+
+    private func statistics() throws -> JSONValue {
+        let socket = try RawSocket(host: "127.0.0.1", port: port)
+        defer { socket.close() }
+        try socket.send(#"{"header":"STATS-REQ","value":{}}"# + "\n")
+        return try JSONParser.parse(socket.readLine())["value"] ?? .null
+    }
+
+    /// Calls of `svc.who` the server counted (over its workers, and those gone).
+    private func whoCalls(_ stats: JSONValue? = nil) throws -> Int {
+        let stats = try stats ?? statistics()
+        return Int(stats["rpcs"]?.arrayValue?.first { $0["rpc"] == .string("who") }?["calls"]?.numberValue ?? -1)
     }
 
     func testUpRunsEachServerInProcessesOfItsOwn() throws {
@@ -321,11 +362,59 @@ final class SupervisorTests: XCTestCase {
         let crashed = Date()
         XCTAssertNotNil(try call("who").returnValues, "s1 does not answer again")
         XCTAssertLessThan(Date().timeIntervalSince(crashed), 2)
-        XCTAssertTrue(log.contains(sanitized ? "starting another" : "killed by SIGSEGV; starting another"), log)
+        XCTAssertTrue(log.contains(sanitized ? "starting another" : "killed by SIGSEGV while running svc.segv() -> (int)"), log)
         kill(up.processIdentifier, SIGTERM)
         XCTAssertTrue(wait { !up.isRunning }, log)
         up.waitUntilExit()
         XCTAssertEqual(up.terminationStatus, 0)
+    }
+
+    /// The deployed state kills every worker as it loads (here: once a file appears, as when a
+    /// package or a data file a script reads changed): the supervisor answers for the server —
+    /// calls get `Server Busy` saying why, `pyrpc stats` shows the crash loop — and a deploy
+    /// that fixes the script is applied at once.
+    func testACrashLoopAtStartIsReportedAndMendedByADeploy() throws {
+        let marker = folder.appendingPathComponent("crash-at-import").path
+        let fragile = { (version: Int, crashes: Bool) in
+            "import os\n\n" + (crashes ? "if os.path.exists(\"\(marker)\"):\n    os._exit(7)\n\n" : "")
+                + "def fragile():\n    return \(version)\n"
+        }
+        try writeFiles(["fragile.py": fragile(1, true)], in: folder)
+        let supervisor = try serve(processes: 2)
+        try writeFiles(["init.yaml": oneServerNetwork(port: port, rpcs: [("fragile", "[]", "[int]", "fragile.py")])], in: folder)
+        XCTAssertEqual(try deploy().status, 0, log)
+        XCTAssertEqual(try call("fragile").returnValues, [.int(1)])
+
+        XCTAssertTrue(FileManager.default.createFile(atPath: marker, contents: nil))
+        for pid in workers(of: supervisor.processIdentifier) { kill(pid, SIGKILL) }
+        XCTAssertTrue(wait { log.contains("crash loop") }, log)
+        let busy = try call("fragile")
+        XCTAssertEqual(busy["header"], .string("RPC-EX"), busy.jsonText)
+        XCTAssertEqual(busy["value"]?["exception-type"], .string("Server Busy"))
+        let reason = busy["value"]?["exception-message"]?.stringValue ?? ""
+        XCTAssertTrue(reason.contains("server s1 has no worker running: its workers die as they start"), reason)
+        XCTAssertTrue(reason.contains("exited with status 7 while loading \(folder.path)/fragile.py"), reason)
+
+        let stats = try statistics()
+        XCTAssertEqual(stats["crash_loop"], .bool(true), stats.jsonText)
+        let printed = try CLIProcess.run(["stats"], in: folder)
+        XCTAssertTrue(printed.stdout.contains("CRASH LOOP"), printed.stdout + printed.stderr)
+
+        // A fix that still crashes on import is refused by its trial load; nothing changes.
+        try writeFiles(["fragile.py": fragile(2, true)], in: folder)
+        let refused = try deploy()
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stdout.contains("crashed the interpreter (the process that tried them exited with status 7 while loading"), refused.stdout + refused.stderr)
+        XCTAssertEqual(try call("fragile")["value"]?["exception-type"], .string("Server Busy"))
+
+        // The real fix: applied at once, answered when the workers serve it.
+        try writeFiles(["fragile.py": fragile(3, false)], in: folder)
+        let mended = try deploy()
+        XCTAssertEqual(mended.status, 0, mended.stderr + log)
+        XCTAssertTrue(mended.stdout.contains("generation 2"), mended.stdout)
+        for _ in 0..<20 { XCTAssertEqual(try call("fragile").returnValues, [.int(3)]) }
+        XCTAssertEqual(workers(of: supervisor.processIdentifier).count, 2)
+        XCTAssertEqual(try statistics()["crash_loop"], .bool(false))
     }
 
     func testWorkersLeaveWhenTheSupervisorIsKilled() throws {

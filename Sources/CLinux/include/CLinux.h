@@ -5,6 +5,7 @@
 // disagree with Glibc's (fd_set errors); the two GNU functions are declared by hand.
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -63,6 +64,33 @@ void pyrpc_malloc_trim(void);
 
 // Raises the soft descriptor limit to the hard one; returns the limit in force.
 long pyrpc_raise_descriptor_limit(void);
+
+// MARK: The scoreboard: what each thread of a worker process is running, in memory shared
+// with its supervisor, which reads it after the worker died to say what killed it (an
+// `os._exit`, the kernel's OOM kill: nothing in the worker could log it). One slot per
+// thread that runs Python; entering and leaving a call is a clock read and a copy.
+
+#define PYRPC_SCOREBOARD_SLOTS 64
+#define PYRPC_SCOREBOARD_LABEL 112
+
+struct pyrpc_scoreboard_slot {
+    uint64_t active;      // 1 while the label's call runs
+    int64_t started_ns;   // CLOCK_MONOTONIC, the same clock in every process
+    char label[PYRPC_SCOREBOARD_LABEL];  // NUL-terminated
+};
+
+// Maps the scoreboard the supervisor passed (a memfd of PYRPC_SCOREBOARD_SLOTS slots) and
+// closes the descriptor; 0 when mapped, -1 otherwise (then enter and leave do nothing).
+int pyrpc_scoreboard_attach(int fd);
+
+// The calling thread starts running `label` (`length` bytes, cut to fit).
+void pyrpc_scoreboard_enter(const char *label, long length);
+
+// The calling thread's call ended.
+void pyrpc_scoreboard_leave(void);
+
+// A new scoreboard for a worker (a memfd, close-on-exec); -1 on failure.
+int pyrpc_scoreboard_create(void);
 
 // strtod in the "C" locale whatever the process locale is (scripts may call setlocale).
 double pyrpc_strtod_c(const char *text, char **end);

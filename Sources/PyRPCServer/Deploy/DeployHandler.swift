@@ -27,25 +27,13 @@ struct DeployHandler: Sendable {
             logger.warning("unauthorized deploy from \(peer) refused: \(refusal)")
             return RPCReply.exception(RPCError(.deployRejected, refusal))
         }
-        let manifest: ServerManifest
+        let request: Request
         do throws(RPCError) {
-            guard let json = envelope.value["manifest"] else { throw RPCError.badRequest("deploy without a 'manifest'") }
-            manifest = try ServerManifest(json: json)
+            request = try Self.read(envelope, serverName: serverName)
         } catch {
             return RPCReply.exception(error)
         }
-        guard manifest.server == serverName else {
-            return RPCReply.exception(RPCError(
-                .deployRejected, "this is server \(serverName), but the manifest is for server \(manifest.server); check the ports in init.yaml"))
-        }
-        var scripts: [String: String] = [:]
-        if case .object(let bodies)? = envelope.value["scripts"] {
-            for (hash, text) in bodies {
-                guard case .string(let body) = text else { return RPCReply.exception(.badRequest("script \(hash) must be a string")) }
-                scripts[hash] = body
-            }
-        }
-        let isFirstStep = envelope.header == Header.deployManifest
+        let (manifest, scripts, isFirstStep) = (request.manifest, request.scripts, request.firstStep)
         if let link = supervisor.withLockedValue({ $0 }) {
             link.forward(manifest, scripts: scripts, firstStep: isFirstStep, peer: peer, route: route)
             return nil
@@ -56,6 +44,32 @@ struct DeployHandler: Sendable {
             route.deliver(await handler.serializer.run { await handler.apply(manifest, scripts: bodies, firstStep: isFirstStep, peer: peer) })
         }
         return nil
+    }
+
+    /// A DEPLOY-MANIFEST or DEPLOY-SCRIPTS, read.
+    struct Request {
+        let manifest: ServerManifest
+        /// Script texts by hash (none in DEPLOY-MANIFEST).
+        let scripts: [String: String]
+        /// DEPLOY-MANIFEST: the server may answer which scripts it lacks.
+        let firstStep: Bool
+    }
+
+    /// Reads a deploy message for server `serverName` (its token already checked).
+    static func read(_ envelope: Envelope, serverName: String) throws(RPCError) -> Request {
+        guard let json = envelope.value["manifest"] else { throw RPCError.badRequest("deploy without a 'manifest'") }
+        let manifest = try ServerManifest(json: json)
+        guard manifest.server == serverName else {
+            throw RPCError(.deployRejected, "this is server \(serverName), but the manifest is for server \(manifest.server); check the ports in init.yaml")
+        }
+        var scripts: [String: String] = [:]
+        if case .object(let bodies)? = envelope.value["scripts"] {
+            for (hash, text) in bodies {
+                guard case .string(let body) = text else { throw RPCError.badRequest("script \(hash) must be a string") }
+                scripts[hash] = body
+            }
+        }
+        return Request(manifest: manifest, scripts: scripts, firstStep: envelope.header == Header.deployManifest)
     }
 
     static func result(of report: DeployReport) -> DeployResult {

@@ -45,9 +45,11 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
         // The answer is written once: its start, the values straight from Python, its end.
         var writer = JSONWriter(capacity: 128)
         RPCReply.beginResult(into: &writer)
+        Scoreboard.enter(overload.label)
         let outcome = overload.function.callEncoded(
             rawArguments: rawArguments, values: call.arguments,
             types: overload.signature.arguments, returns: overload.signature.returns, into: &writer, gil)
+        Scoreboard.leave()
         guard claim() else { return }
         let seconds = ServerCore.seconds(since: started)
         let reply: [UInt8]

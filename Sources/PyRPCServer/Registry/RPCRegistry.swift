@@ -189,6 +189,8 @@ public final class RPCRegistry: Sendable {
                 if let loaded = scripts[rpc.scriptHash] ?? previous.scripts[rpc.scriptHash] {
                     script = loaded
                 } else {
+                    Scoreboard.enter("loading \(rpc.scriptPath)")
+                    defer { Scoreboard.leave() }
                     do {
                         script = try LoadedScript.load(
                             source: sources[rpc.scriptHash]!, path: rpc.scriptPath,

@@ -15,23 +15,7 @@ enum StatsReport {
     /// One entry per overload: counters summed over `processes`, percentiles over all their
     /// latencies together (averaging percentiles would be wrong).
     static func entries(_ processes: [[RPCStats]]) -> JSONValue {
-        var order: [String] = []
-        var merged: [String: RPCStats] = [:]
-        for stats in processes.joined() {
-            let key = "\(stats.service).\(stats.rpc)\(stats.signature)\(stats.hash)"
-            if var known = merged[key] {
-                known.calls += stats.calls
-                known.errors += stats.errors
-                known.timeouts += stats.timeouts
-                known.latencies += stats.latencies
-                merged[key] = known
-            } else {
-                order.append(key)
-                merged[key] = stats
-            }
-        }
-        return .array(order.map { key in
-            let stats = merged[key]!
+        .array(merge(processes).map { stats in
             var entry: [String: JSONValue] = [
                 "service": .string(stats.service), "rpc": .string(stats.rpc), "signature": .string(stats.signature),
                 "hash": .string(stats.hash), "calls": .int(stats.calls), "errors": .int(stats.errors),
@@ -42,5 +26,27 @@ enum StatsReport {
             if let p99 { entry["p99_ms"] = .float(p99) }
             return .object(entry)
         })
+    }
+
+    /// One `RPCStats` per overload (in first-seen order): counters summed, latencies joined,
+    /// the latest last, keeping at most `latencyLimit`.
+    static func merge(_ processes: [[RPCStats]], latencyLimit: Int = .max) -> [RPCStats] {
+        var order: [String] = []
+        var merged: [String: RPCStats] = [:]
+        for stats in processes.joined() {
+            let key = "\(stats.service).\(stats.rpc)\(stats.signature)\(stats.hash)"
+            if var known = merged[key] {
+                known.calls += stats.calls
+                known.errors += stats.errors
+                known.timeouts += stats.timeouts
+                known.latencies += stats.latencies
+                if known.latencies.count > latencyLimit { known.latencies.removeFirst(known.latencies.count - latencyLimit) }
+                merged[key] = known
+            } else {
+                order.append(key)
+                merged[key] = stats
+            }
+        }
+        return order.map { merged[$0]! }
     }
 }

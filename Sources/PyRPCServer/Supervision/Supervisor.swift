@@ -19,8 +19,9 @@ public struct SupervisorOptions: Sendable {
     /// server's flags; the supervisor adds `--worker`.
     public var workerArguments: [String] = []
     public var stateDirectory: String
-    /// Whether deploys must carry a token (the workers check it; the supervisor only warns).
-    public var deployTokenSet = false
+    /// The token deploys must carry (the workers check it, and the supervisor while it answers
+    /// for a server whose workers crash as they start: `CrashLoopDesk`).
+    public var deployToken: String?
 
     public init(stateDirectory: String) {
         self.stateDirectory = stateDirectory
@@ -45,7 +46,12 @@ public final class Supervisor: Sendable {
 
     private struct Worker {
         let pid: pid_t
+        /// Which of the `--processes` places it fills (0 ..< processes): a replacement takes the
+        /// place of the worker it replaces, and `pyrpc stats` counts restarts per place.
+        let slot: Int
         let channel: ControlChannel
+        /// Its control socket reached its end: all it sent has been read.
+        var controlClosed = false
         var readyAt: ContinuousClock.Instant?
         var ready: Bool { readyAt != nil }
         /// Why it is being stopped on purpose (it is then not replaced when it exits).
@@ -59,11 +65,21 @@ public final class Supervisor: Sendable {
         /// before the round commits, so replacements wait for `endRound`.
         var deploying = false
         var crashesInARow = 0
+        /// When the replacement a crash loop waits for is due.
+        var nextAttempt: ContinuousClock.Instant?
         var restarts = 0
+        /// Per worker place: how often it was restarted, and why the latest time.
+        var places: [Int: (restarts: Int, lastExit: String)] = [:]
+        /// Each worker's latest counters (the heartbeat) or last report.
+        var latest: [pid_t: WorkerStats] = [:]
+        /// What the workers that are gone counted, merged.
+        var retired: [RPCStats] = []
         var round: DeployRound?
         var nextRound = 1
         /// The process trying a deploy's new scripts before any worker loads them.
         var probe: DeployRound?
+        /// Each child's scoreboard (`Scoreboard`), read when it exits.
+        var scoreboards: [pid_t: Int32] = [:]
         var gatherings: [Int: StatsGathering] = [:]
         var nextGathering = 1
         /// The latest workers that died or left, newest last, for `pyrpc stats`.
@@ -74,6 +90,7 @@ public final class Supervisor: Sendable {
         var startupFailure: String?
     }
     private let startedAt = ContinuousClock.now
+    private let desk = NIOLockedValueBox<CrashLoopDesk?>(nil)
 
     public init(name: String, host: String, port: Int, options: SupervisorOptions, logger: Logger) throws {
         self.name = name
@@ -86,8 +103,21 @@ public final class Supervisor: Sendable {
     /// Starts the workers; returns at once (they become ready on their own).
     public func start() {
         for _ in 0..<options.processes { spawnWorker() }
+        let heartbeat = Thread { [self] in
+            while !state.withLockedValue({ $0.stopping }) {
+                sleep(1)
+                let ready = state.withLockedValue { $0.workers.values.filter { $0.ready && !$0.controlClosed }.map(\.channel) }
+                for channel in ready { channel.send(.collectStats(round: ControlMessage.heartbeat)) }
+            }
+        }
+        heartbeat.start()
+        let desk = CrashLoopDesk(
+            listener: listener, unattended: { [weak self] in self?.unattendedReason() },
+            answerAdmin: { [weak self] envelope, peer in self?.answerAdmin(envelope, from: peer) ?? [] })
+        desk.start()
+        self.desk.withLockedValue { $0 = desk }
         logger.info("server \(name) listening on \(PyRPCServer.describe(address)) with \(options.processes) worker process\(options.processes == 1 ? "" : "es")")
-        if let warning = DeployGuard.startWarning(hasToken: options.deployTokenSet, listeningOn: address) {
+        if let warning = DeployGuard.startWarning(hasToken: options.deployToken != nil, listeningOn: address) {
             logger.warning("\(warning)")
         }
     }
@@ -122,7 +152,7 @@ public final class Supervisor: Sendable {
             logger.info("replacing \(old.count) worker\(old.count == 1 ? "" : "s") one by one (SIGHUP)")
             for pid in old {
                 let before = Set(workerIDs)
-                spawnWorker()
+                spawnWorker(place: state.withLockedValue { $0.workers[pid]?.slot })
                 let deadline = Date().addingTimeInterval(60)
                 while Date() < deadline, !state.withLockedValue({ state in
                     state.stopping || state.workers.values.contains { $0.ready && !before.contains($0.pid) }
@@ -137,6 +167,7 @@ public final class Supervisor: Sendable {
     /// Stops accepting, lets the workers finish their calls (up to the shutdown grace), and
     /// ends them all.
     public func stop() async {
+        desk.withLockedValue { $0 }?.stop()
         let pids = state.withLockedValue { state -> [pid_t] in
             state.stopping = true
             for pid in state.workers.keys { state.workers[pid]?.leaving = "stopping" }
@@ -163,18 +194,22 @@ public final class Supervisor: Sendable {
 
     // MARK: Workers
 
-    private func spawnWorker() {
+    /// Starts a worker in `place`, or in the first place no worker fills.
+    private func spawnWorker(place: Int? = nil) {
         // Under the lock: the reaper cannot see the new pid exit before it is known here.
         let started: (pid_t, ControlChannel)? = state.withLockedValue { state in
             guard !state.stopping else { return nil }
+            let taken = Set(state.workers.values.filter { $0.leaving == nil }.map(\.slot))
+            let slot = place ?? (0...).first { !taken.contains($0) }!
             do {
                 let spawned = try WorkerSpawner.spawn(arguments: options.workerArguments + ["--worker", "--sibling-workers", "\(options.processes - 1)"], listener: listener)
                 let channel = ControlChannel(fd: spawned.control)
-                state.workers[spawned.pid] = Worker(pid: spawned.pid, channel: channel)
+                state.workers[spawned.pid] = Worker(pid: spawned.pid, slot: slot, channel: channel)
+                state.scoreboards[spawned.pid] = spawned.scoreboard
                 return (spawned.pid, channel)
             } catch {
                 logger.error("cannot start a worker: \(error); trying again in 1 s")
-                DispatchQueue.global().asyncAfter(deadline: .now() + 1) { [self] in spawnWorker() }
+                DispatchQueue.global().asyncAfter(deadline: .now() + 1) { [self] in spawnWorker(place: place) }
                 return nil
             }
         }
@@ -189,6 +224,7 @@ public final class Supervisor: Sendable {
             var reader = ControlReader(channel)
             while let message = reader.next() { handle(message, from: pid) }
             close(channel.fd)
+            retireStatistics(of: pid)
         }
         reader.start()
     }
@@ -196,7 +232,8 @@ public final class Supervisor: Sendable {
     /// A replacement, unless the workers are already there (the end of a deploy round
     /// started it before a backed-off replacement was due).
     private func spawnIfShort() {
-        if liveWorkers < options.processes { spawnWorker() }
+        // A deploy round starts the workers it lacks at its end, on the state it stored.
+        if !state.withLockedValue({ $0.deploying }), liveWorkers < options.processes { spawnWorker() }
     }
 
     /// Workers running or starting, not being stopped.
@@ -216,7 +253,10 @@ public final class Supervisor: Sendable {
 
     /// A worker exited: replaced unless it was stopped on purpose.
     private func exited(_ pid: pid_t, status: Int32) {
-        let how = WorkerSpawner.describe(status: status)
+        let scoreboard = state.withLockedValue { $0.scoreboards.removeValue(forKey: pid) } ?? -1
+        let running = Scoreboard.read(scoreboard)
+        if scoreboard >= 0 { close(scoreboard) }
+        let how = WorkerSpawner.describe(status: status) + (running.isEmpty ? "" : " while \(running.joined(separator: ", "))")
         let (worker, round, delay) = state.withLockedValue { state -> (Worker?, DeployRound?, Double?) in
             if let probe = state.probe, probe.workers == [pid] { return (nil, probe, nil) }
             guard let worker = state.workers.removeValue(forKey: pid) else { return (nil, nil, nil) }
@@ -242,8 +282,10 @@ public final class Supervisor: Sendable {
         worker.channel.hangUp()
         for gathering in state.withLockedValue({ Array($0.gatherings.values) }) { gathering.forget(pid) }
         state.withLockedValue { state in
-            state.exits.append((.now, pid, worker.leaving.map { "\(how) (\($0))" } ?? how))
+            let why = worker.leaving.map { "\(how) (\($0))" } ?? how
+            state.exits.append((.now, pid, why))
             if state.exits.count > 5 { state.exits.removeFirst() }
+            if !state.stopping { state.places[worker.slot] = ((state.places[worker.slot]?.restarts ?? 0) + 1, why) }
         }
         if let leaving = worker.leaving {
             logger.info("worker \(pid) \(how) (\(leaving))")
@@ -260,6 +302,7 @@ public final class Supervisor: Sendable {
         } else {
             logger.warning("worker \(pid) \(how); starting another")
         }
+        state.withLockedValue { $0.nextAttempt = .now + .milliseconds(Int64(delay * 1000)) }
         if delay == 0 {
             spawnIfShort()
         } else {
@@ -287,7 +330,12 @@ public final class Supervisor: Sendable {
                 channel(of: pid)?.send(.answer(request: request, answer: String(decoding: answer, as: UTF8.self)))
             }
         case .stats(let number, let snapshot):
-            state.withLockedValue { $0.gatherings[number] }?.record(snapshot, from: pid)
+            let gathering = state.withLockedValue { state -> StatsGathering? in
+                // All of a worker's messages are read before `retireStatistics`.
+                state.latest[pid] = snapshot
+                return state.gatherings[number]
+            }
+            gathering?.record(snapshot, from: pid)
         case .prepared(let number, let error):
             round(number)?.record(error.map { .failed($0) } ?? .prepared, from: pid)
         case .swapped(let number, let result):
@@ -312,34 +360,154 @@ public final class Supervisor: Sendable {
         }
     }
 
+    // MARK: A crash loop with no worker
+
+    /// Why no worker serves, while a crash loop leaves none ready (`CrashLoopDesk` then
+    /// answers clients); nil otherwise.
+    func unattendedReason() -> String? {
+        state.withLockedValue { state in
+            guard !state.stopping, state.crashesInARow >= 3,
+                  !state.workers.values.contains(where: { $0.ready && $0.leaving == nil })
+            else { return nil }
+            let latest = state.exits.last.map { "; the latest: worker \($0.pid) \($0.how)" } ?? ""
+            let next = state.nextAttempt.map { max(0, ServerCore.seconds(since: $0) * -1) }.map { "; the next starts in \((($0 * 10).rounded() / 10)) s" } ?? ""
+            return "server \(name) has no worker running: its workers die as they start (\(state.crashesInARow) in a row\(latest))\(next). See the server's log; a `pyrpc deploy` that fixes the script is applied at once"
+        }
+    }
+
+    /// What the supervisor answers itself while no worker serves: statistics and deploys.
+    func answerAdmin(_ envelope: Envelope, from peer: String) -> [UInt8] {
+        if envelope.header == Header.statsRequest { return statistics().encoded() }
+        if let refusal = DeployGuard(token: options.deployToken).check(token: envelope.value["token"]?.stringValue, peer: peer) {
+            logger.warning("unauthorized deploy from \(peer) refused: \(refusal)")
+            return RPCReply.exception(RPCError(.deployRejected, refusal))
+        }
+        let request: DeployHandler.Request
+        do throws(RPCError) {
+            request = try DeployHandler.read(envelope, serverName: name)
+        } catch {
+            return RPCReply.exception(error)
+        }
+        return coordination.sync { deploy(request.manifest.json.jsonText, scripts: request.scripts, firstStep: request.firstStep, peer: peer) }
+    }
+
+    /// A deploy while a crash loop leaves no worker: the whole new state loads in a trial
+    /// process first, is stored, and workers start on it at once (no back-off); the answer
+    /// waits until they serve it. If they still die as they start, the previous state is put
+    /// back: all or nothing, as ever.
+    private func mend(_ manifest: ServerManifest, texts: [String: String], peer: String) -> [UInt8] {
+        if let refusal = probe(manifest, texts: texts, whole: true) {
+            logger.warning("deploy from \(peer) rejected: \(refusal)")
+            return RPCReply.exception(RPCError(.deployRejected, refusal))
+        }
+        let old = (try? store.loadManifest()) ?? nil
+        let oldGeneration = store.loadGeneration() ?? (old == nil ? 0 : 1)
+        // Workers starting on the old state now would serve it after the deploy: stop them,
+        // and hold replacements until the new state is stored.
+        let starting = state.withLockedValue { state -> [pid_t] in
+            state.deploying = true
+            let live = state.workers.values.filter { $0.leaving == nil }.map(\.pid)
+            for pid in live { state.workers[pid]?.leaving = "its state is being replaced by a deploy" }
+            return live
+        }
+        for pid in starting { kill(pid, SIGKILL) }
+        let gone = Date().addingTimeInterval(10)
+        while Date() < gone, state.withLockedValue({ state in starting.contains { state.workers[$0] != nil } }) { usleep(10_000) }
+        let generation = oldGeneration + 1
+        do throws(DeployError) {
+            for (hash, text) in texts { try store.storeScript(hash, text) }
+            try store.storeManifest(manifest)
+            try store.storeGeneration(generation)
+        } catch {
+            state.withLockedValue { $0.deploying = false }
+            spawnIfShort()
+            logger.warning("deploy from \(peer) rejected: \(error.message)")
+            return RPCReply.exception(RPCError(.deployRejected, error.message))
+        }
+        let restartsBefore = state.withLockedValue { state in
+            state.deploying = false
+            state.crashesInARow = 0
+            return state.restarts
+        }
+        for _ in 0..<max(0, options.processes - liveWorkers) { spawnWorker() }
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, readyWorkers < options.processes, state.withLockedValue({ $0.restarts == restartsBefore }) {
+            usleep(10_000)
+        }
+        guard readyWorkers >= options.processes else {
+            let how = state.withLockedValue { $0.exits.last.map { "worker \($0.pid) \($0.how)" } } ?? "they did not start within 2 minutes"
+            if let old {
+                try? store.storeManifest(old)
+                try? store.storeGeneration(oldGeneration)
+            }
+            let refusal = "the new scripts load in a trial process, but the workers still die as they start with them (\(how)); the previous state is back"
+            logger.warning("deploy from \(peer) rejected: \(refusal)")
+            return RPCReply.exception(RPCError(.deployRejected, refusal))
+        }
+        store.removeScripts(except: manifest.scriptHashes)
+        forgetRetiredStatistics(outside: manifest)
+        let report = ManifestDiff.compare(old, manifest, generation: generation)
+        logger.info("deploy from \(peer) applied: generation \(generation); the workers serve again")
+        return DeployResult(
+            generation: generation, added: report.added, replaced: report.replaced, removed: report.removed,
+            unchanged: report.unchanged, changed: true, python: old?.python == manifest.python ? "unchanged" : "at next start"
+        ).envelope.encoded()
+    }
+
     // MARK: Statistics
+
+    /// A worker's control socket closed: it sent all it will. What it counted moves to the
+    /// gone workers' share (its last report when it stopped gracefully; its last heartbeat,
+    /// up to a second old, when it died), and no gathering waits for it any more.
+    private func retireStatistics(of pid: pid_t) {
+        state.withLockedValue { state in
+            state.workers[pid]?.controlClosed = true
+            if let last = state.latest.removeValue(forKey: pid) {
+                state.retired = StatsReport.merge([state.retired, last.rpcs], latencyLimit: CallStats.window)
+            }
+            for gathering in state.gatherings.values { gathering.forget(pid) }
+        }
+    }
 
     /// STATS-RES for the whole server: each RPC's counters summed over the workers and its
     /// percentiles over all their latencies; then one entry per worker, restarts and recent exits.
     private func statistics() -> Envelope {
         let gathering = state.withLockedValue { state -> StatsGathering in
-            let ready = Set(state.workers.values.filter { $0.ready && $0.leaving == nil }.map(\.pid))
+            // Workers being replaced still count (they finish their calls) until their socket closes.
+            let ready = Set(state.workers.values.filter { $0.ready && !$0.controlClosed }.map(\.pid))
             let gathering = StatsGathering(number: state.nextGathering, workers: ready)
             state.gatherings[gathering.number] = gathering
             state.nextGathering += 1
             return gathering
         }
         for pid in gathering.expected { channel(of: pid)?.send(.collectStats(round: gathering.number)) }
-        let snapshots = gathering.wait(until: Date().addingTimeInterval(2))
-        let (restarts, crashes, exits) = state.withLockedValue { state in
+        let gathered = gathering.wait(until: Date().addingTimeInterval(2))
+        let (restarts, crashes, exits, retired, workers, places, counted) = state.withLockedValue { state in
             state.gatherings[gathering.number] = nil
-            return (state.restarts, state.crashesInARow, state.exits)
+            // A worker whose share moved to `retired` meanwhile counts there only.
+            let counted = gathered.filter { state.latest[$0.pid] != nil }
+            return (state.restarts, state.crashesInARow, state.exits, state.retired, state.workers, state.places, counted)
+        }
+        let snapshots = counted.sorted {
+            (workers[$0.pid]?.slot ?? .max, $0.pid) < (workers[$1.pid]?.slot ?? .max, $1.pid)
         }
         return Envelope(header: Header.statsResult, value: [
             "server": .string(name),
             "generation": .int(snapshots.map(\.generation).max() ?? 0),
             "uptime": .float(ServerCore.seconds(since: startedAt)),
-            "rpcs": StatsReport.entries(snapshots.map(\.rpcs)),
-            "processes": .array(snapshots.map { worker in
-                .object([
-                    "pid": .int(Int(worker.pid)), "uptime": .float(worker.uptime), "calls": .int(worker.calls),
-                    "rss_mb": .float(Double(worker.residentBytes) / 1_048_576), "generation": .int(worker.generation),
-                ])
+            "rpcs": StatsReport.entries(snapshots.map(\.rpcs) + [retired]),
+            "processes": .array(snapshots.map { snapshot in
+                var entry: [String: JSONValue] = [
+                    "pid": .int(Int(snapshot.pid)), "uptime": .float(snapshot.uptime), "calls": .int(snapshot.calls),
+                    "rss_mb": .float(Double(snapshot.residentBytes) / 1_048_576), "generation": .int(snapshot.generation),
+                ]
+                if let worker = workers[snapshot.pid] {
+                    entry["worker"] = .int(worker.slot + 1)
+                    entry["restarts"] = .int(places[worker.slot]?.restarts ?? 0)
+                    if let last = places[worker.slot]?.lastExit { entry["last_exit"] = .string(last) }
+                    if let leaving = worker.leaving { entry["leaving"] = .string(leaving) }
+                }
+                return .object(entry)
             }),
             "restarts": .int(restarts),
             "crash_loop": .bool(crashes >= 3),
@@ -347,6 +515,17 @@ public final class Supervisor: Sendable {
                 .string("worker \(exit.pid) \(exit.how), \(Int(ServerCore.seconds(since: exit.at))) s ago")
             }),
         ])
+    }
+
+    /// Gone workers' counts of overloads a deploy replaced or removed go too, as a single
+    /// process's do.
+    private func forgetRetiredStatistics(outside manifest: ServerManifest) {
+        let kept = Set(manifest.services.flatMap { service in
+            service.rpcs.map { "\(service.name).\($0.name)\($0.signature.description)\($0.scriptHash)" }
+        })
+        state.withLockedValue { state in
+            state.retired.removeAll { !kept.contains("\($0.service).\($0.rpc)\($0.signature)\($0.hash)") }
+        }
     }
 
     // MARK: Deploys
@@ -372,6 +551,7 @@ public final class Supervisor: Sendable {
             let path = manifest.services.flatMap(\.rpcs).first { $0.scriptHash == missing[0] }?.scriptPath ?? "?"
             return RPCReply.exception(RPCError(.deployRejected, "the deploy lacks the text of \(path) (\(missing[0].prefix(12)))"))
         }
+        if unattendedReason() != nil { return mend(manifest, texts: texts, peer: peer) }
         if let refusal = probe(manifest, texts: texts) {
             logger.warning("deploy from \(peer) rejected: \(refusal)")
             return RPCReply.exception(RPCError(.deployRejected, refusal))
@@ -411,6 +591,7 @@ public final class Supervisor: Sendable {
             return RPCReply.exception(RPCError(.deployRejected, "the deploy was stored but no worker confirmed the swap; the workers restart on it"))
         }
         try? store.storeGeneration(result.generation)
+        forgetRetiredStatistics(outside: manifest)
         logger.info("deploy from \(peer) applied: generation \(result.generation) in \(changed.count) worker\(changed.count == 1 ? "" : "s")")
         return result.envelope.encoded()
     }
@@ -418,8 +599,9 @@ public final class Supervisor: Sendable {
     /// Loads the deploy's new scripts in a process of their own first: one that crashes the
     /// interpreter as it loads (a segfault in an extension, `os._exit`) then costs that process,
     /// not a worker — nor the connection of the client waiting for the answer. Nil: they load.
-    private func probe(_ manifest: ServerManifest, texts: [String: String]) -> String? {
-        let running = (try? store.loadManifest()).flatMap { $0 }?.scriptHashes ?? []
+    /// `whole`: every script of the manifest, not only those the running state lacks.
+    private func probe(_ manifest: ServerManifest, texts: [String: String], whole: Bool = false) -> String? {
+        let running = whole ? [] : (try? store.loadManifest()).flatMap { $0 }?.scriptHashes ?? []
         var trial = manifest
         trial.services = manifest.services.compactMap { service in
             var service = service
@@ -432,6 +614,7 @@ public final class Supervisor: Sendable {
             spawned = try state.withLockedValue { state in
                 let spawned = try WorkerSpawner.spawn(arguments: options.workerArguments + ["--worker", "--probe"], listener: listener)
                 state.probe = DeployRound(number: 0, workers: [spawned.pid])
+                state.scoreboards[spawned.pid] = spawned.scoreboard
                 return spawned
             }
         } catch {
@@ -450,7 +633,7 @@ public final class Supervisor: Sendable {
         switch replies[spawned.pid] {
         case .prepared?, .swapped?: return nil
         case .failed(let message)?: return message
-        case .died(let how)?: return "loading the new scripts crashed the interpreter (the process that tried them was \(how)); the running generation keeps serving"
+        case .died(let how)?: return "loading the new scripts crashed the interpreter (the process that tried them \(how.replacingOccurrences(of: "killed by", with: "was killed by"))); \(whole ? "nothing changed" : "the running generation keeps serving")"
         case nil: return "the new scripts did not finish loading within 10 minutes"
         }
     }

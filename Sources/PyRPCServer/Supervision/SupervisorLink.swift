@@ -72,18 +72,26 @@ final class SupervisorLink: Sendable {
         }
     }
 
-    /// This process's part of STATS-RES.
-    private func snapshot() -> WorkerStats {
+    /// This process's part of STATS-RES; without latencies for the supervisor's heartbeat
+    /// (counters only, once a second: cheap).
+    private func snapshot(latencies: Bool = true) -> WorkerStats {
         let generation = core.registry.current
+        var rpcs = StatsReport.local(generation)
+        if !latencies { for index in rpcs.indices { rpcs[index].latencies = [] } }
         return WorkerStats(
             pid: getpid(), uptime: ServerCore.seconds(since: core.startedAt), residentBytes: WorkerWatchdog.residentBytes() ?? 0,
-            generation: generation.number, calls: core.callsFinished.load(ordering: .relaxed), rpcs: StatsReport.local(generation))
+            generation: generation.number, calls: core.callsFinished.load(ordering: .relaxed), rpcs: rpcs)
+    }
+
+    /// The worker stopped: everything it counted, for the supervisor to keep.
+    func sendFinalStatistics() {
+        channel.send(.stats(round: ControlMessage.heartbeat, snapshot: snapshot()))
     }
 
     private func handle(_ message: ControlMessage) {
         switch message {
         case .collectStats(let round):
-            channel.send(.stats(round: round, snapshot: snapshot()))
+            channel.send(.stats(round: round, snapshot: snapshot(latencies: round != ControlMessage.heartbeat)))
         case .answer(let request, let answer):
             let route = state.withLockedValue { $0.routes.removeValue(forKey: request) }
             route?.deliver(Array(answer.utf8))

@@ -7,7 +7,7 @@ import Glibc
 
 /// Starts worker processes: this same executable, started fresh with `posix_spawn` (never a
 /// `fork()` of a process with threads and an interpreter), with the shared listening socket
-/// as descriptor 3 and its end of a control socket pair as descriptor 4.
+/// as descriptor 3, its end of a control socket pair as descriptor 4 and its scoreboard as 5.
 enum WorkerSpawner {
     static let listenerDescriptor: Int32 = 3
     static let controlDescriptor: Int32 = 4
@@ -16,6 +16,8 @@ enum WorkerSpawner {
         let pid: pid_t
         /// The supervisor's end of the control socket pair.
         let control: Int32
+        /// What the worker's threads are running (`Scoreboard`); -1 if none could be made.
+        let scoreboard: Int32
     }
 
     /// `arguments` follow the executable's name; the worker finds its descriptors itself.
@@ -29,12 +31,15 @@ enum WorkerSpawner {
         let listenerCopy = fcntl(listener, F_DUPFD_CLOEXEC, controlDescriptor + 1)
         let controlCopy = fcntl(pair[1], F_DUPFD_CLOEXEC, controlDescriptor + 1)
         close(pair[1])
+        // Above 5 (dup2 onto 5 comes last, after the copies that may sit on 5 were read).
+        let scoreboard = Self.moveAbove(Scoreboard.descriptor, Scoreboard.create())
         defer {
             if listenerCopy >= 0 { close(listenerCopy) }
             if controlCopy >= 0 { close(controlCopy) }
         }
         guard listenerCopy >= 0, controlCopy >= 0 else {
             close(pair[0])
+            if scoreboard >= 0 { close(scoreboard) }
             throw SocketError("cannot pass descriptors to a worker", errno: errno)
         }
         var actions = posix_spawn_file_actions_t()
@@ -42,6 +47,7 @@ enum WorkerSpawner {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, listenerCopy, listenerDescriptor)
         posix_spawn_file_actions_adddup2(&actions, controlCopy, controlDescriptor)
+        if scoreboard >= 0 { posix_spawn_file_actions_adddup2(&actions, scoreboard, Scoreboard.descriptor) }
         // The worker starts with default signal handling and nothing blocked, whatever thread
         // of the supervisor starts it.
         var attributes = posix_spawnattr_t()
@@ -64,9 +70,18 @@ enum WorkerSpawner {
         let status = posix_spawn(&pid, Self.executable, &actions, &attributes, argv, environment)
         guard status == 0 else {
             close(pair[0])
+            if scoreboard >= 0 { close(scoreboard) }
             throw SocketError("cannot start a worker process", errno: status)
         }
-        return Spawned(pid: pid, control: pair[0])
+        return Spawned(pid: pid, control: pair[0], scoreboard: scoreboard)
+    }
+
+    /// `fd` moved to a descriptor above `floor` (close-on-exec), or -1.
+    private static func moveAbove(_ floor: Int32, _ fd: Int32) -> Int32 {
+        guard fd >= 0 else { return -1 }
+        let moved = fcntl(fd, F_DUPFD_CLOEXEC, floor + 1)
+        close(fd)
+        return moved
     }
 
     /// The supervisor's own binary, by its path (workers then show as `pyrpc` in `ps`); if it

@@ -1,0 +1,135 @@
+import CLinux
+import Foundation
+import PyRPCWire
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The supervisor's own answers while a crash loop leaves its server with no worker (the
+/// deployed state kills every worker as it loads: a script that segfaults at import once some
+/// file or package changed). Clients would otherwise wait in the listen queue for nothing, and
+/// neither `pyrpc stats` nor the `pyrpc deploy` that fixes the script could reach the server.
+/// So the supervisor then takes connections itself, runs no Python, and answers: STATS-REQ
+/// with the server's statistics (the crash loop, how the workers died), a deploy by applying it
+/// at once, anything else `Server Busy` saying why. Once a worker is ready it takes new
+/// connections again, and the desk closes its idle ones (the client reconnects to a worker).
+final class CrashLoopDesk: Sendable {
+    private let listener: Int32
+    /// Why no worker serves (the message for `Server Busy`); nil while a worker does.
+    private let unattended: @Sendable () -> String?
+    /// The answer to STATS-REQ, DEPLOY-MANIFEST or DEPLOY-SCRIPTS from a peer.
+    private let answerAdmin: @Sendable (Envelope, String) -> [UInt8]
+    private let stopped = Atomic<Bool>(false)
+    /// A message longer than this is refused (deploys carry whole scripts).
+    private static let maxMessageBytes = 64 << 20
+
+    init(listener: Int32, unattended: @escaping @Sendable () -> String?, answerAdmin: @escaping @Sendable (Envelope, String) -> [UInt8]) {
+        self.listener = listener
+        self.unattended = unattended
+        self.answerAdmin = answerAdmin
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            pyrpc_name_thread("crash-loop desk")
+            watch()
+        }
+        thread.start()
+    }
+
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+    }
+
+    private func watch() {
+        while !stopped.load(ordering: .relaxed) {
+            guard unattended() != nil else {
+                usleep(50_000)
+                continue
+            }
+            var ready = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 100) > 0, unattended() != nil else { continue }
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            // The listener is non-blocking: a worker that took the connection first leaves EAGAIN.
+            let fd = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept4(listener, $0, &length, Int32(SOCK_CLOEXEC.rawValue)) }
+            }
+            guard fd >= 0 else { continue }
+            let peer = Sockets.describe(storage).map { HostAddresses.normalize($0.ip) } ?? "?"
+            let connection = Thread { [self] in serve(fd, peer: peer) }
+            connection.start()
+        }
+    }
+
+    /// Answers the messages of one connection, in order, until the client closes it, it stays
+    /// idle for 30 s, or a worker serves again while it is idle.
+    private func serve(_ fd: Int32, peer: String) {
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var pending: [UInt8] = []
+        var idleSeconds = 0
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0 {
+                guard errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else { return }
+                idleSeconds += 1
+                if idleSeconds >= 30 || (pending.isEmpty && unattended() == nil) { return }
+                continue
+            }
+            idleSeconds = 0
+            if count == 0 {
+                // Half-closed: a last message without its newline is still answered (SPEC §2).
+                if !pending.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { send(answer(pending, peer: peer), to: fd) }
+                return
+            }
+            pending += chunk[..<count]
+            while let newline = pending.firstIndex(of: 0x0A) {
+                let line = Array(pending[..<newline])
+                pending.removeFirst(newline + 1)
+                if !line.isEmpty { send(answer(line, peer: peer), to: fd) }
+            }
+            if pending.count > Self.maxMessageBytes {
+                send(RPCReply.exception(.badRequest("message over \(Self.maxMessageBytes >> 20) MiB")), to: fd)
+                return
+            }
+        }
+    }
+
+    private func answer(_ line: [UInt8], peer: String) -> [UInt8] {
+        let envelope: Envelope
+        do throws(RPCError) {
+            envelope = try Envelope(message: try Self.parse(line))
+        } catch {
+            return RPCReply.exception(error)
+        }
+        switch envelope.header {
+        case Header.statsRequest, Header.deployManifest, Header.deployScripts:
+            return answerAdmin(envelope, peer)
+        default:
+            let reason = unattended() ?? "its workers are starting again; retry in a moment"
+            return RPCReply.exception(RPCError(.serverBusy, reason, id: envelope.value["id"]))
+        }
+    }
+
+    private static func parse(_ line: [UInt8]) throws(RPCError) -> JSONValue {
+        do {
+            return try JSONParser.parse(line)
+        } catch {
+            throw RPCError.badRequest("not JSON: \(error)")
+        }
+    }
+
+    private func send(_ bytes: [UInt8], to fd: Int32) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard written > 0 else { return }
+            offset += written
+        }
+    }
+}
