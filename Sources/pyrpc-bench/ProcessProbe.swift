@@ -65,6 +65,8 @@ enum ProcessProbe {
         process.waitUntilExit()
     }
 
+    static var onlineCores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
     /// The child processes of `pid`.
     static func children(_ pid: Int32) -> [Int32] {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []

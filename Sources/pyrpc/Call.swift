@@ -88,7 +88,12 @@ struct Call: AsyncParsableCommand {
             }
             return try report(answer)
         }
-        throw CLIExit.network(failures.joined(separator: "\n") + "\n(start the servers with `pyrpc up`)")
+        // The hint fits the failure: a server that is not running, or one that dropped the call.
+        let notRunning = failures.contains { $0.contains("cannot connect") }
+        let hint = notRunning
+            ? "(start the servers with `pyrpc up` or `pyrpc serve NAME`)"
+            : "(the server's log says why; a worker process that crashed during the call is replaced at once)"
+        throw CLIExit.network(failures.joined(separator: "\n") + "\n" + hint)
     }
 
     private func report(_ answer: Envelope) throws {

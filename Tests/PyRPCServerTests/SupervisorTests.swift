@@ -142,6 +142,10 @@ final class SupervisorTests: XCTestCase {
             }
             XCTAssertEqual(workers(of: supervisor.processIdentifier).count, 2, "\(rpc): workers after the replacement")
         }
+        // `pyrpc call` says what a dropped call may mean (not "start the servers").
+        let dropped = try CLIProcess.run(["call", "svc", "leave"], in: folder)
+        XCTAssertNotEqual(dropped.status, 0)
+        XCTAssertTrue(dropped.stderr.contains("closed the connection before answering") && dropped.stderr.contains("crashed during the call"), dropped.stderr)
     }
 
     func testDeployReachesEveryWorkerAllOrNothing() throws {
