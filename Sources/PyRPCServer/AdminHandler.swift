@@ -9,14 +9,14 @@ struct AdminHandler: Sendable {
     func answer(_ envelope: Envelope, from peer: String, core: ServerCore, route: ReplyRoute) -> [UInt8]? {
         switch envelope.header {
         case Header.listRequest:
-            return Envelope(header: Header.listResult, value: listing()).encoded()
+            return listing().envelope.encoded()
         case Header.statsRequest:
             // A worker process: the supervisor answers for all its workers.
             if let link = core.supervisor.withLockedValue({ $0 }) {
                 link.forwardStats(route: route)
                 return nil
             }
-            return Envelope(header: Header.statsResult, value: statistics()).encoded()
+            return statistics().envelope.encoded()
         case Header.deployManifest, Header.deployScripts:
             return core.deploy.answer(envelope, from: peer, route: route)
         default:
@@ -26,32 +26,19 @@ struct AdminHandler: Sendable {
         }
     }
 
-    private func listing() -> [String: JSONValue] {
+    private func listing() -> ListReply {
         let generation = registry.current
-        return [
-            "server": .string(serverName),
-            "generation": .int(generation.number),
-            "rpcs": .array(generation.overloads.map { overload in
-                .object([
-                    "service": .string(overload.service),
-                    "rpc": .string(overload.name),
-                    "args": .array(overload.signature.arguments.map { .string($0.description) }),
-                    "returns": .array(overload.signature.returns.map { .string($0.description) }),
-                    "hash": .string(overload.scriptHash),
-                    "path": .string(overload.scriptPath),
-                    "function": .string(overload.function.name),
-                ])
-            }),
-        ]
+        return ListReply(server: serverName, generation: generation.number, rpcs: generation.overloads.map { overload in
+            ListReply.Entry(
+                service: overload.service, rpc: overload.name, arguments: overload.argumentSpellings, returns: overload.returnSpellings,
+                hash: overload.scriptHash, path: overload.scriptPath, function: overload.function.name)
+        })
     }
 
-    private func statistics() -> [String: JSONValue] {
+    private func statistics() -> StatsReply {
         let generation = registry.current
-        return [
-            "server": .string(serverName),
-            "generation": .int(generation.number),
-            "uptime": .float(ServerCore.seconds(since: startedAt)),
-            "rpcs": StatsReport.entries([StatsReport.local(generation)]),
-        ]
+        return StatsReply(
+            server: serverName, generation: generation.number, uptime: ServerCore.seconds(since: startedAt),
+            rpcs: StatsReport.entries([StatsReport.local(generation)]))
     }
 }

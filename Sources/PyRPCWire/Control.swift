@@ -69,6 +69,34 @@ public struct DeployResult: Codable, Sendable, Equatable {
             "python": .string(python),
         ])
     }
+
+    public init(_ envelope: Envelope) throws(RPCError) {
+        let reader = FieldReader(.object(envelope.value), context: "DEPLOY-RES")
+        generation = try reader.int("generation")
+        added = try reader.int("added")
+        replaced = try reader.int("replaced")
+        removed = try reader.int("removed")
+        unchanged = try reader.int("unchanged")
+        changed = envelope.value["changed"] != .bool(false)
+        python = envelope.value["python"]?.stringValue ?? "unchanged"
+    }
+}
+
+/// The body of DEPLOY-NEED (SPEC §6): the scripts the server lacks, by hash.
+public struct DeployNeed: Sendable, Equatable {
+    public var missing: [String]
+
+    public init(missing: [String]) {
+        self.missing = missing
+    }
+
+    public var envelope: Envelope {
+        Envelope(header: Header.deployNeed, value: ["missing": .array(missing.map(JSONValue.string))])
+    }
+
+    public init(_ envelope: Envelope) throws(RPCError) {
+        missing = try FieldReader(.object(envelope.value), context: "DEPLOY-NEED").strings("missing")
+    }
 }
 
 /// One worker process's share of STATS-RES.
@@ -112,5 +140,44 @@ public struct RPCStats: Codable, Sendable, Equatable {
         self.errors = errors
         self.timeouts = timeouts
         self.latencies = latencies
+    }
+}
+
+/// DEPLOY-MANIFEST `{manifest, token}` and DEPLOY-SCRIPTS `{manifest, scripts, token}` (SPEC §6).
+public struct DeployRequest: Sendable, Equatable {
+    public var manifest: ServerManifest
+    /// Script texts by hash (none in DEPLOY-MANIFEST).
+    public var scripts: [String: String]
+    public var token: String?
+    /// DEPLOY-MANIFEST: the server may answer which scripts it lacks.
+    public var firstStep: Bool
+
+    public init(manifest: ServerManifest, scripts: [String: String] = [:], token: String?, firstStep: Bool) {
+        self.manifest = manifest
+        self.scripts = scripts
+        self.token = token
+        self.firstStep = firstStep
+    }
+
+    public var envelope: Envelope {
+        var value: [String: JSONValue] = ["manifest": manifest.json]
+        if let token { value["token"] = .string(token) }
+        if !firstStep { value["scripts"] = .object(scripts.mapValues(JSONValue.string)) }
+        return Envelope(header: firstStep ? Header.deployManifest : Header.deployScripts, value: value)
+    }
+
+    /// Reads a deploy message (its token is checked by the server, not here).
+    public init(_ envelope: Envelope) throws(RPCError) {
+        guard let json = envelope.value["manifest"] else { throw RPCError.badRequest("deploy without a 'manifest'") }
+        manifest = try ServerManifest(json: json)
+        scripts = [:]
+        if case .object(let bodies)? = envelope.value["scripts"] {
+            for (hash, text) in bodies {
+                guard case .string(let body) = text else { throw RPCError.badRequest("script \(hash) must be a string") }
+                scripts[hash] = body
+            }
+        }
+        token = envelope.value["token"]?.stringValue
+        firstStep = envelope.header == Header.deployManifest
     }
 }

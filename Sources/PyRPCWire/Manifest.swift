@@ -180,4 +180,23 @@ struct FieldReader {
         guard case .array(let items)? = value[key] else { throw .badRequest("\(context) needs a list '\(key)'") }
         return items
     }
+
+    func int(_ key: String) throws(RPCError) -> Int {
+        guard case .int(let number)? = value[key] else { throw .badRequest("\(context) needs an integer '\(key)'") }
+        return number
+    }
+
+    func number(_ key: String) throws(RPCError) -> Double {
+        guard let number = value[key]?.numberValue else { throw .badRequest("\(context) needs a number '\(key)'") }
+        return number
+    }
+
+    func strings(_ key: String) throws(RPCError) -> [String] {
+        var texts: [String] = []
+        for item in try array(key) {
+            guard case .string(let text) = item else { throw .badRequest("\(context) needs a list of strings '\(key)'") }
+            texts.append(text)
+        }
+        return texts
+    }
 }

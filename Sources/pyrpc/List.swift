@@ -14,8 +14,32 @@ struct AdminQuery: ParsableArguments {
 
     @OptionGroup var configOption: ConfigOption
 
+    /// Each server's answer read as `Reply` (LS-RES, STATS-RES); a server that is unreachable,
+    /// answers with an exception (a server whose workers crash as they start says why) or
+    /// sends something unreadable is printed as such and counted in `failures`.
+    func replies<Reply>(_ header: String, _ read: (Envelope) throws(RPCError) -> Reply) async throws -> (replies: [(name: String, reply: Reply)], failures: Int) {
+        var replies: [(String, Reply)] = []
+        var failures = 0
+        for (name, answer) in try await ask(header) {
+            switch answer {
+            case .failure(let error):
+                print("\(name): unreachable (\(error))")
+                failures += 1
+            case .success(let envelope):
+                do throws(RPCError) {
+                    if envelope.header == Header.rpcException { _ = try RPCReply.decode(envelope) }
+                    replies.append((name, try read(envelope)))
+                } catch {
+                    print("\(name): \(error)")
+                    failures += 1
+                }
+            }
+        }
+        return (replies, failures)
+    }
+
     /// (name, answer or error) per server.
-    func ask(_ header: String) async throws -> [(name: String, answer: Result<Envelope, RPCClientError>)] {
+    private func ask(_ header: String) async throws -> [(name: String, answer: Result<Envelope, RPCClientError>)] {
         var targets: [(name: String, host: String, port: Int)] = []
         if let to {
             let endpoint = try parseEndpoint(to)
@@ -57,26 +81,15 @@ struct List: AsyncParsableCommand {
     @OptionGroup var query: AdminQuery
 
     func run() async throws {
-        var unreachable = 0
-        for (name, answer) in try await query.ask(Header.listRequest) {
-            switch answer {
-            case .failure(let error):
-                print("\(name): unreachable (\(error))")
-                unreachable += 1
-            case .success(let envelope):
-                let generation = envelope.value["generation"].map { $0.jsonText } ?? "?"
-                let rpcs = envelope.value["rpcs"]?.arrayValue ?? []
-                print("\(name) (generation \(generation), \(rpcs.count) rpc\(rpcs.count == 1 ? "" : "s"))")
-                for rpc in rpcs {
-                    let args = (rpc["args"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ", ")
-                    let returns = (rpc["returns"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ", ")
-                    let hash = String((rpc["hash"]?.stringValue ?? "").prefix(12))
-                    let label = "\(rpc["service"]?.stringValue ?? "?").\(rpc["rpc"]?.stringValue ?? "?")"
-                    print("  \(label.padding(toLength: max(label.count, 18), withPad: " ", startingAt: 0))  (\(args)) -> (\(returns))  \(hash)")
-                }
+        let (replies, failures) = try await query.replies(Header.listRequest, ListReply.init)
+        for (name, listing) in replies {
+            print("\(name) (generation \(listing.generation), \(listing.rpcs.count) rpc\(listing.rpcs.count == 1 ? "" : "s"))")
+            for rpc in listing.rpcs {
+                let label = "\(rpc.service).\(rpc.rpc)"
+                print("  \(label.padding(toLength: max(label.count, 18), withPad: " ", startingAt: 0))  (\(rpc.arguments.joined(separator: ", "))) -> (\(rpc.returns.joined(separator: ", ")))  \(rpc.hash.prefix(12))")
             }
         }
-        if unreachable > 0 { throw CLIExit(code: 3) }
+        if failures > 0 { throw CLIExit(code: 3) }
     }
 }
 
@@ -88,59 +101,41 @@ struct Stats: AsyncParsableCommand {
     @OptionGroup var query: AdminQuery
 
     func run() async throws {
-        var unreachable = 0
-        for (name, answer) in try await query.ask(Header.statsRequest) {
-            switch answer {
-            case .failure(let error):
-                print("\(name): unreachable (\(error))")
-                unreachable += 1
-            case .success(let envelope):
-                let uptime = envelope.value["uptime"]?.numberValue ?? 0
-                let generation = envelope.value["generation"].map { $0.jsonText } ?? "?"
-                print("\(name): up \(Int(uptime)) s, generation \(generation)")
-                print("  rpc                 signature                       calls  errors  timeouts  p50 ms   p99 ms   hash")
-                for rpc in envelope.value["rpcs"]?.arrayValue ?? [] {
-                    let label = "\(rpc["service"]?.stringValue ?? "?").\(rpc["rpc"]?.stringValue ?? "?")"
-                    let columns = [
-                        pad(label, 19), pad(rpc["signature"]?.stringValue ?? "", 31),
-                        pad(rpc["calls"]?.jsonText ?? "0", 6), pad(rpc["errors"]?.jsonText ?? "0", 7),
-                        pad(rpc["timeouts"]?.jsonText ?? "0", 9),
-                        pad(rpc["p50_ms"]?.numberValue.map { String(format: "%.3f", $0) } ?? "-", 8),
-                        pad(rpc["p99_ms"]?.numberValue.map { String(format: "%.3f", $0) } ?? "-", 8),
-                        String((rpc["hash"]?.stringValue ?? "").prefix(12)),
-                    ]
-                    print("  " + columns.joined(separator: " "))
-                }
-                printProcesses(envelope)
+        let (replies, failures) = try await query.replies(Header.statsRequest, StatsReply.init)
+        for (name, stats) in replies {
+            print("\(name): up \(Int(stats.uptime)) s, generation \(stats.generation)")
+            print("  rpc                 signature                       calls  errors  timeouts  p50 ms   p99 ms   hash")
+            for rpc in stats.rpcs {
+                let columns = [
+                    pad("\(rpc.service).\(rpc.rpc)", 19), pad(rpc.signature, 31), pad("\(rpc.calls)", 6), pad("\(rpc.errors)", 7),
+                    pad("\(rpc.timeouts)", 9), pad(rpc.p50.map { String(format: "%.3f", $0) } ?? "-", 8),
+                    pad(rpc.p99.map { String(format: "%.3f", $0) } ?? "-", 8), String(rpc.hash.prefix(12)),
+                ]
+                print("  " + columns.joined(separator: " "))
             }
+            if let supervision = stats.supervision { printWorkers(supervision) }
         }
-        if unreachable > 0 { throw CLIExit(code: 3) }
+        if failures > 0 { throw CLIExit(code: 3) }
     }
 
     /// A server with worker processes (`serve --processes`): one line per worker, restarts,
     /// and why the latest workers left.
-    private func printProcesses(_ envelope: Envelope) {
-        guard let processes = envelope.value["processes"]?.arrayValue else { return }
-        let restarts = envelope.value["restarts"]?.jsonText ?? "0"
-        let loop = envelope.value["crash_loop"] == .bool(true) ? " — CRASH LOOP: workers die as they start" : ""
-        print("  \(processes.count) worker process\(processes.count == 1 ? "" : "es"), \(restarts) restart\(restarts == "1" ? "" : "s")\(loop)")
-        for worker in processes {
+    private func printWorkers(_ supervision: StatsReply.Supervision) {
+        let (workers, restarts) = (supervision.workers, supervision.restarts)
+        let loop = supervision.crashLoop ? " — CRASH LOOP: workers die as they start" : ""
+        print("  \(workers.count) worker process\(workers.count == 1 ? "" : "es"), \(restarts) restart\(restarts == 1 ? "" : "s")\(loop)")
+        for worker in workers {
             var columns = [
-                "worker " + pad(worker["worker"]?.jsonText ?? "?", 3),
-                "pid " + pad(worker["pid"]?.jsonText ?? "?", 8),
-                "up " + pad("\(Int(worker["uptime"]?.numberValue ?? 0)) s", 8),
-                "calls " + pad(worker["calls"]?.jsonText ?? "0", 9),
-                "rss " + pad(worker["rss_mb"]?.numberValue.map { String(format: "%.1f MiB", $0) } ?? "-", 11),
-                "generation " + pad(worker["generation"]?.jsonText ?? "?", 4),
-                "restarts " + (worker["restarts"]?.jsonText ?? "0"),
+                "worker " + pad(worker.place.map(String.init) ?? "?", 3), "pid " + pad("\(worker.pid)", 8),
+                "up " + pad("\(Int(worker.uptime)) s", 8), "calls " + pad("\(worker.calls)", 9),
+                "rss " + pad(String(format: "%.1f MiB", worker.residentMegabytes), 11),
+                "generation " + pad("\(worker.generation)", 4), "restarts \(worker.restarts)",
             ]
-            if let last = worker["last_exit"]?.stringValue { columns.append("(last: \(last))") }
-            if let leaving = worker["leaving"]?.stringValue { columns.append("— leaving: \(leaving)") }
+            if let last = worker.lastExit { columns.append("(last: \(last))") }
+            if let leaving = worker.leaving { columns.append("— leaving: \(leaving)") }
             print("    " + columns.joined(separator: " "))
         }
-        for exit in envelope.value["exits"]?.arrayValue ?? [] {
-            print("    left: \(exit.stringValue ?? "")")
-        }
+        for exit in supervision.exits { print("    left: \(exit)") }
     }
 
     private func pad(_ text: String, _ width: Int) -> String {

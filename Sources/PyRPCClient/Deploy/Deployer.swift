@@ -47,36 +47,41 @@ public enum Deployer {
             server: server.name, generation: 0, added: 0, replaced: 0, removed: 0, unchanged: 0,
             scriptBytesSent: 0, bytesSent: 0, roundTrips: 0)
 
-        var body: [String: JSONValue] = ["manifest": built.manifest.json]
-        if let token { body["token"] = .string(token) }
-        var answer = try await exchange(client, Envelope(header: Header.deployManifest, value: body), server: server.name, summary: &summary)
+        var request = DeployRequest(manifest: built.manifest, token: token, firstStep: true)
+        var answer = try await exchange(client, request.envelope, server: server.name, summary: &summary)
         if answer.header == Header.deployNeed {
-            let missing = (answer.value["missing"]?.arrayValue ?? []).compactMap(\.stringValue)
-            var scripts: [String: JSONValue] = [:]
-            for hash in missing {
+            let need: DeployNeed
+            do throws(RPCError) {
+                need = try DeployNeed(answer)
+            } catch {
+                throw DeployFailure(server: server.name, message: "unreadable DEPLOY-NEED: \(error)", isNetwork: false)
+            }
+            request.firstStep = false
+            for hash in need.missing {
                 guard let text = built.sources[hash] else {
                     throw DeployFailure(server: server.name, message: "the server asked for an unknown script \(hash.prefix(12))", isNetwork: false)
                 }
-                scripts[hash] = .string(text)
+                request.scripts[hash] = text
                 summary.scriptBytesSent += text.utf8.count
             }
-            body["scripts"] = .object(scripts)
-            answer = try await exchange(client, Envelope(header: Header.deployScripts, value: body), server: server.name, summary: &summary)
+            answer = try await exchange(client, request.envelope, server: server.name, summary: &summary)
         }
         guard answer.header == Header.deployResult else {
             throw DeployFailure(server: server.name, message: "unexpected answer \(answer.header)", isNetwork: false)
         }
-        func count(_ key: String) -> Int {
-            if case .int(let n)? = answer.value[key] { return n }
-            return 0
+        let result: DeployResult
+        do throws(RPCError) {
+            result = try DeployResult(answer)
+        } catch {
+            throw DeployFailure(server: server.name, message: "unreadable DEPLOY-RES: \(error)", isNetwork: false)
         }
-        summary.generation = count("generation")
-        summary.added = count("added")
-        summary.replaced = count("replaced")
-        summary.removed = count("removed")
-        summary.unchanged = count("unchanged")
-        if case .bool(let changed)? = answer.value["changed"] { summary.changed = changed }
-        if case .string(let python)? = answer.value["python"] { summary.python = python }
+        summary.generation = result.generation
+        summary.added = result.added
+        summary.replaced = result.replaced
+        summary.removed = result.removed
+        summary.unchanged = result.unchanged
+        summary.changed = result.changed
+        summary.python = result.python
         return summary
     }
 

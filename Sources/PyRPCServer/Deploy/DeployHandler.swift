@@ -27,7 +27,7 @@ struct DeployHandler: Sendable {
             logger.warning("unauthorized deploy from \(peer) refused: \(refusal)")
             return RPCReply.exception(RPCError(.deployRejected, refusal))
         }
-        let request: Request
+        let request: DeployRequest
         do throws(RPCError) {
             request = try Self.read(envelope, serverName: serverName)
         } catch {
@@ -46,30 +46,13 @@ struct DeployHandler: Sendable {
         return nil
     }
 
-    /// A DEPLOY-MANIFEST or DEPLOY-SCRIPTS, read.
-    struct Request {
-        let manifest: ServerManifest
-        /// Script texts by hash (none in DEPLOY-MANIFEST).
-        let scripts: [String: String]
-        /// DEPLOY-MANIFEST: the server may answer which scripts it lacks.
-        let firstStep: Bool
-    }
-
     /// Reads a deploy message for server `serverName` (its token already checked).
-    static func read(_ envelope: Envelope, serverName: String) throws(RPCError) -> Request {
-        guard let json = envelope.value["manifest"] else { throw RPCError.badRequest("deploy without a 'manifest'") }
-        let manifest = try ServerManifest(json: json)
-        guard manifest.server == serverName else {
-            throw RPCError(.deployRejected, "this is server \(serverName), but the manifest is for server \(manifest.server); check the ports in init.yaml")
+    static func read(_ envelope: Envelope, serverName: String) throws(RPCError) -> DeployRequest {
+        let request = try DeployRequest(envelope)
+        guard request.manifest.server == serverName else {
+            throw RPCError(.deployRejected, "this is server \(serverName), but the manifest is for server \(request.manifest.server); check the ports in init.yaml")
         }
-        var scripts: [String: String] = [:]
-        if case .object(let bodies)? = envelope.value["scripts"] {
-            for (hash, text) in bodies {
-                guard case .string(let body) = text else { throw RPCError.badRequest("script \(hash) must be a string") }
-                scripts[hash] = body
-            }
-        }
-        return Request(manifest: manifest, scripts: scripts, firstStep: envelope.header == Header.deployManifest)
+        return request
     }
 
     static func result(of report: DeployReport) -> DeployResult {
@@ -94,7 +77,7 @@ struct DeployHandler: Sendable {
             let missing = registry.missingScripts(manifest, stored: lookup)
             if !missing.isEmpty {
                 logger.info("deploy from \(peer): \(missing.count) script\(missing.count == 1 ? "" : "s") needed")
-                return Envelope(header: Header.deployNeed, value: ["missing": .array(missing.map(JSONValue.string))]).encoded()
+                return DeployNeed(missing: missing).envelope.encoded()
             }
         }
         do {

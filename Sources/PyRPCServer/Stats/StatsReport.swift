@@ -14,18 +14,13 @@ enum StatsReport {
 
     /// One entry per overload: counters summed over `processes`, percentiles over all their
     /// latencies together (averaging percentiles would be wrong).
-    static func entries(_ processes: [[RPCStats]]) -> JSONValue {
-        .array(merge(processes).map { stats in
-            var entry: [String: JSONValue] = [
-                "service": .string(stats.service), "rpc": .string(stats.rpc), "signature": .string(stats.signature),
-                "hash": .string(stats.hash), "calls": .int(stats.calls), "errors": .int(stats.errors),
-                "timeouts": .int(stats.timeouts),
-            ]
+    static func entries(_ processes: [[RPCStats]]) -> [StatsReply.RPC] {
+        merge(processes).map { stats in
             let (p50, p99) = CallStats.percentiles(stats.latencies)
-            if let p50 { entry["p50_ms"] = .float(p50) }
-            if let p99 { entry["p99_ms"] = .float(p99) }
-            return .object(entry)
-        })
+            return StatsReply.RPC(
+                service: stats.service, rpc: stats.rpc, signature: stats.signature, hash: stats.hash,
+                calls: stats.calls, errors: stats.errors, timeouts: stats.timeouts, p50: p50, p99: p99)
+        }
     }
 
     /// One `RPCStats` per overload (in first-seen order): counters summed, latencies joined,

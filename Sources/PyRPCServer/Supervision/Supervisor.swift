@@ -326,7 +326,7 @@ public final class Supervisor: Sendable {
             }
         case .statsRequest(let request):
             DispatchQueue.global().async { [self] in
-                let answer = statistics().encoded()
+                let answer = statistics().envelope.encoded()
                 channel(of: pid)?.send(.answer(request: request, answer: String(decoding: answer, as: UTF8.self)))
             }
         case .stats(let number, let snapshot):
@@ -377,12 +377,12 @@ public final class Supervisor: Sendable {
 
     /// What the supervisor answers itself while no worker serves: statistics and deploys.
     func answerAdmin(_ envelope: Envelope, from peer: String) -> [UInt8] {
-        if envelope.header == Header.statsRequest { return statistics().encoded() }
+        if envelope.header == Header.statsRequest { return statistics().envelope.encoded() }
         if let refusal = DeployGuard(token: options.deployToken).check(token: envelope.value["token"]?.stringValue, peer: peer) {
             logger.warning("unauthorized deploy from \(peer) refused: \(refusal)")
             return RPCReply.exception(RPCError(.deployRejected, refusal))
         }
-        let request: DeployHandler.Request
+        let request: DeployRequest
         do throws(RPCError) {
             request = try DeployHandler.read(envelope, serverName: name)
         } catch {
@@ -471,7 +471,7 @@ public final class Supervisor: Sendable {
 
     /// STATS-RES for the whole server: each RPC's counters summed over the workers and its
     /// percentiles over all their latencies; then one entry per worker, restarts and recent exits.
-    private func statistics() -> Envelope {
+    private func statistics() -> StatsReply {
         let gathering = state.withLockedValue { state -> StatsGathering in
             // Workers being replaced still count (they finish their calls) until their socket closes.
             let ready = Set(state.workers.values.filter { $0.ready && !$0.controlClosed }.map(\.pid))
@@ -491,30 +491,22 @@ public final class Supervisor: Sendable {
         let snapshots = counted.sorted {
             (workers[$0.pid]?.slot ?? .max, $0.pid) < (workers[$1.pid]?.slot ?? .max, $1.pid)
         }
-        return Envelope(header: Header.statsResult, value: [
-            "server": .string(name),
-            "generation": .int(snapshots.map(\.generation).max() ?? 0),
-            "uptime": .float(ServerCore.seconds(since: startedAt)),
-            "rpcs": StatsReport.entries(snapshots.map(\.rpcs) + [retired]),
-            "processes": .array(snapshots.map { snapshot in
-                var entry: [String: JSONValue] = [
-                    "pid": .int(Int(snapshot.pid)), "uptime": .float(snapshot.uptime), "calls": .int(snapshot.calls),
-                    "rss_mb": .float(Double(snapshot.residentBytes) / 1_048_576), "generation": .int(snapshot.generation),
-                ]
-                if let worker = workers[snapshot.pid] {
-                    entry["worker"] = .int(worker.slot + 1)
-                    entry["restarts"] = .int(places[worker.slot]?.restarts ?? 0)
-                    if let last = places[worker.slot]?.lastExit { entry["last_exit"] = .string(last) }
-                    if let leaving = worker.leaving { entry["leaving"] = .string(leaving) }
-                }
-                return .object(entry)
-            }),
-            "restarts": .int(restarts),
-            "crash_loop": .bool(crashes >= 3),
-            "exits": .array(exits.map { exit in
-                .string("worker \(exit.pid) \(exit.how), \(Int(ServerCore.seconds(since: exit.at))) s ago")
-            }),
-        ])
+        let supervision = StatsReply.Supervision(
+            workers: snapshots.map { snapshot in
+                let worker = workers[snapshot.pid]
+                let place = worker.flatMap { places[$0.slot] }
+                return StatsReply.Worker(
+                    place: worker.map { $0.slot + 1 }, pid: Int(snapshot.pid), uptime: snapshot.uptime, calls: snapshot.calls,
+                    residentMegabytes: Double(snapshot.residentBytes) / 1_048_576, generation: snapshot.generation,
+                    restarts: place?.restarts ?? 0, lastExit: place?.lastExit, leaving: worker?.leaving)
+            },
+            restarts: restarts, crashLoop: crashes >= 3,
+            exits: exits.map { "worker \($0.pid) \($0.how), \(Int(ServerCore.seconds(since: $0.at))) s ago" })
+        // With no worker (a crash loop), the stored generation.
+        return StatsReply(
+            server: name, generation: snapshots.map(\.generation).max() ?? store.loadGeneration() ?? 0,
+            uptime: ServerCore.seconds(since: startedAt), rpcs: StatsReport.entries(snapshots.map(\.rpcs) + [retired]),
+            supervision: supervision)
     }
 
     /// Gone workers' counts of overloads a deploy replaced or removed go too, as a single
@@ -546,7 +538,7 @@ public final class Supervisor: Sendable {
         if !missing.isEmpty {
             if firstStep {
                 logger.info("deploy from \(peer): \(missing.count) script\(missing.count == 1 ? "" : "s") needed")
-                return Envelope(header: Header.deployNeed, value: ["missing": .array(missing.map(JSONValue.string))]).encoded()
+                return DeployNeed(missing: missing).envelope.encoded()
             }
             let path = manifest.services.flatMap(\.rpcs).first { $0.scriptHash == missing[0] }?.scriptPath ?? "?"
             return RPCReply.exception(RPCError(.deployRejected, "the deploy lacks the text of \(path) (\(missing[0].prefix(12)))"))
