@@ -135,7 +135,8 @@ final class SupervisorTests: XCTestCase {
             // A sanitizer catches the segfault itself and exits (status 66 or 1) instead.
             XCTAssertTrue(log.contains("worker \(victimPID) \(sanitized ? "" : how)"), log)
             // The worker's scoreboard says which call it was running, even for os._exit.
-            XCTAssertTrue(log.contains("worker \(victimPID) \(sanitized ? "" : how + " ")while running svc.\(rpc)() -> (int) for "), log)
+            let exitLine = log.split(separator: "\n").first { $0.contains("worker \(victimPID) ") && !$0.contains(" ready ") } ?? ""
+            XCTAssertTrue(exitLine.contains("while running svc.\(rpc)() -> (int) for "), log)
             if rpc != "leave" {
                 // Python's traceback names the script that crashed the worker.
                 XCTAssertTrue(log.contains("Fatal Python error") && log.contains("\(rpc).py\", line"), log)
@@ -403,6 +404,9 @@ final class SupervisorTests: XCTestCase {
         XCTAssertEqual(stats["crash_loop"], .bool(true), stats.jsonText)
         let printed = try CLIProcess.run(["stats"], in: folder)
         XCTAssertTrue(printed.stdout.contains("CRASH LOOP"), printed.stdout + printed.stderr)
+        let listing = try CLIProcess.run(["ls"], in: folder)
+        XCTAssertEqual(listing.status, 3)
+        XCTAssertTrue(listing.stdout.contains("s1: Server Busy: server s1 has no worker running"), listing.stdout)
 
         // A fix that still crashes on import is refused by its trial load; nothing changes.
         try writeFiles(["fragile.py": fragile(2, true)], in: folder)
