@@ -157,7 +157,16 @@ extension RPCManifest {
         function = try reader.string("function")
         scriptHash = try reader.string("hash")
         scriptPath = try reader.string("path")
-        timeout = json["timeout"]?.numberValue
+        // A timeout that is not a positive finite number (1e999 reads as infinity) would not
+        // survive the manifest's round trip to disk: refused here, as init.yaml refuses it.
+        if let value = json["timeout"], value != .null {
+            guard let seconds = value.numberValue, seconds.isFinite, seconds > 0 else {
+                throw .badRequest("manifest rpc \(name): timeout must be a positive number of seconds")
+            }
+            timeout = seconds
+        } else {
+            timeout = nil
+        }
     }
 }
 

@@ -261,6 +261,17 @@ final class ManifestTests: XCTestCase {
         XCTAssertEqual(try ServerManifest(json: empty.json), empty)
     }
 
+    func testTimeoutsThatCannotRoundTripAreRefused() throws {
+        // 1e999 reads as infinity, which the manifest on disk could not hold (found by fuzzing).
+        for timeout in ["1e999", "-1", "0", "\"soon\""] {
+            let text = Self.sample.json.jsonText.replacingOccurrences(of: #""timeout":2.5"#, with: #""timeout":"# + timeout)
+            let json = try JSONParser.parse(text)
+            XCTAssertEqual(
+                rpcError { () throws(RPCError) in try ServerManifest(json: json) },
+                RPCError(.badRequest, "manifest rpc add: timeout must be a positive number of seconds"), timeout)
+        }
+    }
+
     func testScriptHashes() {
         XCTAssertEqual(Self.sample.scriptHashes, [ScriptHash.sha256("a")])
     }
