@@ -374,21 +374,53 @@ final class SupervisorTests: XCTestCase {
         XCTAssertEqual(up.terminationStatus, 0)
     }
 
+    private var marker: String { folder.appendingPathComponent("crash-at-import").path }
+
+    /// A script whose import kills the process (exit status 7) once `marker` exists.
+    private func fragile(_ version: Int, crashes: Bool) -> String {
+        "import os\n\n" + (crashes ? "if os.path.exists(\"\(marker)\"):\n    os._exit(7)\n\n" : "")
+            + "def fragile():\n    return \(version)\n"
+    }
+
+    /// Two workers serving `fragile` version 1, which crashes on import once `marker` exists.
+    private func serveFragile() throws -> Process {
+        try writeFiles(["fragile.py": fragile(1, crashes: true)], in: folder)
+        let supervisor = try serve(processes: 2)
+        try writeFiles(["init.yaml": oneServerNetwork(port: port, rpcs: [("fragile", "[]", "[int]", "fragile.py")])], in: folder)
+        XCTAssertEqual(try deploy().status, 0, log)
+        XCTAssertEqual(try call("fragile").returnValues, [.int(1)])
+        return supervisor
+    }
+
+    /// SIGHUP when the state on disk now crashes a fresh worker: the workers serving are kept
+    /// (replacing them would leave none), the log says why, and a later SIGHUP, once the cause
+    /// is gone, replaces them as usual.
+    func testASIGHUPWhoseSuccessorCannotStartKeepsTheWorkers() throws {
+        let supervisor = try serveFragile()
+        let before = workers(of: supervisor.processIdentifier)
+        XCTAssertTrue(FileManager.default.createFile(atPath: marker, contents: nil))
+        kill(supervisor.processIdentifier, SIGHUP)
+        XCTAssertTrue(wait { log.contains("is kept, and so are the others: its successor") }, log)
+        let successorExit = log.split(separator: "\n").first { $0.contains("before it took over; the worker it was to replace serves on") } ?? ""
+        XCTAssertTrue(successorExit.contains("exited with status 7 while loading \(folder.path)/fragile.py"), log)
+        for _ in 0..<20 { XCTAssertEqual(try call("fragile").returnValues, [.int(1)]) }
+        XCTAssertEqual(workers(of: supervisor.processIdentifier), before)
+        XCTAssertEqual(occurrences(of: "(replaced (SIGHUP))"), 0, log)
+
+        try FileManager.default.removeItem(atPath: marker)
+        kill(supervisor.processIdentifier, SIGHUP)
+        XCTAssertTrue(wait { occurrences(of: "(replaced (SIGHUP))") == 2 }, log)
+        XCTAssertTrue(wait { workers(of: supervisor.processIdentifier).count == 2 })
+        XCTAssertTrue(workers(of: supervisor.processIdentifier).isDisjoint(with: before))
+        XCTAssertEqual(try call("fragile").returnValues, [.int(1)])
+    }
+
     /// The deployed state kills every worker as it loads (here: once a file appears, as when a
     /// package or a data file a script reads changed): the supervisor answers for the server —
     /// calls get `Server Busy` saying why, `pyrpc stats` shows the crash loop — and a deploy
     /// that fixes the script is applied at once.
     func testACrashLoopAtStartIsReportedAndMendedByADeploy() throws {
-        let marker = folder.appendingPathComponent("crash-at-import").path
-        let fragile = { (version: Int, crashes: Bool) in
-            "import os\n\n" + (crashes ? "if os.path.exists(\"\(marker)\"):\n    os._exit(7)\n\n" : "")
-                + "def fragile():\n    return \(version)\n"
-        }
-        try writeFiles(["fragile.py": fragile(1, true)], in: folder)
-        let supervisor = try serve(processes: 2)
-        try writeFiles(["init.yaml": oneServerNetwork(port: port, rpcs: [("fragile", "[]", "[int]", "fragile.py")])], in: folder)
-        XCTAssertEqual(try deploy().status, 0, log)
-        XCTAssertEqual(try call("fragile").returnValues, [.int(1)])
+        let supervisor = try serveFragile()
 
         XCTAssertTrue(FileManager.default.createFile(atPath: marker, contents: nil))
         for pid in workers(of: supervisor.processIdentifier) { kill(pid, SIGKILL) }
@@ -409,14 +441,14 @@ final class SupervisorTests: XCTestCase {
         XCTAssertTrue(listing.stdout.contains("s1: Server Busy: server s1 has no worker running"), listing.stdout)
 
         // A fix that still crashes on import is refused by its trial load; nothing changes.
-        try writeFiles(["fragile.py": fragile(2, true)], in: folder)
+        try writeFiles(["fragile.py": fragile(2, crashes: true)], in: folder)
         let refused = try deploy()
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.stdout.contains("crashed the interpreter (the process that tried them exited with status 7 while loading"), refused.stdout + refused.stderr)
         XCTAssertEqual(try call("fragile")["value"]?["exception-type"], .string("Server Busy"))
 
         // The real fix: applied at once, answered when the workers serve it.
-        try writeFiles(["fragile.py": fragile(3, false)], in: folder)
+        try writeFiles(["fragile.py": fragile(3, crashes: false)], in: folder)
         let mended = try deploy()
         XCTAssertEqual(mended.status, 0, mended.stderr + log)
         XCTAssertTrue(mended.stdout.contains("generation 2"), mended.stdout)

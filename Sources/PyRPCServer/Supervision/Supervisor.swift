@@ -145,23 +145,50 @@ public final class Supervisor: Sendable {
     }
 
     /// SIGHUP: replaces the workers one by one, each only after its successor is ready, so no
-    /// call fails.
+    /// call fails. A successor that dies as it starts (the state on disk now crashes an
+    /// import: a package changed under the venv) ends the round: the workers serving keep
+    /// serving, as the next successor would die the same way.
     public func replaceWorkers() {
         coordination.async { [self] in
             let old = workerIDs
             logger.info("replacing \(old.count) worker\(old.count == 1 ? "" : "s") one by one (SIGHUP)")
             for pid in old {
-                let before = Set(workerIDs)
-                spawnWorker(place: state.withLockedValue { $0.workers[pid]?.slot })
-                let deadline = Date().addingTimeInterval(60)
-                while Date() < deadline, !state.withLockedValue({ state in
-                    state.stopping || state.workers.values.contains { $0.ready && !before.contains($0.pid) }
-                }) {
-                    usleep(10_000)
+                // Gone meanwhile (crashed, recycled): its replacement already runs fresh.
+                guard let place = state.withLockedValue({ $0.workers[pid].flatMap { $0.leaving == nil ? $0.slot : nil } }) else { continue }
+                guard let successor = spawnWorker(place: place) else { return }
+                switch waitUntilStarted(successor, timeout: 120) {
+                case .ready:
+                    retire(pid, because: "replaced (SIGHUP)")
+                case .died:
+                    logger.error("worker \(pid) is kept, and so are the others: its successor \(successor) died as it started (above); SIGHUP replaced no further worker")
+                    return
+                case .notYet:
+                    logger.error("worker \(pid) is kept, and so are the others: its successor \(successor) was not ready within 120 s and is killed")
+                    state.withLockedValue { $0.workers[successor]?.leaving = "not ready within 120 s of a SIGHUP" }
+                    kill(successor, SIGKILL)
+                    return
+                case .stopping:
+                    return
                 }
-                retire(pid, because: "replaced (SIGHUP)")
             }
         }
+    }
+
+    private enum StartOutcome { case ready, died, notYet, stopping }
+
+    /// Waits until the worker `pid` is ready, has died, or `timeout` seconds pass.
+    private func waitUntilStarted(_ pid: pid_t, timeout: Double) -> StartOutcome {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let outcome = state.withLockedValue { state -> StartOutcome? in
+                if state.stopping { return .stopping }
+                guard let worker = state.workers[pid] else { return .died }
+                return worker.ready ? .ready : nil
+            }
+            if let outcome { return outcome }
+            usleep(10_000)
+        }
+        return .notYet
     }
 
     /// Stops accepting, lets the workers finish their calls (up to the shutdown grace), and
@@ -194,8 +221,10 @@ public final class Supervisor: Sendable {
 
     // MARK: Workers
 
-    /// Starts a worker in `place`, or in the first place no worker fills.
-    private func spawnWorker(place: Int? = nil) {
+    /// Starts a worker in `place`, or in the first place no worker fills; its pid, or nil
+    /// when the server is stopping or the start failed (it is then tried again in 1 s).
+    @discardableResult
+    private func spawnWorker(place: Int? = nil) -> pid_t? {
         // Under the lock: the reaper cannot see the new pid exit before it is known here.
         let started: (pid_t, ControlChannel)? = state.withLockedValue { state in
             guard !state.stopping else { return nil }
@@ -213,8 +242,9 @@ public final class Supervisor: Sendable {
                 return nil
             }
         }
-        guard let (pid, channel) = started else { return }
+        guard let (pid, channel) = started else { return nil }
         follow(pid, channel)
+        return pid
     }
 
     /// Hands `pid`'s exit and its control messages to this supervisor.
@@ -292,6 +322,11 @@ public final class Supervisor: Sendable {
             return
         }
         if state.withLockedValue({ $0.stopping }) { return }
+        if liveWorkers >= options.processes {
+            // A SIGHUP successor that died while the worker it was to replace still serves.
+            logger.warning("worker \(pid) \(how) before it took over; the worker it was to replace serves on")
+            return
+        }
         let crashes = state.withLockedValue { $0.crashesInARow }
         guard let delay else {
             logger.warning("worker \(pid) \(how); it is replaced once the deploy in progress ends")
