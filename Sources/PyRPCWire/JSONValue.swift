@@ -41,6 +41,13 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// A timeout's value: a positive, finite number of seconds, or nil for anything else
+    /// (`1e999` parses as infinity, which no timer and no stored manifest can hold).
+    public var positiveSecondsValue: Double? {
+        guard let seconds = numberValue, seconds.isFinite, seconds > 0 else { return nil }
+        return seconds
+    }
+
     /// A short name of the JSON kind, for error messages.
     public var kindName: String {
         switch self {

@@ -157,10 +157,10 @@ extension RPCManifest {
         function = try reader.string("function")
         scriptHash = try reader.string("hash")
         scriptPath = try reader.string("path")
-        // A timeout that is not a positive finite number (1e999 reads as infinity) would not
-        // survive the manifest's round trip to disk: refused here, as init.yaml refuses it.
+        // Refused as init.yaml and RPC-REQ refuse it: anything else would not survive the
+        // manifest's round trip to disk.
         if let value = json["timeout"], value != .null {
-            guard let seconds = value.numberValue, seconds.isFinite, seconds > 0 else {
+            guard let seconds = value.positiveSecondsValue else {
                 throw .badRequest("manifest rpc \(name): timeout must be a positive number of seconds")
             }
             timeout = seconds

@@ -80,7 +80,7 @@ public struct RPCRequest: Sendable, Equatable {
         let returnTypes = try typeList("return-types")
         var timeout: Double?
         if let field = body["timeout"], field != .null {
-            guard let seconds = field.numberValue, seconds > 0, seconds.isFinite else {
+            guard let seconds = field.positiveSecondsValue else {
                 throw .badRequest("field 'timeout' must be a positive number of seconds", id: id)
             }
             timeout = seconds

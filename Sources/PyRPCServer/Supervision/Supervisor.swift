@@ -151,20 +151,21 @@ public final class Supervisor: Sendable {
     public func replaceWorkers() {
         coordination.async { [self] in
             let old = workerIDs
+            let patience = 120.0  // as long as the first workers may take to start
             logger.info("replacing \(old.count) worker\(old.count == 1 ? "" : "s") one by one (SIGHUP)")
             for pid in old {
                 // Gone meanwhile (crashed, recycled): its replacement already runs fresh.
                 guard let place = state.withLockedValue({ $0.workers[pid].flatMap { $0.leaving == nil ? $0.slot : nil } }) else { continue }
                 guard let successor = spawnWorker(place: place) else { return }
-                switch waitUntilStarted(successor, timeout: 120) {
+                switch waitUntilStarted(successor, timeout: patience) {
                 case .ready:
                     retire(pid, because: "replaced (SIGHUP)")
                 case .died:
                     logger.error("worker \(pid) is kept, and so are the others: its successor \(successor) died as it started (above); SIGHUP replaced no further worker")
                     return
                 case .notYet:
-                    logger.error("worker \(pid) is kept, and so are the others: its successor \(successor) was not ready within 120 s and is killed")
-                    state.withLockedValue { $0.workers[successor]?.leaving = "not ready within 120 s of a SIGHUP" }
+                    logger.error("worker \(pid) is kept, and so are the others: its successor \(successor) was not ready within \(Int(patience)) s and is killed")
+                    state.withLockedValue { $0.workers[successor]?.leaving = "not ready within \(Int(patience)) s of a SIGHUP" }
                     kill(successor, SIGKILL)
                     return
                 case .stopping:
