@@ -1,14 +1,24 @@
 import CPython
 #if canImport(Glibc)
-import Glibc
+@preconcurrency import Glibc
 #endif
 import FuzzSupport
 
 /// Python references leaked by our code do not show up in LeakSanitizer (the interpreter's
 /// memory is never freed, so libpython's allocations are suppressed). Instead: run the same
-/// input a few more times and watch `sys.getallocatedblocks()`; a leak grows it every time.
+/// input many more times and watch `sys.getallocatedblocks()`; a leak grows it every time.
+///
+/// Growth seen in a long fuzzing process can also come from what ran before: caches CPython
+/// fills lazily, a little per call, for a while (three false alarms in CI). So growth is only
+/// a suspicion until a fresh process, which has run nothing but this input, sees it too
+/// (`LeakConfirmation`): then it is a leak and the run fails; otherwise the input is printed
+/// and kept as `UNCONFIRMED` and fuzzing goes on. The verdict depends on the input alone.
 public enum LeakCheck {
     nonisolated(unsafe) static var counter = 0
+    static let checksEveryInput = getenv("PYRPC_FUZZ_LEAK_EVERY_INPUT") != nil
+    /// Set in the process that confirms a suspicion: its verdict is final.
+    static let isConfirming = getenv(LeakConfirmation.variable) != nil
+    static let injected = InjectedLeak.fromEnvironment()
 
     /// Blocks still allocated once cyclic garbage is collected: a value whose conversion
     /// raised leaves an exception, its traceback and frames in a cycle that only the
@@ -26,7 +36,33 @@ public enum LeakCheck {
     public static func run(input: UnsafeRawBufferPointer, _ body: () -> Void) {
         // Every 64th input: enough to catch a leak on a path the fuzzer keeps visiting.
         counter += 1
-        guard counter % 64 == 0 || getenv("PYRPC_FUZZ_LEAK_EVERY_INPUT") != nil else { return }
+        guard counter % 64 == 0 || checksEveryInput || isConfirming else { return }
+        let checked = withoutActuallyEscaping(body) { body -> String? in
+            let repeated = { body(); injected?.run(for: input) }
+            guard let growth = growth(repeated) else { return nil }
+            if getenv("PYRPC_FUZZ_LEAK_EXPLAIN") != nil { printError(GrowthExplanation.explain(repeated)) }
+            return growth
+        }
+        guard let growth = checked else { return }
+        let what = "Python blocks grew on every repeat of the same input (96 repeats later still: \(growth))"
+        if isConfirming {
+            mismatch("\(what): a reference leak, seen in a process that ran nothing but this input", input: input)
+        }
+        switch LeakConfirmation.check(input) {
+        case .confirmed(let report):
+            printError(report)
+            mismatch("\(what): a reference leak, confirmed in a fresh process", input: input)
+        case .notReproduced(let kept):
+            // Printed for the record (and kept in the corpus); not a finding.
+            let text = String(decoding: input.prefix(2000), as: UTF8.self)
+            printError("UNCONFIRMED: \(what) in this process, but not in a fresh one: growth that depends on what ran before, not a leak\ninput (\(input.count) bytes): \(text.debugDescription) base64 \(LeakConfirmation.base64(input))\(kept.map { ", kept as \($0)" } ?? "")\n")
+        case .failed(let why):
+            mismatch("\(what), and the fresh process that was to confirm it could not run: \(why)", input: input)
+        }
+    }
+
+    /// "settled → later" when the blocks kept growing; nil when they did not.
+    private static func growth(_ body: () -> Void) -> String? {
         // Warm up first: CPython 3.11 specializes code that ran 8 times (abc's
         // __instancecheck__, Decimal.__float__...), allocating caches once.
         for _ in 0..<16 { body() }
@@ -38,7 +74,7 @@ public enum LeakCheck {
             if now > previous { grew += 1 }
             previous = now
         }
-        guard grew == 3 else { return }
+        guard grew == 3 else { return nil }
         // Growth that stops is CPython filling caches, not a leak: `float(Fraction(0))` called
         // from C grows 2 blocks a call for about ten calls, then never again (found in CI;
         // the same from a bare C program on libpython). A leak grows on every repeat for ever.
@@ -46,8 +82,33 @@ public enum LeakCheck {
         let settled = blocks()
         for _ in 0..<32 { body() }
         let later = blocks()
-        if later - settled >= 16 {
-            mismatch("Python blocks grew on every repeat of the same input (96 repeats later still: \(settled) → \(later)): a reference leak", input: input)
+        return later - settled >= 16 ? "\(settled) → \(later)" : nil
+    }
+}
+
+/// A leak put in on purpose (`PYRPC_FUZZ_INJECT_LEAK`), so that `scripts/fuzz selftest` can
+/// show the check still catches one: `always` leaks a list on every repeat; `history` only
+/// while checking an input other than the first the process checked — growth that a fresh
+/// process, which checks nothing but the suspect input, does not reproduce.
+struct InjectedLeak {
+    let onlyWithHistory: Bool
+    nonisolated(unsafe) static var first: [UInt8]?
+
+    static func fromEnvironment() -> InjectedLeak? {
+        switch getenv("PYRPC_FUZZ_INJECT_LEAK").map({ String(cString: $0) }) {
+        case "always": return InjectedLeak(onlyWithHistory: false)
+        case "history": return InjectedLeak(onlyWithHistory: true)
+        default: return nil
         }
+    }
+
+    func run(for input: UnsafeRawBufferPointer) {
+        if onlyWithHistory {
+            // libFuzzer runs the empty input once before the files it is given.
+            guard !input.isEmpty else { return }
+            if Self.first == nil { Self.first = Array(input) }
+            guard Self.first != Array(input) else { return }
+        }
+        _ = PyList_New(0)  // never released
     }
 }

@@ -38,3 +38,8 @@ public func runFuzzer(
     var arguments = argv
     return LLVMFuzzerRunDriver(&count, &arguments, callback)
 }
+
+/// Writes `text` to standard error as it is.
+public func printError(_ text: String) {
+    fputs(text, stderr)
+}
