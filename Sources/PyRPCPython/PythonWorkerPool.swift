@@ -50,16 +50,13 @@ public final class PythonWorkerPool: @unchecked Sendable {
     /// Jobs taken so far; the monitor compares it between ticks to see the queue move
     /// (cheaper than reading the clock at every take).
     @exclusivity(unchecked) private var takes: UInt64 = 0
-    /// Monitor only: `takes` at the last tick, and when the queue last moved or was empty.
-    private var takesSeen: UInt64 = 0
-    private var lastProgress = ContinuousClock.now
-    private var lastStallWake = ContinuousClock.now
-    private var lastBusy = ContinuousClock.now
+    /// Monitor only: when the queue last moved, was busy, or stalled.
+    private var stalls = StallWatch()
     @exclusivity(unchecked) private var monitorTicking = false
 
     private let wakeups: [DispatchSemaphore]
-    private let monitor = NSCondition()
-    private var monitorWake = false
+    /// Rung by `submit` to wake the monitor from its idle sleep.
+    private let monitorBell = Doorbell()
     private let logger: Logger
 
     private struct RunningJob {
@@ -128,30 +125,6 @@ public final class PythonWorkerPool: @unchecked Sendable {
         signal(woken)
     }
 
-    /// Runs `body` on a worker with the GIL and returns its result (admin work, no deadline).
-    public func perform<T: Sendable>(_ body: @escaping @Sendable (borrowing GIL) -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            let accepted = submit(ClosureJob(deadline: nil, work: { gil in continuation.resume(returning: body(gil)) }), force: true)
-            if !accepted {
-                // Stopping: run it here rather than never answering.
-                continuation.resume(returning: PythonRuntime.shared.withGIL { body($0) })
-            }
-        }
-    }
-
-    /// Blocking variant of `perform`, for code that is not async (never call it on an event loop).
-    public func performBlocking<T: Sendable>(_ body: @escaping @Sendable (borrowing GIL) -> T) -> T {
-        let box = ResultBox<T>()
-        let done = DispatchSemaphore(value: 0)
-        let accepted = submit(ClosureJob(deadline: nil, work: { gil in
-            box.value = body(gil)
-            done.signal()
-        }), force: true)
-        if !accepted { return PythonRuntime.shared.withGIL { body($0) } }
-        done.wait()
-        return box.value!
-    }
-
     /// The jobs running now, each with how long it has run past its deadline (nil: not past),
     /// for the log when a stop finds calls that would not end.
     public var runningJobs: [(label: String, overdue: Duration?)] {
@@ -181,23 +154,6 @@ public final class PythonWorkerPool: @unchecked Sendable {
     }
 
     // MARK: Guests
-
-    /// A thread that is not one of the pool's workers but runs queued jobs itself: an I/O
-    /// thread that runs the calls it just read, so a quick call never changes threads.
-    /// Make it on the thread that will use it; `retire` it on the same thread.
-    public final class Guest: @unchecked Sendable {
-        fileprivate let slot: Int
-        fileprivate let ident: UInt
-        fileprivate let outer: PyGILState_STATE
-        fileprivate let threadState: UnsafeMutablePointer<PyThreadState>
-
-        fileprivate init(slot: Int) {
-            self.slot = slot
-            outer = PyGILState_Ensure()
-            ident = UInt(PyThread_get_thread_ident())
-            threadState = PyEval_SaveThread()!
-        }
-    }
 
     /// A guest for the calling thread, or nil when all `guestCapacity` slots are taken.
     public func makeGuest() -> Guest? {
@@ -361,9 +317,8 @@ public final class PythonWorkerPool: @unchecked Sendable {
     // MARK: Monitor
 
     /// While there is work it ticks every `stallDelay`: deadlines, stalled queues, `onTick`.
-    /// It keeps ticking for `linger` after the last job so that steady traffic never has to
-    /// wake it; idle, it sleeps until `submit` wakes it.
-    private static let linger: Duration = .milliseconds(50)
+    /// It keeps ticking for a while after the last job (`StallWatch.linger`) so that steady
+    /// traffic never has to wake it; idle, it sleeps until `submit` wakes it.
     private static let tickPause = timespec(
         tv_sec: Int(stallDelay.components.seconds), tv_nsec: Int(stallDelay.components.attoseconds / 1_000_000_000))
 
@@ -384,19 +339,9 @@ public final class PythonWorkerPool: @unchecked Sendable {
                     running[index]!.nextInterrupt = now + .seconds(1)
                 }
             }
-            if busy { lastBusy = now }
-            var stalled: Int?
-            // Jobs wait but none was taken lately: every awake worker is stuck in a blocking
-            // call or a long computation. Wake one more.
-            if queueHead == queue.count || takes != takesSeen {
-                takesSeen = takes
-                lastProgress = now
-            }
-            if queueHead < queue.count, now - lastProgress >= Self.stallDelay, now - lastStallWake >= Self.stallDelay, !parked.isEmpty {
-                lastStallWake = now
-                stalled = unparkLocked()
-            }
-            let tick = busy || now - lastBusy < Self.linger
+            let look = stalls.look(at: now, busy: busy, waiting: queueHead < queue.count, takes: takes, anyParked: !parked.isEmpty)
+            let stalled = look.wakeOne ? unparkLocked() : nil
+            let tick = look.keepTicking
             monitorTicking = tick
             condition.unlock()
             signal(stalled)
@@ -416,18 +361,12 @@ public final class PythonWorkerPool: @unchecked Sendable {
                 nanosleep(&pause, nil)
                 continue
             }
-            monitor.lock()
-            while !monitorWake { monitor.wait() }
-            monitorWake = false
-            monitor.unlock()
+            monitorBell.wait()
         }
     }
 
     private func wakeMonitor() {
-        monitor.lock()
-        monitorWake = true
-        monitor.signal()
-        monitor.unlock()
+        monitorBell.ring()
     }
 
     /// Raises RPCTimeout in worker `index` if it is still running `job`.
@@ -447,8 +386,4 @@ public final class PythonWorkerPool: @unchecked Sendable {
     private static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
-}
-
-private final class ResultBox<T>: @unchecked Sendable {
-    var value: T?
 }

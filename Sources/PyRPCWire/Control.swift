@@ -1,5 +1,6 @@
-/// Messages between a supervisor (`pyrpc serve --processes N`) and its worker processes: one
-/// JSON object per line on the Unix socket each worker inherits. Clients never see them.
+/// Messages between a supervisor (`pyrpc serve --processes N`) and its worker processes: typed
+/// values, one JSON object per line on the Unix socket each worker inherits. Clients never
+/// see them.
 ///
 /// A deploy that reaches any worker is coordinated by the supervisor, all or nothing:
 /// `deploy` → every worker `prepare`s (scripts compiled and run, functions checked) and answers
@@ -11,7 +12,7 @@ public enum ControlMessage: Codable, Sendable, Equatable {
     /// Listening, with the committed state loaded.
     case ready(pid: Int32, generation: Int)
     /// A client's DEPLOY-MANIFEST or DEPLOY-SCRIPTS, already checked for its token and server.
-    case deploy(request: Int, firstStep: Bool, manifest: String, scripts: [String: String], peer: String)
+    case deploy(request: Int, firstStep: Bool, manifest: ServerManifest, scripts: [String: String], peer: String)
     /// `error` nil: built and ready to swap.
     case prepared(round: Int, error: String?)
     /// Swapped in; or, sent instead of `prepared`, the manifest matched the running state.
@@ -25,10 +26,10 @@ public enum ControlMessage: Codable, Sendable, Equatable {
 
     // Supervisor → worker.
     /// The answer to a forwarded `request` (`deploy`, `statsRequest`): the encoded message
-    /// for the client (DEPLOY-NEED, DEPLOY-RES, STATS-RES or RPC-EX).
-    case answer(request: Int, answer: String)
+    /// for the client (DEPLOY-NEED, DEPLOY-RES, STATS-RES or RPC-EX), as it is to be sent.
+    case answer(request: Int, answer: [UInt8])
     case collectStats(round: Int)
-    case prepare(round: Int, manifest: String, scripts: [String: String])
+    case prepare(round: Int, manifest: ServerManifest, scripts: [String: String])
     case commit(round: Int)
     case abort(round: Int, reason: String)
 

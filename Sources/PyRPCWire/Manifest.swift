@@ -1,6 +1,6 @@
 /// What one server should serve: the desired state a deploy sends (SPEC §6). Scripts are
 /// named by the SHA-256 of their text, so a server can say which ones it lacks.
-public struct ServerManifest: Sendable, Equatable {
+public struct ServerManifest: Sendable, Equatable, Codable {
     public var server: String
     /// Every client declared in init.yaml with its address (for identification by name + IP).
     public var clients: [ClientAddress]
@@ -27,7 +27,7 @@ public struct ServerManifest: Sendable, Equatable {
     }
 }
 
-public struct ClientAddress: Sendable, Equatable {
+public struct ClientAddress: Sendable, Equatable, Codable {
     public var name: String
     public var host: String
 
@@ -37,7 +37,7 @@ public struct ClientAddress: Sendable, Equatable {
     }
 }
 
-public struct ServiceManifest: Sendable, Equatable {
+public struct ServiceManifest: Sendable, Equatable, Codable {
     public var name: String
     public var tenants: [String]
     public var rpcs: [RPCManifest]
@@ -50,7 +50,7 @@ public struct ServiceManifest: Sendable, Equatable {
 }
 
 /// One overload: (service, name, argument types) → script, function, limits.
-public struct RPCManifest: Sendable, Equatable {
+public struct RPCManifest: Sendable, Equatable, Codable {
     public var name: String
     public var signature: Signature
     public var function: String

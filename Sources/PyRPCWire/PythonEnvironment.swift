@@ -1,7 +1,7 @@
 /// Where a server's scripts import third-party code from: a virtual environment whose
 /// `site-packages` goes on `sys.path`, and extra folders. Paths are absolute and name folders
 /// on the server machine (the venv is installed there; deploy does not copy it).
-public struct PythonEnvironment: Sendable, Equatable, CustomStringConvertible {
+public struct PythonEnvironment: Sendable, Equatable, Codable, CustomStringConvertible {
     public var venv: String?
     public var path: [String]
 

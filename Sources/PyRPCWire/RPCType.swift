@@ -5,7 +5,7 @@
 /// t.description   // "List[List[float]]"
 /// ```
 /// `list[T]` is accepted as an alias of `List[T]`; the canonical spelling is `List[T]`.
-public indirect enum RPCType: Sendable, Hashable, CustomStringConvertible {
+public indirect enum RPCType: Sendable, Hashable, Codable, CustomStringConvertible {
     case int
     case float
     case str

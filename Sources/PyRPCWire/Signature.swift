@@ -1,5 +1,5 @@
 /// The argument and return types of one overload, e.g. `(int, int) -> (int)`.
-public struct Signature: Sendable, Hashable, CustomStringConvertible {
+public struct Signature: Sendable, Hashable, Codable, CustomStringConvertible {
     public var arguments: [RPCType]
     public var returns: [RPCType]
 

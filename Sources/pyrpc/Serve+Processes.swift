@@ -10,11 +10,8 @@ import Glibc
 /// `pyrpc serve --processes N`: the supervisor, and the workers it starts (`--worker`).
 extension Serve {
     func runSupervisor(processes: Int, endpoint: (host: String, port: Int), options: ServerOptions, signals: TerminationSignals) async throws {
-        var settings = SupervisorOptions(stateDirectory: options.stateDirectory!)
-        settings.processes = processes
-        settings.shutdownGrace = options.shutdownGrace
-        settings.deployToken = options.deployToken
-        settings.workerArguments = Self.workerArguments(CommandLine.arguments)
+        let settings = supervisorOptions(
+            processes: processes, options: options, logLevel: flags.logLevel, workerArguments: Self.workerArguments(CommandLine.arguments))
         let supervisor = try startSupervisor(name: name, endpoint: endpoint, settings: settings)
         do {
             try await supervisor.waitUntilReady(processes)
@@ -37,10 +34,8 @@ extension Serve {
     func runWorker(options: ServerOptions, signals: TerminationSignals) async throws {
         Scoreboard.attach()
         var options = options
-        options.supervised = true
-        options.siblingWorkers = siblingWorkers
         if probe { options.stateDirectory = nil }
-        let server = try makeServer(name: name, options: options)
+        let server = try makeServer(name: name, options: options, role: .worker(siblings: siblingWorkers))
         server.writeCrashTracebacks(to: LogFile.descriptor)
         do {
             try await server.useStartEnvironment()
@@ -76,22 +71,4 @@ extension Serve {
         }
         return result
     }
-}
-
-/// A supervisor for server `name`, listening and starting its workers; listen errors are
-/// network errors (exit 3) with a hint.
-func startSupervisor(name: String, endpoint: (host: String, port: Int), settings: SupervisorOptions) throws -> Supervisor {
-    let supervisor: Supervisor
-    do {
-        var logger = Logger(label: "pyrpc.supervisor")
-        logger[metadataKey: "server"] = .string(name)
-        supervisor = try Supervisor(name: name, host: endpoint.host, port: endpoint.port, options: settings, logger: logger)
-    } catch let error as SocketError {
-        let hint = "\(error)".contains("in use") ? " (is another pyrpc already running? stop it or change the port in init.yaml)" : ""
-        throw CLIExit.network("server \(name) cannot listen on \(formatEndpoint(endpoint.host, endpoint.port)): \(error)\(hint)")
-    } catch {
-        throw CLIExit.usage("server \(name): \(error)")
-    }
-    supervisor.start()
-    return supervisor
 }

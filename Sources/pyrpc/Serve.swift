@@ -49,7 +49,9 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        flags.bootstrapLogging()
+        // A worker takes its options from its supervisor, not from its flags.
+        let settings = worker ? try WorkerSettings.take() : nil
+        flags.bootstrapLogging(level: settings?.logLevel)
         let signals = TerminationSignals(hangUps: processCount != nil && !worker)
         let network = try configOption.load(required: listen == nil)
         let node = network?.server(named: name)
@@ -58,9 +60,10 @@ struct Serve: AsyncParsableCommand {
             throw CLIExit.usage("\(network.file) declares no server '\(name)'; it declares \(known)")
         }
         let endpoint: (host: String, port: Int) = try listen.map(parseEndpoint) ?? (node!.host, node!.port)
-        var options = flags.options
+        var options = settings?.options ?? flags.options
         options.stateDirectory = stateDir ?? StateStore.defaultDirectory(server: name)
-        options.python = try flags.startEnvironment(network, server: name)
+        // Read again at each worker's start: SIGHUP's workers use init.yaml's `python:` as it is now.
+        options.python = try startEnvironment(network, server: name, venv: options.venv)
         if worker { return try await runWorker(options: options, signals: signals) }
         if let processCount {
             return try await runSupervisor(processes: processCount, endpoint: endpoint, options: options, signals: signals)

@@ -43,12 +43,12 @@ struct Up: AsyncParsableCommand {
         var supervisors: [Supervisor] = []
         do {
             for node in network.servers {
-                _ = try flags.startEnvironment(network, server: node.name)  // folder errors now, at their line
-                var settings = SupervisorOptions(stateDirectory: ServerFlags.absolute(stateDirectory(node.name)))
-                settings.processes = count
-                settings.shutdownGrace = flags.shutdownGrace
-                settings.deployToken = flags.options.deployToken
-                settings.workerArguments = ["serve", node.name, "--config", ServerFlags.absolute(config), "--state-dir", settings.stateDirectory] + flags.arguments
+                var options = flags.options
+                options.stateDirectory = absolutePath(stateDirectory(node.name))
+                options.python = try startEnvironment(network, server: node.name, venv: options.venv)  // folder errors now, at their line
+                let settings = supervisorOptions(
+                    processes: count, options: options, logLevel: flags.logLevel,
+                    workerArguments: ["serve", node.name, "--config", absolutePath(config), "--state-dir", options.stateDirectory!])
                 supervisors.append(try startSupervisor(name: node.name, endpoint: (node.host, node.port), settings: settings))
             }
             for supervisor in supervisors {
@@ -77,7 +77,7 @@ struct Up: AsyncParsableCommand {
             for node in network.servers {
                 var options = flags.options
                 options.stateDirectory = stateDirectory(node.name)
-                options.python = try flags.startEnvironment(network, server: node.name)
+                options.python = try startEnvironment(network, server: node.name, venv: options.venv)
                 if let environment = options.python, !environment.isEmpty { environments.insert(environment.description) }
                 let server = try makeServer(name: node.name, options: options)
                 servers.append(server)

@@ -17,16 +17,16 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
     let rawArguments: [UInt8]?
     let id: JSONValue?
     let peer: String
-    let route: ReplyRoute
+    let sink: any ReplySink
     let core: ServerCore
     let started: ContinuousClock.Instant
 
-    init(call: Dispatcher.Call, rawArguments: [UInt8]?, id: JSONValue?, peer: String, route: ReplyRoute, core: ServerCore) {
+    init(call: Dispatcher.Call, rawArguments: [UInt8]?, id: JSONValue?, peer: String, sink: any ReplySink, core: ServerCore) {
         self.call = call
         self.rawArguments = rawArguments
         self.id = id
         self.peer = peer
-        self.route = route
+        self.sink = sink
         self.core = core
         let started = ContinuousClock.now
         self.started = started
@@ -82,7 +82,7 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
             overload.stats.record(.timeout, seconds: seconds)
             logger.info("\(overload.label) by \(call.caller)@\(peer): Timeout after \(ServerCore.milliseconds(seconds)) ms")
         }
-        route.deliver(reply)
+        sink.deliver(reply)
     }
 
     /// The deadline passed first (the job is claimed): answers Timeout while the pool
@@ -91,7 +91,7 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
         let seconds = ServerCore.seconds(since: started)
         overload.stats.record(.timeout, seconds: seconds)
         logger.warning("\(overload.label) by \(call.caller)@\(peer): Timeout after \(ServerCore.milliseconds(seconds)) ms (limit \(call.timeout) s); interrupting it")
-        route.deliver(RPCReply.exception(ServerCore.timeoutError(label: rpcName, timeout: call.timeout, id: id)))
+        sink.deliver(RPCReply.exception(ServerCore.timeoutError(label: rpcName, timeout: call.timeout, id: id)))
     }
 
     override var label: String { "\(overload.label) by \(call.caller)@\(peer)" }

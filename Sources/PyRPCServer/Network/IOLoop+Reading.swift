@@ -6,12 +6,13 @@ import NIOCore
 
 /// Taking bytes in: accepting connections, reading, framing messages a turn at a time.
 extension IOLoop {
-    func acceptConnections(from listener: Int32) {
+    /// `all`: every connection waiting, whoever shares the listener.
+    func acceptConnections(from listener: Int32, all: Bool = false) {
         assertLeads()
         // A worker process sharing the listener with others takes one connection per wake-up,
         // so that a burst of connections spreads over the workers instead of all going to
         // whichever woke first (the listener stays readable while more wait).
-        for _ in 0..<(core.options.siblingWorkers > 0 ? 1 : 64) {
+        for _ in 0..<(all ? Int.max : core.role.siblings > 0 ? 1 : 64) {
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let accepted = withUnsafeMutablePointer(to: &storage) {
@@ -41,7 +42,7 @@ extension IOLoop {
             pyrpc_fd_mark(fd)
             serial = (serial + 1) & 0x7fff_ffff
             let connection = Connection(
-                id: serial << 32 | UInt64(UInt32(bitPattern: fd)), fd: fd, peer: peer, memo: peers.takeMemo(for: peer, generation: core.registry.current.number),
+                id: serial << 32 | UInt64(UInt32(bitPattern: fd)), fd: fd, peer: peer, memo: peers.takeMemo(for: peer, generation: core.memoEpoch),
                 maxMessageBytes: core.options.maxMessageBytes, epoch: idle.epoch)
             let slot = Int(fd)
             if slot >= connections.count { connections += repeatElement(nil, count: slot + 1 - connections.count) }
@@ -160,7 +161,7 @@ extension IOLoop {
         assertLeads()
         let sequence = connection.nextSequence()
         let route = ReplyRoute(loop: self, connection: connection.id, sequence: sequence)
-        if let reply = core.answer(frame, from: connection.peer, route: route, memo: connection.memo) {
+        if let reply = core.answer(frame, from: connection.peer, sink: route, memo: connection.memo) {
             deliver(reply, sequence: sequence, to: connection)
         }
     }

@@ -113,10 +113,16 @@ final class IOLoop: @unchecked Sendable {
     /// Stops accepting: the listeners leave the epoll set. (The server also shuts them down,
     /// so new connections are refused, and closes them only after the loops stopped, so their
     /// numbers cannot be reused while an event for them may still be in hand.)
+    ///
+    /// A listener shared with other workers is watched with EPOLLEXCLUSIVE: the kernel wakes
+    /// one waiter per new connection. If it woke this loop just before the listener left the
+    /// set, nobody else is woken for that connection, which would wait in the queue until the
+    /// next one arrives (a client waiting for its answer first: for ever). So the leader then
+    /// takes whatever waits, and serves it while the server finishes its calls.
     func stopAccepting() {
-        for fd in listenerFDs.withLockedValue({ fds in defer { fds = [] }; return fds }) {
-            _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
-        }
+        let listeners = listenerFDs.withLockedValue { fds in defer { fds = [] }; return fds }
+        for fd in listeners { _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil) }
+        if !listeners.isEmpty { mailbox.post(.takeWaiting(listeners: listeners)) }
     }
 
     /// Closes every connection and lets the threads end (threads running a call finish it
@@ -130,6 +136,8 @@ final class IOLoop: @unchecked Sendable {
             cleanUp()
         }
         let deadline = ContinuousClock.now + wait
+        // A poll: whichever thread leads next cleans up, and it signals nobody (stopping is
+        // rare; the leader's path stays free of it).
         while !leadership.isCleanedUp, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(5))
         }
@@ -241,6 +249,8 @@ final class IOLoop: @unchecked Sendable {
         case .reply(let id, let sequence, let bytes):
             // A connection closed meanwhile (the client went away) gets nothing.
             if let connection = connection(id) { deliver(bytes, sequence: sequence, to: connection) }
+        case .takeWaiting(let listeners):
+            for fd in listeners { acceptConnections(from: fd, all: true) }
         case .wake:
             break
         }

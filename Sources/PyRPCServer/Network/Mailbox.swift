@@ -4,9 +4,15 @@ import Glibc
 import CLinux
 import NIOConcurrencyHelpers
 
-/// Where the answer to one message goes: a connection of an I/O loop and the message's
-/// place in that connection's order. Any thread may deliver through it, once.
-struct ReplyRoute: Sendable {
+/// Where the answer to one message goes, for whoever computes it (a call, a deploy, the
+/// supervisor's statistics): they know this much of the network, nothing of its loops.
+/// Any thread may deliver, once.
+protocol ReplySink: Sendable {
+    func deliver(_ reply: [UInt8])
+}
+
+/// A connection of an I/O loop and the message's place in that connection's order.
+struct ReplyRoute: ReplySink {
     let loop: IOLoop
     let connection: UInt64
     let sequence: Int
@@ -20,6 +26,8 @@ struct ReplyRoute: Sendable {
 final class Mailbox: Sendable {
     enum Item: Sendable {
         case reply(connection: UInt64, sequence: Int, bytes: [UInt8])
+        /// Listeners just taken out of the epoll set: accept what waits on them (`IOLoop.stopAccepting`).
+        case takeWaiting(listeners: [Int32])
         /// Nothing to do but look around (the loop is stopping).
         case wake
     }

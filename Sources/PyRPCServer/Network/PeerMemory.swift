@@ -15,10 +15,10 @@ struct PeerMemory {
     private var lastAddress: Address?
     private var lastName = ""
     private var memos: [String: RequestMemo] = [:]
-    /// The generation the memories were left under. A memory holds its request's dispatch,
-    /// and that holds its generation: after a deploy they are dropped, so that clients that
-    /// never come back do not keep retired generations alive.
-    private var generation = -1
+    /// The generation the memories were left under (`ServerCore.memoEpoch`). A memory holds
+    /// its request's dispatch, and that holds its generation: after a deploy they are
+    /// dropped, so that clients that never come back do not keep retired generations alive.
+    private var epoch = -1
     /// Addresses remembered at most; past it the table starts over (a bound, not a cache
     /// policy: few servers see this many clients at once, and forgetting costs one parse).
     static let capacity = 256
@@ -49,9 +49,9 @@ struct PeerMemory {
     }
 
     private mutating func forgetIfDeployed(_ current: Int) {
-        guard current != generation else { return }
+        guard current != epoch else { return }
         memos.removeAll()
-        generation = current
+        epoch = current
     }
 
     /// An IPv4 or IPv6 address as two words to compare.

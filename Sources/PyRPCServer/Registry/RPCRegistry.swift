@@ -97,10 +97,7 @@ public final class RPCRegistry: Sendable {
             throw DeployError(message: "script \(hash.prefix(12)) does not match its SHA-256 (got \(ScriptHash.sha256(text).prefix(12))); it was corrupted in transit")
         }
         let missing = manifest.scriptHashes.filter { previous.scripts[$0] == nil && sources[$0] == nil }
-        if let hash = missing.first {
-            let path = manifest.services.flatMap(\.rpcs).first { $0.scriptHash == hash }?.scriptPath ?? "?"
-            throw DeployError(message: "the deploy lacks the text of \(path) (\(hash.prefix(12)))")
-        }
+        if let hash = missing.first { throw DeployError(message: DeployService.lacking(hash, in: manifest)) }
         if manifest == previous.manifest {
             // Nothing to swap: keeping the generation keeps the connections' remembered
             // dispatch decisions and the modules' state, and says "nothing changed".

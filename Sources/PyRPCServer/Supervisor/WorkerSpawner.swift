@@ -20,8 +20,9 @@ enum WorkerSpawner {
         let scoreboard: Int32
     }
 
-    /// `arguments` follow the executable's name; the worker finds its descriptors itself.
-    static func spawn(arguments: [String], listener: Int32) throws -> Spawned {
+    /// `arguments` follow the executable's name; `environment` is added to the supervisor's.
+    /// The worker finds its descriptors itself.
+    static func spawn(arguments: [String], environment extra: [String: String] = [:], listener: Int32) throws -> Spawned {
         var pair: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw SocketError("cannot create a control socket for a worker", errno: errno)
@@ -64,7 +65,7 @@ enum WorkerSpawner {
 
         let argv = ([CommandLine.arguments.first ?? "pyrpc"] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
-        let environment = Self.environment.map { strdup($0) } + [nil]
+        let environment = Self.environment.merging(extra) { $1 }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for pointer in environment { free(pointer) } }
         var pid: pid_t = 0
         let status = posix_spawn(&pid, Self.executable, &actions, &attributes, argv, environment)
@@ -97,10 +98,10 @@ enum WorkerSpawner {
     /// in a script logs Python's traceback (`writeCrashTracebacks`), which then hands the
     /// signal on; the backtracer, handed a crash in a process full of Python threads, at times
     /// never finished, leaving a dead worker that did not exit.
-    private static let environment: [String] = {
+    private static let environment: [String: String] = {
         var variables = ProcessInfo.processInfo.environment
         variables["SWIFT_BACKTRACE"] = "enable=no"
-        return variables.map { "\($0.key)=\($0.value)" }
+        return variables
     }()
 
     /// "killed by SIGSEGV", "exited with status 3".

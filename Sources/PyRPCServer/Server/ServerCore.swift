@@ -9,6 +9,7 @@ import Synchronization
 final class ServerCore: Sendable {
     let name: String
     let options: ServerOptions
+    let role: ServerRole
     let logger: Logger
     /// Whether the logger takes a line per successful call (debug): read once, not per call.
     let logsEveryCall: Bool
@@ -17,7 +18,7 @@ final class ServerCore: Sendable {
     let dispatcher: Dispatcher
     let startedAt = ContinuousClock.now
     let admin: AdminHandler
-    let deploy: DeployHandler
+    let deployService: DeployService
     let store: StateStore?
     /// Deploys run one at a time.
     let deploySerializer = AsyncSerializer()
@@ -29,9 +30,10 @@ final class ServerCore: Sendable {
     /// In a worker process (`pyrpc serve --processes N`): the link to its supervisor.
     let supervisor = NIOLockedValueBox<SupervisorLink?>(nil)
 
-    init(name: String, options: ServerOptions, logger: Logger) throws {
+    init(name: String, options: ServerOptions, role: ServerRole, logger: Logger) throws {
         self.name = name
         self.options = options
+        self.role = role
         self.logger = logger
         logsEveryCall = logger.logLevel <= .debug
         limits = ConnectionLimits(options: options, logger: logger)
@@ -42,20 +44,24 @@ final class ServerCore: Sendable {
             onTick: { loops.handOverIfStuck() })
         registry = RPCRegistry(serverName: name, venvOverride: options.venv, pool: pool, logger: logger)
         dispatcher = Dispatcher(serverName: name, options: options)
-        admin = AdminHandler(serverName: name, registry: registry, startedAt: startedAt)
-        deploy = DeployHandler(
-            serverName: name, registry: registry, store: store, guardian: DeployGuard(token: options.deployToken),
-            serializer: deploySerializer, logger: logger, supervisor: supervisor)
+        deployService = DeployService(serverName: name, store: store, guardian: DeployGuard(token: options.deployToken), logger: logger)
+        let deploy = DeployHandler(service: deployService, registry: registry, serializer: deploySerializer, supervisor: supervisor)
+        admin = AdminHandler(
+            serverName: name, registry: registry, startedAt: startedAt, deploy: deploy, supervisor: supervisor, logger: logger)
     }
 
+    /// When connections' remembered decisions (`RequestMemo`) go stale: the generation
+    /// number, which every deploy that changes anything moves.
+    var memoEpoch: Int { registry.current.number }
+
     /// Answers one framed message from `peer` (an IP address in text form): returns the
-    /// answer, or nil when it will be delivered through `route` later. `memo` is the
+    /// answer, or nil when it will be delivered through `sink` later. `memo` is the
     /// connection's memory of its last request.
-    func answer(_ frame: Frame, from peer: String, route: ReplyRoute, memo: RequestMemo? = nil) -> [UInt8]? {
+    func answer(_ frame: Frame, from peer: String, sink: any ReplySink, memo: RequestMemo? = nil) -> [UInt8]? {
         switch frame {
         case .oversize(let limit):
             logger.warning("bad request from \(peer): message over \(limit) bytes")
-            return RPCReply.exception(.badRequest("message larger than the server's limit of \(limit) bytes (see --max-message-bytes)"))
+            return RPCReply.exception(Self.tooLarge(limit: limit))
         case .message(let buffer):
             // The usual RPC-REQ: the last one again with other arguments, or read without a
             // value tree; anything else takes the general path.
@@ -63,21 +69,21 @@ final class ServerCore: Sendable {
                 if let memo, let template = memo.template, let match = template.match(bytes) {
                     // The call is counted on its generation before it is queued: a deploy
                     // that retires the generation now waits for it (see `Generation`).
-                    if let decided = memo.call, decided.generation === registry.current, decided.generation.beginCall() {
+                    if let decided = memo.decision.map({ unsafeDowncast($0, to: Dispatcher.Call.self) }), decided.generation === registry.current, decided.generation.beginCall() {
                         return .decided(decided, rawArguments: Array(UnsafeRawBufferPointer(rebasing: bytes[match.arguments])), id: match.id)
                     }
                     return .request(template.request(for: match, in: bytes))
                 }
                 guard let (request, template) = RequestTemplate.read(bytes) else { return nil }
                 memo?.template = template
-                memo?.call = nil
+                memo?.decision = nil
                 return .request(request)
             }
             switch fast {
             case .decided(let call, let rawArguments, let id):
-                return run(call, rawArguments: rawArguments, id: id, peer: peer, route: route)
+                return run(call, rawArguments: rawArguments, id: id, peer: peer, sink: sink)
             case .request(let request):
-                return self.call(request, from: peer, route: route, memo: memo)
+                return self.call(request, from: peer, sink: sink, memo: memo)
             case nil:
                 break
             }
@@ -108,13 +114,13 @@ final class ServerCore: Sendable {
             switch envelope.header {
             case Header.rpcRequest:
                 do {
-                    return call(try RPCRequest(body: envelope.value, rawArguments: rawArguments), from: peer, route: route)
+                    return call(try RPCRequest(body: envelope.value, rawArguments: rawArguments), from: peer, sink: sink)
                 } catch {
                     logger.warning("bad request from \(peer): \(error.message)")
                     return RPCReply.exception(error)
                 }
             default:
-                return admin.answer(envelope, from: peer, core: self, route: route)
+                return admin.answer(envelope, from: peer, sink: sink)
             }
         }
     }
@@ -126,7 +132,7 @@ final class ServerCore: Sendable {
         case request(RPCRequest)
     }
 
-    private func call(_ request: RPCRequest, from peer: String, route: ReplyRoute, memo: RequestMemo? = nil) -> [UInt8]? {
+    private func call(_ request: RPCRequest, from peer: String, sink: any ReplySink, memo: RequestMemo? = nil) -> [UInt8]? {
         // Entered before its functions are read, so that a deploy cannot release the
         // generation between the decision and the call.
         let generation = registry.enterCurrent()
@@ -146,14 +152,14 @@ final class ServerCore: Sendable {
             return RPCReply.exception(error)
         case .run(let call):
             // The connection's next request like this one reuses the decision.
-            if memo?.template != nil { memo?.call = call }
-            return run(call, rawArguments: request.rawArguments, id: request.id, peer: peer, route: route)
+            if memo?.template != nil { memo?.decision = call }
+            return run(call, rawArguments: request.rawArguments, id: request.id, peer: peer, sink: sink)
         }
     }
 
     /// Queues a call whose generation it has already entered (`beginCall`); the job ends it.
-    private func run(_ call: Dispatcher.Call, rawArguments: [UInt8]?, id: JSONValue?, peer: String, route: ReplyRoute) -> [UInt8]? {
-        let job = CallInFlight(call: call, rawArguments: rawArguments, id: id, peer: peer, route: route, core: self)
+    private func run(_ call: Dispatcher.Call, rawArguments: [UInt8]?, id: JSONValue?, peer: String, sink: any ReplySink) -> [UInt8]? {
+        let job = CallInFlight(call: call, rawArguments: rawArguments, id: id, peer: peer, sink: sink, core: self)
         guard pool.submit(job, wake: false) else {
             call.generation.endCall()
             if let rawArguments, let invalid = JSONParser.invalidity(of: rawArguments) {
@@ -174,6 +180,11 @@ final class ServerCore: Sendable {
     private static func invalidArguments(_ request: RPCRequest) -> RPCError? {
         guard let raw = request.rawArguments, let invalid = JSONParser.invalidity(of: raw) else { return nil }
         return .badRequest("not valid JSON: \(invalid)", id: request.id)
+    }
+
+    /// The answer to a message over `--max-message-bytes` (the line is skipped; the connection stays).
+    static func tooLarge(limit: Int) -> RPCError {
+        .badRequest("message larger than the server's limit of \(limit) bytes (see --max-message-bytes)")
     }
 
     static func timeoutError(label: String, timeout: Double, id: JSONValue?) -> RPCError {

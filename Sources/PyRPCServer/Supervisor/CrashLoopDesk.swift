@@ -1,5 +1,6 @@
 import CLinux
 import Foundation
+import NIOCore
 import PyRPCWire
 import Synchronization
 
@@ -15,18 +16,24 @@ import Glibc
 /// with the server's statistics (the crash loop, how the workers died), a deploy by applying it
 /// at once, anything else `Server Busy` saying why. Once a worker is ready it takes new
 /// connections again, and the desk closes its idle ones (the client reconnects to a worker).
+/// Messages are framed like the workers' (`LineFramer`, `--max-message-bytes`).
 final class CrashLoopDesk: Sendable {
     private let listener: Int32
+    private let maxMessageBytes: Int
+    private let workers: WorkerSet
     /// Why no worker serves (the message for `Server Busy`); nil while a worker does.
     private let unattended: @Sendable () -> String?
     /// The answer to STATS-REQ, DEPLOY-MANIFEST or DEPLOY-SCRIPTS from a peer.
     private let answerAdmin: @Sendable (Envelope, String) -> [UInt8]
     private let stopped = Atomic<Bool>(false)
-    /// A message longer than this is refused (deploys carry whole scripts).
-    private static let maxMessageBytes = 64 << 20
 
-    init(listener: Int32, unattended: @escaping @Sendable () -> String?, answerAdmin: @escaping @Sendable (Envelope, String) -> [UInt8]) {
+    init(
+        listener: Int32, maxMessageBytes: Int, workers: WorkerSet, unattended: @escaping @Sendable () -> String?,
+        answerAdmin: @escaping @Sendable (Envelope, String) -> [UInt8]
+    ) {
         self.listener = listener
+        self.maxMessageBytes = maxMessageBytes
+        self.workers = workers
         self.unattended = unattended
         self.answerAdmin = answerAdmin
     }
@@ -39,16 +46,17 @@ final class CrashLoopDesk: Sendable {
         thread.start()
     }
 
+    /// Ends the desk once the supervisor marks its workers stopping (which wakes `watch`).
     func stop() {
         stopped.store(true, ordering: .relaxed)
     }
 
     private func watch() {
         while !stopped.load(ordering: .relaxed) {
-            guard unattended() != nil else {
-                usleep(50_000)
-                continue
-            }
+            // Asleep until a crash loop leaves no worker ready (or the server stops).
+            _ = workers.wait(until: nil) { $0.unattended || $0.stopping ? true : nil }
+            if workers.stopping { return }
+            // Accepting while the loop lasts; the 100 ms bound re-checks that it still does.
             var ready = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
             guard poll(&ready, 1, 100) > 0, unattended() != nil else { continue }
             var storage = sockaddr_storage()
@@ -70,42 +78,43 @@ final class CrashLoopDesk: Sendable {
         defer { close(fd) }
         var timeout = timeval(tv_sec: 1, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var pending: [UInt8] = []
+        var framer = LineFramer(maxBytes: maxMessageBytes)
+        var buffer = ByteBuffer()
         var idleSeconds = 0
-        var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0 {
+            var received = 0
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 65536) { space in
+                received = recv(fd, space.baseAddress, space.count, 0)
+                return max(0, received)
+            }
+            if received < 0 {
                 guard errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else { return }
                 idleSeconds += 1
-                if idleSeconds >= 30 || (pending.isEmpty && unattended() == nil) { return }
+                if idleSeconds >= 30 || (buffer.readableBytes == 0 && unattended() == nil) { return }
                 continue
             }
             idleSeconds = 0
-            if count == 0 {
+            if received == 0 {
                 // Half-closed: a last message without its newline is still answered (SPEC §2).
-                if !pending.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { send(answer(pending, peer: peer), to: fd) }
+                for frame in framer.finish(&buffer) { send(answer(frame, peer: peer), to: fd) }
                 return
             }
-            pending += chunk[..<count]
-            while let newline = pending.firstIndex(of: 0x0A) {
-                let line = Array(pending[..<newline])
-                pending.removeFirst(newline + 1)
-                if !line.isEmpty { send(answer(line, peer: peer), to: fd) }
-            }
-            if pending.count > Self.maxMessageBytes {
-                send(RPCReply.exception(.badRequest("message over \(Self.maxMessageBytes >> 20) MiB")), to: fd)
-                return
-            }
+            while let frame = framer.next(from: &buffer) { send(answer(frame, peer: peer), to: fd) }
+            buffer.discardReadBytes()
         }
     }
 
-    private func answer(_ line: [UInt8], peer: String) -> [UInt8] {
+    private func answer(_ frame: Frame, peer: String) -> [UInt8] {
         let envelope: Envelope
-        do throws(RPCError) {
-            envelope = try Envelope(message: try Self.parse(line))
-        } catch {
-            return RPCReply.exception(error)
+        switch frame {
+        case .oversize(let limit):
+            return RPCReply.exception(ServerCore.tooLarge(limit: limit))
+        case .message(let line):
+            do throws(RPCError) {
+                envelope = try Envelope(message: try Self.parse(Array(line.readableBytesView)))
+            } catch {
+                return RPCReply.exception(error)
+            }
         }
         switch envelope.header {
         case Header.statsRequest, Header.deployManifest, Header.deployScripts:

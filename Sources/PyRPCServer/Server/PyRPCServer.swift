@@ -27,12 +27,12 @@ public final class PyRPCServer: Sendable {
     private let listeners = NIOLockedValueBox<[(fd: Int32, address: SocketAddress, shared: Bool)]>([])
 
     /// Fails only when the state directory cannot be created.
-    public init(name: String, options: ServerOptions = ServerOptions(), logger: Logger? = nil) throws {
+    public init(name: String, options: ServerOptions = ServerOptions(), role: ServerRole = .alone, logger: Logger? = nil) throws {
         ProcessGuard.start()
         var logger = logger ?? Logger(label: "pyrpc.server")
         logger[metadataKey: "server"] = .string(name)
         self.name = name
-        core = try ServerCore(name: name, options: options, logger: logger)
+        core = try ServerCore(name: name, options: options, role: role, logger: logger)
     }
 
     /// Loads the last deployed state from the state directory, if any. Returns the number of
@@ -41,7 +41,7 @@ public final class PyRPCServer: Sendable {
     public func restoreState() async throws(DeployError) -> Int {
         guard let store = core.store, let manifest = try store.loadManifest() else { return 0 }
         let report: DeployReport
-        if core.options.supervised {
+        if case .worker = core.role {
             // A worker: the supervisor wrote this state; take it as it is, with its number.
             report = try await core.registry.install(manifest, sources: [:], stored: { store.script($0) }, number: store.loadGeneration())
         } else {
@@ -132,17 +132,10 @@ public final class PyRPCServer: Sendable {
     /// `sources` maps SHA-256 → script text for scripts the server has not loaded.
     @discardableResult
     public func install(_ manifest: ServerManifest, sources: [String: String]) async throws(DeployError) -> DeployReport {
-        let registry = core.registry
-        let store = core.store
+        let (service, registry) = (core.deployService, core.registry)
         let result: Result<DeployReport, DeployError> = await core.deploySerializer.run {
             do throws(DeployError) {
-                let report = try await registry.install(manifest, sources: sources, stored: { store?.script($0) }) { manifest, sources throws(DeployError) in
-                    guard let store else { return }
-                    for (hash, text) in sources where manifest.scriptHashes.contains(hash) { try store.storeScript(hash, text) }
-                    try store.storeManifest(manifest)
-                }
-                store?.removeScripts(except: manifest.scriptHashes)
-                return .success(report)
+                return .success(try await service.install(manifest, sources: sources, into: registry))
             } catch {
                 return .failure(error)
             }
@@ -169,6 +162,7 @@ public final class PyRPCServer: Sendable {
         // way: it waits for a quiet moment (no call for 300 ms), so that request is answered too.
         let quietPeriod: Duration = listening.count > owned.count ? .milliseconds(300) : .zero
         var quietSince = ContinuousClock.now
+        // A poll: quiet is the absence of calls over a stretch of time, which no event marks.
         while ContinuousClock.now < deadline {
             // Calls past their deadline were answered Timeout: nobody waits for them any more.
             let answered = core.pool.runningJobs.filter { $0.overdue != nil }.count

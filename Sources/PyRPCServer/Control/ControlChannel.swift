@@ -1,6 +1,7 @@
 import CLinux
 import Foundation
 import NIOConcurrencyHelpers
+import NIOCore
 import PyRPCWire
 
 #if canImport(Glibc)
@@ -43,10 +44,15 @@ final class ControlChannel: Sendable {
     }
 }
 
-/// Reads a channel's messages, on the one thread that owns it.
+/// Reads a channel's messages, on the one thread that owns it, framed by the same
+/// `LineFramer` as the clients' wire.
 struct ControlReader {
     let channel: ControlChannel
-    private var buffer: [UInt8] = []
+    private var buffer = ByteBuffer()
+    private var framer = LineFramer(maxBytes: ControlReader.maxMessageBytes)
+    /// A deploy's scripts, JSON-escaped, travel in one message; a longer one only a
+    /// different pyrpc version would send.
+    static let maxMessageBytes = 1 << 30
 
     init(_ channel: ControlChannel) {
         self.channel = channel
@@ -56,16 +62,21 @@ struct ControlReader {
     /// only a different pyrpc version would).
     mutating func next() -> ControlMessage? {
         while true {
-            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = Data(buffer[..<newline])
-                buffer.removeSubrange(...newline)
-                return try? JSONDecoder().decode(ControlMessage.self, from: line)
+            switch framer.next(from: &buffer) {
+            case .message(let line)?:
+                return try? JSONDecoder().decode(ControlMessage.self, from: Data(line.readableBytesView))
+            case .oversize?:
+                return nil
+            case nil:
+                buffer.discardReadBytes()
+                var received = 0
+                buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 65536) { space in
+                    received = recv(channel.fd, space.baseAddress, space.count, 0)
+                    return max(0, received)
+                }
+                if received < 0, errno == EINTR { continue }
+                if received <= 0 { return nil }
             }
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            let count = chunk.withUnsafeMutableBytes { recv(channel.fd, $0.baseAddress, $0.count, 0) }
-            if count < 0, errno == EINTR { continue }
-            if count <= 0 { return nil }
-            buffer.append(contentsOf: chunk[..<count])
         }
     }
 }

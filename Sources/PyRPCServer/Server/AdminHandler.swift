@@ -1,27 +1,34 @@
+import Logging
+import NIOConcurrencyHelpers
 import PyRPCWire
 
-/// pyrpc's own messages on the RPC port: listing (LS-REQ) and statistics (STATS-REQ).
+/// pyrpc's own messages on the RPC port: listing (LS-REQ), statistics (STATS-REQ) and
+/// deploys (handed to `DeployHandler`).
 struct AdminHandler: Sendable {
     let serverName: String
     let registry: RPCRegistry
     let startedAt: ContinuousClock.Instant
+    let deploy: DeployHandler
+    /// Set in a worker process: its supervisor answers STATS-REQ for all its workers.
+    let supervisor: NIOLockedValueBox<SupervisorLink?>
+    let logger: Logger
 
-    func answer(_ envelope: Envelope, from peer: String, core: ServerCore, route: ReplyRoute) -> [UInt8]? {
+    func answer(_ envelope: Envelope, from peer: String, sink: any ReplySink) -> [UInt8]? {
         switch envelope.header {
         case Header.listRequest:
             return listing().envelope.encoded()
         case Header.statsRequest:
             // A worker process: the supervisor answers for all its workers.
-            if let link = core.supervisor.withLockedValue({ $0 }) {
-                link.forwardStats(route: route)
+            if let link = supervisor.withLockedValue({ $0 }) {
+                link.forwardStats(sink: sink)
                 return nil
             }
             return statistics().envelope.encoded()
         case Header.deployManifest, Header.deployScripts:
-            return core.deploy.answer(envelope, from: peer, route: route)
+            return deploy.answer(envelope, from: peer, sink: sink)
         default:
             let known = [Header.rpcRequest, Header.listRequest, Header.statsRequest, Header.deployManifest, Header.deployScripts].joined(separator: ", ")
-            core.logger.warning("bad request from \(peer): unknown header '\(envelope.header)'")
+            logger.warning("bad request from \(peer): unknown header '\(envelope.header)'")
             return RPCReply.exception(.badRequest("unknown header '\(envelope.header)'; expected one of \(known)", id: envelope.value["id"]))
         }
     }

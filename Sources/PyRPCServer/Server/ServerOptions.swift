@@ -1,7 +1,7 @@
 import PyRPCWire
 
 /// Limits and behaviour of one server, with the defaults of SPEC §8.
-public struct ServerOptions: Sendable {
+public struct ServerOptions: Sendable, Codable {
     /// Largest accepted message, in bytes. Larger ones get `Bad Request`.
     public var maxMessageBytes = 16 << 20
     /// A connection with no traffic and no call in flight for this long is closed (seconds).
@@ -43,14 +43,22 @@ public struct ServerOptions: Sendable {
     /// up to 10% more, at random) or past this resident size (`--max-rss`, MiB).
     public var maxRequests: Int?
     public var maxResidentMegabytes: Int?
-    /// A worker process under a supervisor (`pyrpc serve --processes N`): its state on disk is
-    /// written by the supervisor.
-    public var supervised = false
-    /// Other worker processes accepting on the same listener (`--processes` minus one).
-    public var siblingWorkers = 0
     /// I/O loops; nil sizes them by the cores this process may use (`EventLoops.count`).
     /// Set by tests, to run several loops on a machine with few cores.
     var ioLoops: Int?
 
     public init() {}
+}
+
+/// How a server runs: on its own, or as one of a supervisor's worker processes
+/// (`pyrpc serve --processes N`), whose state on disk the supervisor writes.
+public enum ServerRole: Sendable {
+    case alone
+    /// `siblings`: the other workers accepting on the same listener (`--processes` minus one).
+    case worker(siblings: Int)
+
+    var siblings: Int {
+        if case .worker(let siblings) = self { return siblings }
+        return 0
+    }
 }

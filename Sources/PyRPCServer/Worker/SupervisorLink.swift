@@ -16,8 +16,8 @@ final class SupervisorLink: Sendable {
     private let core: ServerCore
     private struct State {
         var nextRequest = 1
-        /// Forwarded deploys waiting for the supervisor's answer.
-        var routes: [Int: ReplyRoute] = [:]
+        /// Forwarded requests waiting for the supervisor's answer.
+        var sinks: [Int: any ReplySink] = [:]
         /// Prepared deploy rounds waiting for commit (nil) or abort (the reason).
         var decisions: [Int: CheckedContinuation<String?, Never>] = [:]
         /// Rounds aborted before this worker finished preparing them (another worker failed first).
@@ -46,28 +46,28 @@ final class SupervisorLink: Sendable {
         channel.send(message)
     }
 
-    /// Hands a client's deploy message to the supervisor; its answer goes to `route`.
-    func forward(_ manifest: ServerManifest, scripts: [String: String], firstStep: Bool, peer: String, route: ReplyRoute) {
-        guard let request = register(route) else {
-            return route.deliver(RPCReply.exception(RPCError(.deployRejected, "the server is stopping; deploy again once it has restarted")))
+    /// Hands a client's deploy (token and server checked) to the supervisor; its answer goes to `sink`.
+    func forward(_ deploy: DeployRequest, peer: String, sink: any ReplySink) {
+        guard let request = register(sink) else {
+            return sink.deliver(RPCReply.exception(RPCError(.deployRejected, "the server is stopping; deploy again once it has restarted")))
         }
-        channel.send(.deploy(request: request, firstStep: firstStep, manifest: manifest.json.jsonText, scripts: scripts, peer: peer))
+        channel.send(.deploy(request: request, firstStep: deploy.firstStep, manifest: deploy.manifest, scripts: deploy.scripts, peer: peer))
     }
 
     /// Hands a client's STATS-REQ to the supervisor, which gathers every worker's.
-    func forwardStats(route: ReplyRoute) {
-        guard let request = register(route) else {
-            return route.deliver(RPCReply.exception(RPCError(.serverBusy, "the server is stopping")))
+    func forwardStats(sink: any ReplySink) {
+        guard let request = register(sink) else {
+            return sink.deliver(RPCReply.exception(RPCError(.serverBusy, "the server is stopping")))
         }
         channel.send(.statsRequest(request: request))
     }
 
-    /// A number for a forwarded request, whose answer goes to `route`; nil once the supervisor is gone.
-    private func register(_ route: ReplyRoute) -> Int? {
+    /// A number for a forwarded request, whose answer goes to `sink`; nil once the supervisor is gone.
+    private func register(_ sink: any ReplySink) -> Int? {
         state.withLockedValue { state in
             guard !state.closed else { return nil }
             defer { state.nextRequest += 1 }
-            state.routes[state.nextRequest] = route
+            state.sinks[state.nextRequest] = sink
             return state.nextRequest
         }
     }
@@ -93,10 +93,10 @@ final class SupervisorLink: Sendable {
         case .collectStats(let round):
             channel.send(.stats(round: round, snapshot: snapshot(latencies: round != ControlMessage.heartbeat)))
         case .answer(let request, let answer):
-            let route = state.withLockedValue { $0.routes.removeValue(forKey: request) }
-            route?.deliver(Array(answer.utf8))
-        case .prepare(let round, let manifestText, let scripts):
-            prepare(round: round, manifestText: manifestText, scripts: scripts)
+            let sink = state.withLockedValue { $0.sinks.removeValue(forKey: request) }
+            sink?.deliver(answer)
+        case .prepare(let round, let manifest, let scripts):
+            prepare(round: round, manifest: manifest, scripts: scripts)
         case .commit(let round):
             decide(round, nil)
         case .abort(let round, let reason):
@@ -116,14 +116,7 @@ final class SupervisorLink: Sendable {
     }
 
     /// Builds the round's generation, says it is ready, and swaps it in on commit.
-    private func prepare(round: Int, manifestText: String, scripts: [String: String]) {
-        let manifest: ServerManifest
-        do {
-            manifest = try ServerManifest(json: try JSONParser.parse(manifestText))
-        } catch {
-            channel.send(.prepared(round: round, error: "unreadable manifest: \(error)"))
-            return
-        }
+    private func prepare(round: Int, manifest: ServerManifest, scripts: [String: String]) {
         let (core, channel, state) = (self.core, self.channel, self.state)
         Task {
             await core.deploySerializer.run {
@@ -142,7 +135,7 @@ final class SupervisorLink: Sendable {
                         if let abortReason { throw DeployError(message: abortReason) }
                     })
                     // An unchanged deploy never reaches `persist`: it answers `swapped` at once.
-                    channel.send(.swapped(round: round, result: DeployHandler.result(of: report)))
+                    channel.send(.swapped(round: round, result: DeployService.result(of: report)))
                 } catch {
                     // After an abort the supervisor has moved on and ignores this.
                     channel.send(.prepared(round: round, error: error.message))
@@ -153,13 +146,13 @@ final class SupervisorLink: Sendable {
 
     /// The supervisor is gone: forwarded deploys are refused, prepared ones discarded.
     private func closeDown() {
-        let (routes, decisions) = state.withLockedValue { state in
+        let (sinks, decisions) = state.withLockedValue { state in
             state.closed = true
-            defer { state.routes = [:]; state.decisions = [:] }
-            return (state.routes, state.decisions)
+            defer { state.sinks = [:]; state.decisions = [:] }
+            return (state.sinks, state.decisions)
         }
-        for route in routes.values {
-            route.deliver(RPCReply.exception(RPCError(.deployRejected, "the server's supervisor stopped during the deploy; deploy again once it has restarted")))
+        for sink in sinks.values {
+            sink.deliver(RPCReply.exception(RPCError(.deployRejected, "the server's supervisor stopped during the deploy; deploy again once it has restarted")))
         }
         for waiting in decisions.values { waiting.resume(returning: "the supervisor stopped") }
     }

@@ -35,6 +35,8 @@ final class WorkerWatchdog: Sendable {
     func start() {
         let thread = Thread { [self] in
             pyrpc_name_thread("watchdog")
+            // A timer, not an event: a call stuck past its deadline and a resident size are states
+            // to sample; a tenth of a second is finer than any grace or limit it enforces.
             while !retired.load(ordering: .relaxed) {
                 usleep(100_000)
                 if let reason = reasonToRetire() { retire(reason) }

@@ -1,0 +1,286 @@
+import CLinux
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import PyRPCWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `pyrpc serve NAME --processes N`: a small process that runs no Python. It owns the
+/// listening socket, the state directory and the deploy protocol, and keeps N worker
+/// processes — each a fresh start of this binary with its own interpreter — accepting on that
+/// one socket. A worker that dies is replaced at once (backing off when it keeps dying);
+/// connections the kernel queued meanwhile are taken by the others or by its successor.
+///
+/// This type is the lifecycle: start, stop, and what happens when a child exits or speaks.
+/// The rest is in parts of their own: `WorkerSet` (who runs, how they ended), `RollingRestart`
+/// (SIGHUP), `DeployCoordinator` (deploys in every worker, all or nothing), `StatsAggregator`
+/// (STATS-RES over the workers) and `CrashLoopDesk` (answers while no worker can).
+public final class Supervisor: Sendable {
+    public let name: String
+    public let address: SocketAddress
+    let options: SupervisorOptions
+    let logger: Logger
+    let workers = WorkerSet()
+    let launcher: WorkerLauncher
+    let stats: StatsAggregator
+    private let deploys: DeployCoordinator
+    private let heartbeat: Heartbeat
+    private let desk = NIOLockedValueBox<CrashLoopDesk?>(nil)
+    /// Deploys and SIGHUP replacements run here, one at a time; they may block.
+    private let coordination = DispatchQueue(label: "pyrpc.supervisor")
+
+    public init(name: String, host: String, port: Int, options: SupervisorOptions, logger: Logger) throws {
+        self.name = name
+        self.options = options
+        self.logger = logger
+        let store = try StateStore(directory: options.stateDirectory)
+        let (listener, address) = try Sockets.listen(host: host, port: port)
+        self.address = address
+        launcher = WorkerLauncher(
+            listener: listener, arguments: options.workerArguments, environment: options.workerEnvironment, processes: options.processes)
+        stats = StatsAggregator(name: name, workers: workers, store: store)
+        heartbeat = Heartbeat(workers: workers)
+        let service = DeployService(serverName: name, store: store, guardian: DeployGuard(token: options.deployToken), logger: logger)
+        deploys = DeployCoordinator(
+            name: name, processes: options.processes, service: service, store: store, workers: workers,
+            launcher: launcher, stats: stats, logger: logger)
+        deploys.startMissingWorkers = { [weak self] in self?.startMissingWorkers() }
+        deploys.follow = { [weak self] pid, channel, exited in self?.followTrial(pid, channel, exited: exited) }
+    }
+
+    /// Starts the workers; returns at once (they become ready on their own).
+    public func start() {
+        for _ in 0..<options.processes { spawnWorker() }
+        heartbeat.start()
+        let desk = CrashLoopDesk(
+            listener: launcher.listener, maxMessageBytes: options.maxMessageBytes, workers: workers,
+            unattended: { [weak self] in self?.unattendedReason() },
+            answerAdmin: { [weak self] envelope, peer in self?.answerAdmin(envelope, from: peer) ?? [] })
+        desk.start()
+        self.desk.withLockedValue { $0 = desk }
+        logger.info("server \(name) listening on \(PyRPCServer.describe(address)) with \(options.processes) worker process\(options.processes == 1 ? "" : "es")")
+        if let warning = DeployGuard.startWarning(hasToken: options.deployToken != nil, listeningOn: address) {
+            logger.warning("\(warning)")
+        }
+    }
+
+    /// Waits until `count` workers accept connections. Throws when the first workers fail
+    /// with a configuration error (a venv for another Python, an unreadable state directory):
+    /// replacing them would fail the same way for ever.
+    public func waitUntilReady(_ count: Int, timeout: Duration = .seconds(120)) async throws {
+        let deadline = Date() + Double(timeout.components.seconds)
+        let workers = self.workers
+        let outcome = await Blocking.run {
+            workers.wait(until: deadline) { contents -> Result<Void, DeployError>? in
+                if let failure = contents.startupFailure { return .failure(DeployError(message: failure)) }
+                return contents.readyCount >= count ? .success(()) : nil
+            }
+        }
+        guard let outcome else { throw DeployError(message: "the workers did not start within \(timeout)") }
+        try outcome.get()
+    }
+
+    /// SIGHUP: replaces the workers one by one (`RollingRestart`).
+    public func replaceWorkers() {
+        coordination.async { [self] in RollingRestart(supervisor: self).run() }
+    }
+
+    /// Stops accepting, lets the workers finish their calls (up to the shutdown grace), and
+    /// ends them all.
+    public func stop() async {
+        desk.withLockedValue { $0 }?.stop()
+        heartbeat.stop()
+        let pids = workers.change { contents -> [pid_t] in
+            contents.stopping = true
+            for pid in contents.workers.keys { contents.workers[pid]?.leaving = "stopping" }
+            return Array(contents.workers.keys)
+        }
+        for pid in pids { kill(pid, SIGTERM) }
+        let workers = self.workers
+        let (grace, logger) = (options.shutdownGrace, logger)
+        await Blocking.run {
+            if workers.wait(until: Date() + grace + 5, { $0.workers.isEmpty ? true : nil }) == nil {
+                for pid in workers.read({ Array($0.workers.keys) }) {
+                    logger.error("worker \(pid) did not stop within the shutdown grace; killing it")
+                    kill(pid, SIGKILL)
+                }
+                _ = workers.wait(until: Date() + 5) { $0.workers.isEmpty ? true : nil }
+            }
+        }
+        _ = shutdown(launcher.listener, Int32(SHUT_RDWR))
+        close(launcher.listener)
+        logger.info("server \(name) stopped")
+    }
+
+    // MARK: Workers
+
+    /// Starts a worker in `place`, or in the first place no worker fills; its pid, or nil
+    /// when the server is stopping or the start failed (it is then tried again in 1 s).
+    @discardableResult
+    func spawnWorker(place: Int? = nil) -> pid_t? {
+        // Under the lock: two starts cannot take the same place.
+        let started: (pid: pid_t, channel: ControlChannel)? = workers.change { contents in
+            guard !contents.stopping else { return nil }
+            let place = place ?? contents.freePlace
+            do {
+                let spawned = try launcher.spawnWorker()
+                contents.workers[spawned.pid] = WorkerSet.Worker(pid: spawned.pid, place: place, channel: spawned.channel)
+                return spawned
+            } catch {
+                logger.error("cannot start a worker: \(error); trying again in 1 s")
+                DispatchQueue.global().asyncAfter(deadline: .now() + 1) { [self] in spawnWorker(place: place) }
+                return nil
+            }
+        }
+        guard let (pid, channel) = started else { return nil }
+        launcher.follow(
+            pid, channel, received: { [self] message in handle(message, from: pid) },
+            closed: { [self] in
+                workers.change { $0.workers[pid]?.controlClosed = true }
+                stats.retire(pid)
+            },
+            exited: { [self] status in exited(pid, status: status) })
+        return pid
+    }
+
+    /// A deploy's trial process: its messages go to its round, its exit to `exited`.
+    private func followTrial(_ pid: pid_t, _ channel: ControlChannel, exited: @escaping @Sendable (String) -> Void) {
+        launcher.follow(
+            pid, channel, received: { [self] message in handle(message, from: pid) }, closed: {},
+            exited: { [launcher] status in exited(launcher.describeExit(of: pid, status: status)) })
+    }
+
+    /// Starts the workers that `--processes` lacks (after a deploy round, which held them back).
+    func startMissingWorkers() {
+        for _ in 0..<max(0, options.processes - workers.read { $0.live.count }) { spawnWorker() }
+    }
+
+    /// A replacement, unless the workers are already there (the end of a deploy round
+    /// started it before a backed-off replacement was due) or a deploy round will start it.
+    private func spawnIfShort() {
+        let short = workers.read { !$0.deploying && $0.live.count < options.processes }
+        if short { spawnWorker() }
+    }
+
+    /// Stops `pid` gracefully (it finishes its calls), without replacing it.
+    func retire(_ pid: pid_t, because reason: String) {
+        let known = workers.change { contents -> Bool in
+            guard contents.workers[pid] != nil else { return false }
+            contents.workers[pid]?.leaving = reason
+            return true
+        }
+        if known { kill(pid, SIGTERM) }
+    }
+
+    /// A worker exited: replaced unless it was stopped on purpose.
+    private func exited(_ pid: pid_t, status: Int32) {
+        let how = launcher.describeExit(of: pid, status: status)
+        let ended = workers.change { contents -> (worker: WorkerSet.Worker, delay: Double?)? in
+            guard let worker = contents.workers.removeValue(forKey: pid) else { return nil }
+            let why = worker.leaving.map { "\(how) (\($0))" } ?? how
+            defer { contents.history.ended(pid, why: why, place: contents.stopping ? nil : worker.place) }
+            if contents.stopping || worker.leaving != nil { return (worker, nil) }
+            if !contents.everReady, WorkerSpawner.exitCode(status: status) == 2 {
+                contents.startupFailure = "a worker could not start (\(how)); its error is above"
+                contents.stopping = true
+                return (worker, nil)
+            }
+            let servedLong = worker.readyAt.map { ContinuousClock.now - $0 >= .seconds(1) } ?? false
+            let delay = contents.history.crashed(servedLong: servedLong)
+            return (worker, contents.deploying ? nil : delay)
+        }
+        deploys.died(pid, how: how)
+        guard let (worker, delay) = ended else { return }
+        worker.channel.hangUp()
+        stats.forget(pid)
+        if let leaving = worker.leaving {
+            logger.info("worker \(pid) \(how) (\(leaving))")
+            return
+        }
+        let (stopping, live, crashes) = workers.read { ($0.stopping, $0.live.count, $0.history.crashesInARow) }
+        if stopping { return }
+        if live >= options.processes {
+            // A SIGHUP successor that died while the worker it was to replace still serves.
+            logger.warning("worker \(pid) \(how) before it took over; the worker it was to replace serves on")
+            return
+        }
+        guard let delay else {
+            logger.warning("worker \(pid) \(how); it is replaced once the deploy in progress ends")
+            return
+        }
+        if crashes >= 3 {
+            logger.error("worker \(pid) \(how): crash loop, \(crashes) crashes in a row; starting another in \(delay) s")
+        } else {
+            logger.warning("worker \(pid) \(how); starting another")
+        }
+        workers.change { $0.history.nextAttempt = .now + .milliseconds(Int64(delay * 1000)) }
+        if delay == 0 {
+            spawnIfShort()
+        } else {
+            DispatchQueue.global().asyncAfter(deadline: .now() + delay) { [self] in spawnIfShort() }
+        }
+    }
+
+    private func handle(_ message: ControlMessage, from pid: pid_t) {
+        switch message {
+        case .ready(_, let generation):
+            let known = workers.change { contents -> Bool in
+                guard contents.workers[pid] != nil else { return false }
+                contents.workers[pid]?.readyAt = .now
+                contents.everReady = true
+                return true
+            }
+            if known { logger.info("worker \(pid) ready (generation \(generation))") }
+        case .deploy(let request, let firstStep, let manifest, let scripts, let peer):
+            coordination.async { [self] in
+                let answer = deploys.deploy(DeployRequest(manifest: manifest, scripts: scripts, token: nil, firstStep: firstStep), peer: peer, unattended: unattendedReason() != nil)
+                workers.channel(of: pid)?.send(.answer(request: request, answer: answer))
+            }
+        case .statsRequest(let request):
+            DispatchQueue.global().async { [self] in
+                workers.channel(of: pid)?.send(.answer(request: request, answer: stats.statistics().envelope.encoded()))
+            }
+        case .stats(let number, let snapshot):
+            stats.record(snapshot, gathering: number, from: pid)
+        case .prepared(let number, let error):
+            deploys.record(error.map { .failed($0) } ?? .prepared, round: number, from: pid)
+        case .swapped(let number, let result):
+            deploys.record(.swapped(result), round: number, from: pid)
+        case .retiring(let reason):
+            logger.warning("worker \(pid) retires: \(reason); starting its successor")
+            retire(pid, because: reason)
+            spawnWorker()
+        case .answer, .prepare, .commit, .abort, .collectStats:
+            logger.warning("unexpected control message from worker \(pid): \(message)")
+        }
+    }
+
+    // MARK: A crash loop with no worker
+
+    /// Why no worker serves, while a crash loop leaves none ready (`CrashLoopDesk` then
+    /// answers clients); nil otherwise.
+    func unattendedReason() -> String? {
+        workers.read { contents in
+            guard contents.unattended else { return nil }
+            let history = contents.history
+            let latest = history.exits.last.map { "; the latest: worker \($0.pid) \($0.how)" } ?? ""
+            let next = history.nextAttempt.map { max(0, ServerCore.seconds(since: $0) * -1) }.map { "; the next starts in \((($0 * 10).rounded() / 10)) s" } ?? ""
+            return "server \(name) has no worker running: its workers die as they start (\(history.crashesInARow) in a row\(latest))\(next). See the server's log; a `pyrpc deploy` that fixes the script is applied at once"
+        }
+    }
+
+    /// What the supervisor answers itself while no worker serves: statistics and deploys.
+    private func answerAdmin(_ envelope: Envelope, from peer: String) -> [UInt8] {
+        if envelope.header == Header.statsRequest { return stats.statistics().envelope.encoded() }
+        switch deploys.service.admit(envelope, from: peer) {
+        case .failure(let error):
+            return RPCReply.exception(error)
+        case .success(let request):
+            return coordination.sync { deploys.deploy(request, peer: peer, unattended: unattendedReason() != nil) }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import NIOConcurrencyHelpers
+import PyRPCWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starts a supervisor's children — its workers and the trial processes that load a deploy's
+/// new scripts first — on its listening socket, and hands each child's control messages and
+/// exit to whoever follows it.
+final class WorkerLauncher: Sendable {
+    let listener: Int32
+    private let arguments: [String]
+    private let environment: [String: String]
+    private let siblings: Int
+    /// Each child's scoreboard (`Scoreboard`), read when it exits.
+    private let scoreboards = NIOLockedValueBox<[pid_t: Int32]>([:])
+
+    init(listener: Int32, arguments: [String], environment: [String: String], processes: Int) {
+        self.listener = listener
+        self.arguments = arguments
+        self.environment = environment
+        siblings = processes - 1
+    }
+
+    /// A worker that accepts on the listener (its control socket's end is returned).
+    func spawnWorker() throws -> (pid: pid_t, channel: ControlChannel) {
+        try spawn(["--worker", "--sibling-workers", "\(siblings)"])
+    }
+
+    /// A process that only loads the scripts it is sent (`DeployCoordinator`'s trial).
+    func spawnTrial() throws -> (pid: pid_t, channel: ControlChannel) {
+        try spawn(["--worker", "--probe"])
+    }
+
+    private func spawn(_ role: [String]) throws -> (pid: pid_t, channel: ControlChannel) {
+        let spawned = try WorkerSpawner.spawn(arguments: arguments + role, environment: environment, listener: listener)
+        scoreboards.withLockedValue { $0[spawned.pid] = spawned.scoreboard }
+        return (spawned.pid, ControlChannel(fd: spawned.control))
+    }
+
+    /// Hands `pid`'s messages (on a thread of its own, in order) and then the end of its control
+    /// socket to `received` and `closed`, and its exit to `exited`.
+    func follow(
+        _ pid: pid_t, _ channel: ControlChannel, received: @escaping @Sendable (ControlMessage) -> Void,
+        closed: @escaping @Sendable () -> Void, exited: @escaping @Sendable (Int32) -> Void
+    ) {
+        ChildReaper.shared.watch(pid) { _, status in exited(status) }
+        let reader = Thread {
+            var reader = ControlReader(channel)
+            while let message = reader.next() { received(message) }
+            close(channel.fd)
+            closed()
+        }
+        reader.start()
+    }
+
+    /// How child `pid` ended, with what its scoreboard says it was running (`while running
+    /// svc.f() -> (int) for 0.2 s`); its scoreboard is closed.
+    func describeExit(of pid: pid_t, status: Int32) -> String {
+        let scoreboard = scoreboards.withLockedValue { $0.removeValue(forKey: pid) } ?? -1
+        let running = Scoreboard.read(scoreboard)
+        if scoreboard >= 0 { close(scoreboard) }
+        return WorkerSpawner.describe(status: status) + (running.isEmpty ? "" : " while \(running.joined(separator: ", "))")
+    }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import PyRPCClient
+import PyRPCConfig
+import PyRPCWire
+
+/// Asks servers of init.yaml (or one at --to) for a pyrpc admin message.
+struct AdminQuery: ParsableArguments {
+    @Argument(help: "A server of init.yaml (default: every server).")
+    var server: String?
+
+    @Option(help: "Ask the server at HOST:PORT.")
+    var to: String?
+
+    @OptionGroup var configOption: ConfigOption
+
+    /// Each server's answer read as `Reply` (LS-RES, STATS-RES); a server that is unreachable,
+    /// answers with an exception (a server whose workers crash as they start says why) or
+    /// sends something unreadable is printed as such and counted in `failures`.
+    func replies<Reply>(_ header: String, _ read: (Envelope) throws(RPCError) -> Reply) async throws -> (replies: [(name: String, reply: Reply)], failures: Int) {
+        var replies: [(String, Reply)] = []
+        var failures = 0
+        for (name, answer) in try await ask(header) {
+            switch answer {
+            case .failure(let error):
+                print("\(name): unreachable (\(error))")
+                failures += 1
+            case .success(let envelope):
+                do throws(RPCError) {
+                    if envelope.header == Header.rpcException { _ = try RPCReply.decode(envelope) }
+                    replies.append((name, try read(envelope)))
+                } catch {
+                    print("\(name): \(error)")
+                    failures += 1
+                }
+            }
+        }
+        return (replies, failures)
+    }
+
+    /// (name, answer or error) per server.
+    private func ask(_ header: String) async throws -> [(name: String, answer: Result<Envelope, RPCClientError>)] {
+        var targets: [(name: String, host: String, port: Int)] = []
+        if let to {
+            let endpoint = try parseEndpoint(to)
+            targets = [(to, endpoint.host, endpoint.port)]
+        } else {
+            let network = try configOption.load()!
+            if let server {
+                guard let node = network.server(named: server) else {
+                    throw CLIExit.usage("\(network.file) declares no server '\(server)'; it declares \(network.servers.map(\.name).joined(separator: ", "))")
+                }
+                targets = [(node.name, node.host, node.port)]
+            } else {
+                targets = network.servers.map { ($0.name, $0.host, $0.port) }
+            }
+        }
+        var answers: [(String, Result<Envelope, RPCClientError>)] = []
+        for target in targets {
+            let client = RPCClient(host: target.host, port: target.port)
+            defer { client.close() }
+            // The awaited answer goes into a local before it is wrapped: see `Deployer.outcome`.
+            let answer: Envelope
+            do {
+                answer = try await client.send(Envelope(header: header, value: [:]).encoded())
+            } catch {
+                answers.append((target.name, .failure(error)))
+                continue
+            }
+            answers.append((target.name, .success(answer)))
+        }
+        return answers
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PyRPCConfig
+import PyRPCServer
+import PyRPCWire
+
+/// Server limits and logging (SPEC §8): each flag's spelling and help. What it means and its
+/// default are `ServerOptions`' (the defaults below are read from there); a worker process
+/// gets the options themselves from its supervisor (`WorkerSettings`), not these flags again.
+struct ServerFlags: ParsableArguments {
+    private static let defaults = ServerOptions()
+
+    @Option(help: "Largest accepted message in bytes.")
+    var maxMessageBytes: Int = defaults.maxMessageBytes
+    @Option(help: "Seconds before an idle connection is closed.")
+    var idleTimeout: Double = defaults.idleTimeout
+    @Option(help: "Longest a call may run, in seconds (per-rpc `timeout:` and per-request `timeout` can only shorten it).")
+    var callTimeout: Double = defaults.callTimeout
+    @Option(help: "Calls that may wait for a Python worker; beyond this callers get Server Busy.")
+    var maxPending: Int = defaults.maxPendingCalls
+    @Option(help: "Python worker threads per server (blocking calls overlap at least this many).")
+    var workers: Int = defaults.pythonWorkers
+    @Option(help: "Seconds calls in flight may take to finish on SIGINT/SIGTERM.")
+    var shutdownGrace: Double = defaults.shutdownGrace
+    @Flag(help: "Include Python tracebacks in Execution Exception messages.")
+    var debug = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+    @Option(help: "A file holding the deploy token deploys must carry (default: $PYRPC_DEPLOY_TOKEN; none: loopback and network nodes only).")
+    var deployTokenFile: String?
+    @Option(help: "Open connections the server keeps; more are closed at once.")
+    var maxConnections: Int = defaults.maxConnections
+    @Option(name: .customLong("max-connections-per-ip"), help: "Open connections from one IP address; more are closed at once.")
+    var maxConnectionsPerIP: Int = defaults.maxConnectionsPerAddress
+    @Option(help: "Bytes of unframed input and unwritten answers, all connections together; past it the biggest holders get Bad Request and are closed.")
+    var maxBufferedBytes: Int = defaults.maxBufferedBytes
+    @Option(help: "Seconds a message that started arriving may take to arrive whole (slowloris); idle connections fall under --idle-timeout.")
+    var messageTimeout: Double = defaults.messageTimeout
+    @Option(help: "A virtual environment the scripts import from (its site-packages go on sys.path); overrides init.yaml's `python: {venv:}`.")
+    var venv: String?
+    @Option(help: "With --processes: seconds a call may stay stuck past its deadline (answered Timeout, still running) before its worker is replaced.")
+    var harakiriGrace: Double = defaults.harakiriGrace
+    @Option(help: "With --processes: replace a worker gracefully after about this many calls (up to 10% more, so workers do not recycle together).")
+    var maxRequests: Int?
+    @Option(name: .customLong("max-rss"), help: "With --processes: replace a worker gracefully once its resident memory passes this many MiB.")
+    var maxRSS: Int?
+
+    var options: ServerOptions {
+        var options = ServerOptions()
+        options.maxMessageBytes = maxMessageBytes
+        options.idleTimeout = idleTimeout
+        options.callTimeout = callTimeout
+        options.maxPendingCalls = maxPending
+        options.pythonWorkers = workers
+        options.shutdownGrace = shutdownGrace
+        options.debug = debug
+        options.deployToken = try? deployToken()
+        options.maxConnections = maxConnections
+        options.maxConnectionsPerAddress = maxConnectionsPerIP
+        options.maxBufferedBytes = maxBufferedBytes
+        options.messageTimeout = messageTimeout
+        options.venv = venv.map(absolutePath)
+        options.harakiriGrace = harakiriGrace
+        options.maxRequests = maxRequests
+        options.maxResidentMegabytes = maxRSS
+        return options
+    }
+
+    func validate() throws {
+        guard maxMessageBytes > 0, idleTimeout > 0, callTimeout > 0, maxPending > 0, workers > 0, shutdownGrace >= 0,
+              maxConnections > 0, maxConnectionsPerIP > 0, maxBufferedBytes > 0, messageTimeout > 0, harakiriGrace >= 0,
+              (maxRequests ?? 1) > 0, (maxRSS ?? 1) > 0 else {
+            throw ValidationError("limits must be positive numbers")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("unknown --log-level '\(logLevel)'; use trace, debug, info, notice, warning, error or critical")
+        }
+    }
+
+    /// Logs to standard error at `--log-level` (a worker: at its supervisor's, `level`).
+    func bootstrapLogging(level name: String? = nil) {
+        let level = Logger.Level(rawValue: name ?? logLevel) ?? .info
+        _ = LogFile.descriptor  // copied before any script can close standard error
+        LoggingSystem.bootstrap { label in LogFileHandler(label: label, level: level) }
+    }
+}
+
+/// What server `name` starts with: init.yaml's `python:` for it (when a file was read),
+/// `venv` (`--venv`) over its venv. Folders missing on this machine are configuration errors.
+func startEnvironment(_ network: NetworkConfig?, server name: String, venv: String?) throws -> PythonEnvironment? {
+    if let network {
+        let problems = network.pythonProblems(server: name)
+        if !problems.isEmpty { throw CLIExit.usage(problems.map(\.description).joined(separator: "\n")) }
+    }
+    var environment = network?.server(named: name)?.python.environment
+    if let venv {
+        environment = environment ?? PythonEnvironment()
+        environment?.venv = venv
+    }
+    return environment
+}
+
+/// `path` from the current folder: what a worker, started later, still finds.
+func absolutePath(_ path: String) -> String {
+    URL(fileURLWithPath: path).standardizedFileURL.path
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Logging
+import PyRPCServer
+
+/// The starting servers' common path for `up` and `serve`: a server, listening.
+func startServer(name: String, host: String, port: Int, options: ServerOptions) async throws -> PyRPCServer {
+    let server = try makeServer(name: name, options: options)
+    try await startListening(server, host: host, port: port)
+    return server
+}
+
+func makeServer(name: String, options: ServerOptions, role: ServerRole = .alone) throws -> PyRPCServer {
+    do {
+        return try PyRPCServer(name: name, options: options, role: role)
+    } catch {
+        throw CLIExit.usage("\(error)")
+    }
+}
+
+func startListening(_ server: PyRPCServer, host: String, port: Int) async throws {
+    do {
+        try await server.start(host: host, port: port)
+    } catch {
+        let text = "\(error)"
+        let hint = text.contains("in use") || text.contains("Address already") ? " (is another pyrpc already running? stop it or change the port in init.yaml)" : ""
+        throw CLIExit.network("server \(server.name) cannot listen on \(formatEndpoint(host, port)): \(error)\(hint)")
+    }
+}
+
+/// Makes printed lines visible at once when stdout is a pipe (tests, `| tee`).
+func flushStandardOutput() {
+    fflush(nil)
+}
+
+/// How `serve` and `up` run a server under a supervisor: `processes` workers, started with
+/// `workerArguments`, that get `options` and the log level from it (`WorkerSettings`).
+func supervisorOptions(processes: Int, options: ServerOptions, logLevel: String, workerArguments: [String]) -> SupervisorOptions {
+    var settings = SupervisorOptions(stateDirectory: options.stateDirectory!)
+    settings.processes = processes
+    settings.shutdownGrace = options.shutdownGrace
+    settings.deployToken = options.deployToken
+    settings.maxMessageBytes = options.maxMessageBytes
+    settings.workerArguments = workerArguments
+    settings.workerEnvironment = WorkerSettings(options: options, logLevel: logLevel).environment
+    return settings
+}
+
+/// A supervisor for server `name`, listening and starting its workers; listen errors are
+/// network errors (exit 3) with a hint.
+func startSupervisor(name: String, endpoint: (host: String, port: Int), settings: SupervisorOptions) throws -> Supervisor {
+    let supervisor: Supervisor
+    do {
+        var logger = Logger(label: "pyrpc.supervisor")
+        logger[metadataKey: "server"] = .string(name)
+        supervisor = try Supervisor(name: name, host: endpoint.host, port: endpoint.port, options: settings, logger: logger)
+    } catch let error as SocketError {
+        let hint = "\(error)".contains("in use") ? " (is another pyrpc already running? stop it or change the port in init.yaml)" : ""
+        throw CLIExit.network("server \(name) cannot listen on \(formatEndpoint(endpoint.host, endpoint.port)): \(error)\(hint)")
+    } catch {
+        throw CLIExit.usage("server \(name): \(error)")
+    }
+    supervisor.start()
+    return supervisor
+}
