@@ -12,7 +12,7 @@ extension Serve {
     func runSupervisor(processes: Int, endpoint: (host: String, port: Int), options: ServerOptions, signals: TerminationSignals) async throws {
         let settings = supervisorOptions(
             processes: processes, options: options, logLevel: flags.logLevel, workerArguments: Self.workerArguments(CommandLine.arguments))
-        let supervisor = try startSupervisor(name: name, endpoint: endpoint, settings: settings)
+        let supervisor = try await startSupervisor(name: name, endpoint: endpoint, settings: settings)
         do {
             try await supervisor.waitUntilReady(processes)
         } catch {

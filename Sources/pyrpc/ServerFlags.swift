@@ -31,7 +31,7 @@ struct ServerFlags: ParsableArguments {
     var deployTokenFile: String?
     @Option(help: "Open connections the server keeps; more are closed at once.")
     var maxConnections: Int = defaults.maxConnections
-    @Option(name: .customLong("max-connections-per-ip"), help: "Open connections from one IP address; more are closed at once.")
+    @Option(name: .customLong("max-connections-per-ip"), help: "Open connections from one IP address; more are closed at once. 0 (the default): no limit, since behind a proxy or NAT every client shares one address.")
     var maxConnectionsPerIP: Int = defaults.maxConnectionsPerAddress
     @Option(help: "Bytes of unframed input and unwritten answers, all connections together; past it the biggest holders get Bad Request and are closed.")
     var maxBufferedBytes: Int = defaults.maxBufferedBytes
@@ -69,7 +69,7 @@ struct ServerFlags: ParsableArguments {
 
     func validate() throws {
         guard maxMessageBytes > 0, idleTimeout > 0, callTimeout > 0, maxPending > 0, workers > 0, shutdownGrace >= 0,
-              maxConnections > 0, maxConnectionsPerIP > 0, maxBufferedBytes > 0, messageTimeout > 0, harakiriGrace >= 0,
+              maxConnections > 0, maxConnectionsPerIP >= 0, maxBufferedBytes > 0, messageTimeout > 0, harakiriGrace >= 0,
               (maxRequests ?? 1) > 0, (maxRSS ?? 1) > 0 else {
             throw ValidationError("limits must be positive numbers")
         }

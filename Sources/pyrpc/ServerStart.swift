@@ -19,7 +19,7 @@ func makeServer(name: String, options: ServerOptions, role: ServerRole = .alone)
 
 func startListening(_ server: PyRPCServer, host: String, port: Int) async throws {
     do {
-        try await server.start(host: host, port: port)
+        _ = try await waitingForThePort(of: server.name, host, port) { try await server.start(host: host, port: port) }
     } catch {
         let text = "\(error)"
         let hint = text.contains("in use") || text.contains("Address already") ? " (is another pyrpc already running? stop it or change the port in init.yaml)" : ""
@@ -47,12 +47,14 @@ func supervisorOptions(processes: Int, options: ServerOptions, logLevel: String,
 
 /// A supervisor for server `name`, listening and starting its workers; listen errors are
 /// network errors (exit 3) with a hint.
-func startSupervisor(name: String, endpoint: (host: String, port: Int), settings: SupervisorOptions) throws -> Supervisor {
+func startSupervisor(name: String, endpoint: (host: String, port: Int), settings: SupervisorOptions) async throws -> Supervisor {
     let supervisor: Supervisor
     do {
         var logger = Logger(label: "pyrpc.supervisor")
         logger[metadataKey: "server"] = .string(name)
-        supervisor = try Supervisor(name: name, host: endpoint.host, port: endpoint.port, options: settings, logger: logger)
+        supervisor = try await waitingForThePort(of: name, endpoint.host, endpoint.port) {
+            try Supervisor(name: name, host: endpoint.host, port: endpoint.port, options: settings, logger: logger)
+        }
     } catch let error as SocketError {
         let hint = "\(error)".contains("in use") ? " (is another pyrpc already running? stop it or change the port in init.yaml)" : ""
         throw CLIExit.network("server \(name) cannot listen on \(formatEndpoint(endpoint.host, endpoint.port)): \(error)\(hint)")
@@ -61,4 +63,24 @@ func startSupervisor(name: String, endpoint: (host: String, port: Int), settings
     }
     supervisor.start()
     return supervisor
+}
+
+/// Runs `listen`, waiting while another socket holds the port, up to 10 s (said once in the
+/// log): a server just killed may hold it a moment longer (its orphaned workers let go of it
+/// as soon as they see their supervisor gone), and a service manager's immediate restart must
+/// win. A poll, every 100 ms: nothing announces that a port came free.
+func waitingForThePort<T>(of name: String, _ host: String, _ port: Int, _ listen: () async throws -> T) async throws -> T {
+    let deadline = ContinuousClock.now + .seconds(10)
+    var said = false
+    while true {
+        do {
+            return try await listen()
+        } catch let error as SocketError where error.isAddressInUse && ContinuousClock.now < deadline {
+            if !said {
+                LogFile.write("server \(name): \(formatEndpoint(host, port)) is in use; waiting up to 10 s for it to come free (a previous server still stopping?)\n")
+                said = true
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
 }

@@ -49,7 +49,7 @@ struct Up: AsyncParsableCommand {
                 let settings = supervisorOptions(
                     processes: count, options: options, logLevel: flags.logLevel,
                     workerArguments: ["serve", node.name, "--config", absolutePath(config), "--state-dir", options.stateDirectory!])
-                supervisors.append(try startSupervisor(name: node.name, endpoint: (node.host, node.port), settings: settings))
+                supervisors.append(try await startSupervisor(name: node.name, endpoint: (node.host, node.port), settings: settings))
             }
             for supervisor in supervisors {
                 do {

@@ -34,6 +34,21 @@ final class LimitsTests: XCTestCase {
         for socket in kept + [far] { socket.close() }
     }
 
+    /// Behind a proxy or NAT every client shares one address: by default that address may
+    /// hold as many connections as the server (the limit used to be 1,000 per address).
+    func testOneAddressIsNotLimitedByDefault() async throws {
+        XCTAssertEqual(ServerOptions().maxConnectionsPerAddress, 0)
+        let network = try await Fixtures.start(options: ServerOptions())
+        defer { Task { await network.stop() } }
+        var held: [RawSocket] = []
+        defer { for socket in held { socket.close() } }
+        for _ in 0..<1_100 { held.append(try network.socket()) }
+        // Every one of them is served, the last as the first.
+        works(held[held.count - 1])
+        works(held[0])
+        works(try network.socket())
+    }
+
     func testConnectionsOverTheServerLimitAreClosedAtOnce() async throws {
         var options = ServerOptions()
         options.maxConnections = 2

@@ -99,6 +99,8 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
     /// The call left the pool: its generation may retire.
     override func finish() {
         call.generation.endCall()
-        core.callsFinished.add(1, ordering: .relaxed)
+        let finished = core.callsFinished.add(1, ordering: .relaxed).newValue
+        // `--max-requests` reached: the watchdog recycles the worker now, not at its next look.
+        if finished == core.recycleAfter { core.recycleDue.signal() }
     }
 }

@@ -35,9 +35,14 @@ final class ConnectionLimits: Sendable {
     func admit(_ peer: String) -> String? {
         let refusal: String? = open.withLockedValue { open in
             if open.total >= maxConnections { return "connections over --max-connections \(maxConnections)" }
-            let fromPeer = open.byAddress[peer, default: 0]
-            if fromPeer >= maxConnectionsPerAddress { return "connections from \(peer) over --max-connections-per-ip \(maxConnectionsPerAddress)" }
             open.total += 1
+            // Off (0): not even counted per address.
+            guard maxConnectionsPerAddress > 0 else { return nil }
+            let fromPeer = open.byAddress[peer, default: 0]
+            if fromPeer >= maxConnectionsPerAddress {
+                open.total -= 1
+                return "connections from \(peer) over --max-connections-per-ip \(maxConnectionsPerAddress)"
+            }
             open.byAddress[peer] = fromPeer + 1
             return nil
         }
@@ -48,6 +53,7 @@ final class ConnectionLimits: Sendable {
     func closed(_ peer: String) {
         open.withLockedValue { open in
             open.total -= 1
+            guard maxConnectionsPerAddress > 0 else { return }
             let left = open.byAddress[peer, default: 1] - 1
             open.byAddress[peer] = left > 0 ? left : nil
         }

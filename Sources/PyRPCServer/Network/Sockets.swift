@@ -7,10 +7,16 @@ import NIOCore
 /// A socket call that failed, with what the user can do about it in `description`.
 public struct SocketError: Error, CustomStringConvertible {
     public let description: String
+    /// The `errno` of the call.
+    public let code: Int32
 
     init(_ what: String, errno code: Int32) {
         description = "\(what): \(String(cString: strerror(code)))"
+        self.code = code
     }
+
+    /// Another socket listens on the port (a server still running, or one still stopping).
+    public var isAddressInUse: Bool { code == EADDRINUSE }
 }
 
 /// The few socket calls the server makes, on plain file descriptors.

@@ -87,13 +87,32 @@ public final class PyRPCServer: Sendable {
         pyrpc_fd_mark(control)
         let link = SupervisorLink(fd: control, core: core)
         core.supervisor.withLockedValue { $0 = link }
-        link.start(onClose: onSupervisorGone)
+        link.start(onClose: { [weak self] in
+            self?.letGoOfSharedListeners()
+            onSupervisorGone()
+        })
         if accepting {
             _ = try serve(listener: listener, address: address, shared: true)
             WorkerWatchdog(core: core, link: link).start()
         }
         link.send(.ready(pid: getpid(), generation: generation))
         return address
+    }
+
+    /// The supervisor is gone: the listening socket it shared is closed at once, before the
+    /// calls in flight finish, so that a server started again on the port (a service
+    /// manager's restart) can bind it. Connections already accepted are still served.
+    private func letGoOfSharedListeners() {
+        let shared = listeners.withLockedValue { listeners in
+            defer { listeners.removeAll { $0.shared } }
+            return listeners.filter(\.shared).map(\.fd)
+        }
+        guard !shared.isEmpty else { return }
+        for loop in core.loops.all { loop.stopAccepting() }
+        for fd in shared {
+            pyrpc_fd_unmark(fd)
+            close(fd)
+        }
     }
 
     private func serve(listener fd: Int32, address: SocketAddress, shared: Bool) throws -> SocketAddress {
@@ -110,7 +129,7 @@ public final class PyRPCServer: Sendable {
         // What it can hold: each connection takes a descriptor; keep some for scripts and files.
         let options = core.options
         let byDescriptors = ProcessGuard.descriptorLimit.map { max(0, $0 - 64) } ?? options.maxConnections
-        core.logger.info("server \(name) holds at most \(min(byDescriptors, options.maxConnections)) connections (\(options.maxConnectionsPerAddress) per address; descriptor limit \(ProcessGuard.descriptorLimit.map(String.init) ?? "unlimited")), \(options.maxBufferedBytes >> 20) MiB of buffered messages")
+        core.logger.info("server \(name) holds at most \(min(byDescriptors, options.maxConnections)) connections (\(options.maxConnectionsPerAddress > 0 ? "\(options.maxConnectionsPerAddress)" : "no limit") per address; descriptor limit \(ProcessGuard.descriptorLimit.map(String.init) ?? "unlimited")), \(options.maxBufferedBytes >> 20) MiB of buffered messages")
         // A worker's supervisor says it once for all its workers.
         if !shared, let warning = DeployGuard.startWarning(hasToken: core.options.deployToken != nil, listeningOn: address) {
             core.logger.warning("\(warning)")

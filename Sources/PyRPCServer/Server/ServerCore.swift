@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import NIOConcurrencyHelpers
 import PyRPCPython
@@ -27,6 +28,10 @@ final class ServerCore: Sendable {
     let limits: ConnectionLimits
     /// Calls that have left the Python pool, for recycling (`--max-requests`).
     let callsFinished = Atomic<Int>(0)
+    /// `--max-requests` with up to 10% added at random, so that workers started together do
+    /// not all recycle at once; the call that reaches it signals `recycleDue` (`WorkerWatchdog`).
+    let recycleAfter: Int?
+    let recycleDue = DispatchSemaphore(value: 0)
     /// In a worker process (`pyrpc serve --processes N`): the link to its supervisor.
     let supervisor = NIOLockedValueBox<SupervisorLink?>(nil)
 
@@ -34,6 +39,7 @@ final class ServerCore: Sendable {
         self.name = name
         self.options = options
         self.role = role
+        recycleAfter = options.maxRequests.map { $0 + Int.random(in: 0...max(0, $0 / 10)) }
         self.logger = logger
         logsEveryCall = logger.logLevel <= .debug
         limits = ConnectionLimits(options: options, logger: logger)

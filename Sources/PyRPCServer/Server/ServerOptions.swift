@@ -23,9 +23,10 @@ public struct ServerOptions: Sendable, Codable {
     /// When set, deploys must carry this token.
     public var deployToken: String?
     /// Open connections, in all and from one IP address; over either, a new connection is
-    /// closed at once.
+    /// closed at once. The per-address limit is off (0) unless set: behind a load balancer,
+    /// a NAT or on one busy application host every connection comes from one address.
     public var maxConnections = 10_000
-    public var maxConnectionsPerAddress = 1_000
+    public var maxConnectionsPerAddress = 0
     /// Input not yet framed plus answers not yet written, all connections together; past it,
     /// the connections holding the most get `Bad Request` and are closed.
     public var maxBufferedBytes = 256 << 20

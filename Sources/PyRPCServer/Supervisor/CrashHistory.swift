@@ -1,9 +1,11 @@
 import Foundation
 
 /// How the workers ended, for `pyrpc stats` and the log, and whether they crash in a loop:
-/// a worker that dies before it is ready or within a second of it is part of a crash loop
-/// (a script that kills every worker as it loads, every call crashing), so each replacement
+/// a worker that dies before it is ready, or within a second of it while running no call, is
+/// part of a crash loop (a script that kills every worker as it loads), so each replacement
 /// waits longer (0, 0.1, 0.2, 0.4 ... 10 s); one that served a while starts the count over.
+/// One killed by a call it ran is replaced at once, however often calls crash: a tenant's
+/// crashing RPC must not keep every other client out with `Server Busy`.
 struct CrashHistory {
     private(set) var crashesInARow = 0
     /// When the replacement a crash loop waits for is due.
@@ -17,9 +19,10 @@ struct CrashHistory {
 
     var isCrashLoop: Bool { crashesInARow >= 3 }
 
-    /// A worker died unexpectedly: how long its replacement waits (seconds).
-    mutating func crashed(servedLong: Bool) -> Double {
-        crashesInARow = servedLong ? 1 : crashesInARow + 1
+    /// A worker died unexpectedly: how long its replacement waits (seconds). `startedFine`:
+    /// it was ready and a call killed it.
+    mutating func crashed(servedLong: Bool, startedFine: Bool) -> Double {
+        crashesInARow = startedFine ? 0 : servedLong ? 1 : crashesInARow + 1
         restarts += 1
         return crashesInARow <= 1 ? 0 : min(10, 0.1 * pow(2, Double(crashesInARow - 2)))
     }

@@ -178,7 +178,8 @@ public final class Supervisor: Sendable {
 
     /// A worker exited: replaced unless it was stopped on purpose.
     private func exited(_ pid: pid_t, status: Int32) {
-        let how = launcher.describeExit(of: pid, status: status)
+        let exit = launcher.exit(of: pid, status: status)
+        let how = exit.how
         let ended = workers.change { contents -> (worker: WorkerSet.Worker, delay: Double?)? in
             guard let worker = contents.workers.removeValue(forKey: pid) else { return nil }
             let why = worker.leaving.map { "\(how) (\($0))" } ?? how
@@ -189,8 +190,12 @@ public final class Supervisor: Sendable {
                 contents.stopping = true
                 return (worker, nil)
             }
+            // A call that kills its worker says nothing about the workers' start: replaced at
+            // once. (A worker runs calls only once it accepts, after its state loaded; its
+            // `ready` may still be on its way when the exit is seen.)
+            let startedFine = exit.inCall
             let servedLong = worker.readyAt.map { ContinuousClock.now - $0 >= .seconds(1) } ?? false
-            let delay = contents.history.crashed(servedLong: servedLong)
+            let delay = contents.history.crashed(servedLong: servedLong, startedFine: startedFine)
             return (worker, contents.deploying ? nil : delay)
         }
         deploys.died(pid, how: how)

@@ -56,12 +56,26 @@ final class WorkerLauncher: Sendable {
         reader.start()
     }
 
-    /// How child `pid` ended, with what its scoreboard says it was running (`while running
-    /// svc.f() -> (int) for 0.2 s`); its scoreboard is closed.
-    func describeExit(of pid: pid_t, status: Int32) -> String {
+    /// How a child ended, and whether it was running a call then.
+    struct Exit {
+        /// "killed by SIGSEGV while running svc.f() -> (int) for 0.2 s".
+        let how: String
+        /// Its scoreboard shows a call, not only a script loading: the call killed it.
+        let inCall: Bool
+    }
+
+    /// How child `pid` ended, with what its scoreboard says it was running; its scoreboard
+    /// is closed.
+    func exit(of pid: pid_t, status: Int32) -> Exit {
         let scoreboard = scoreboards.withLockedValue { $0.removeValue(forKey: pid) } ?? -1
         let running = Scoreboard.read(scoreboard)
         if scoreboard >= 0 { close(scoreboard) }
-        return WorkerSpawner.describe(status: status) + (running.isEmpty ? "" : " while \(running.joined(separator: ", "))")
+        let how = WorkerSpawner.describe(status: status) + (running.isEmpty ? "" : " while \(running.joined(separator: ", "))")
+        return Exit(how: how, inCall: running.contains { $0.hasPrefix("running ") })
+    }
+
+    /// `exit(of:status:)`'s description alone.
+    func describeExit(of pid: pid_t, status: Int32) -> String {
+        exit(of: pid, status: status).how
     }
 }

@@ -17,9 +17,6 @@ final class WorkerWatchdog: Sendable {
     private let core: ServerCore
     private let link: SupervisorLink
     private let harakiriGrace: Duration
-    /// `--max-requests` with up to 10% added at random, so workers started together do not
-    /// all recycle at once.
-    private let maxRequests: Int?
     private let maxResidentBytes: Int?
     private let retired = Atomic<Bool>(false)
 
@@ -28,17 +25,17 @@ final class WorkerWatchdog: Sendable {
         self.link = link
         let options = core.options
         harakiriGrace = .milliseconds(Int64(options.harakiriGrace * 1000))
-        maxRequests = options.maxRequests.map { $0 + Int.random(in: 0...max(0, $0 / 10)) }
         maxResidentBytes = options.maxResidentMegabytes.map { $0 << 20 }
     }
 
     func start() {
         let thread = Thread { [self] in
             pyrpc_name_thread("watchdog")
-            // A timer, not an event: a call stuck past its deadline and a resident size are states
-            // to sample; a tenth of a second is finer than any grace or limit it enforces.
+            // A timer, and one event: a call stuck past its deadline and a resident size are
+            // states to sample (a tenth of a second is finer than any grace or limit they have);
+            // the call that reaches `--max-requests` wakes it at once.
             while !retired.load(ordering: .relaxed) {
-                usleep(100_000)
+                _ = core.recycleDue.wait(timeout: .now() + .milliseconds(100))
                 if let reason = reasonToRetire() { retire(reason) }
             }
         }
@@ -51,7 +48,7 @@ final class WorkerWatchdog: Sendable {
                 return "harakiri: \(job.label) is stuck \(ServerCore.formatSeconds(Double(overdue.components.seconds))) s past its deadline"
             }
         }
-        if let maxRequests, core.callsFinished.load(ordering: .relaxed) >= maxRequests {
+        if let maxRequests = core.recycleAfter, core.callsFinished.load(ordering: .relaxed) >= maxRequests {
             return "recycled after \(maxRequests) requests (--max-requests)"
         }
         if let maxResidentBytes, let resident = Self.residentBytes(), resident > maxResidentBytes {
