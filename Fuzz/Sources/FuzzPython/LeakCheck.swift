@@ -62,7 +62,7 @@ public enum LeakCheck {
         case .notReproduced(let kept):
             // Printed for the record (and kept in the corpus); not a finding.
             let text = String(decoding: input.prefix(2000), as: UTF8.self)
-            printError("UNCONFIRMED: \(what) in this process, but not in a fresh one: growth that depends on what ran before, not a leak\ninput (\(input.count) bytes): \(text.debugDescription) base64 \(LeakConfirmation.base64(input))\(kept.map { ", kept as \($0)" } ?? "")\n")
+            printError("UNCONFIRMED: \(what) in this process, but a fresh process did not see it keep growing: a cache filling (it depends on what ran before, or on the process), not a leak\ninput (\(input.count) bytes): \(text.debugDescription) base64 \(LeakConfirmation.base64(input))\(kept.map { ", kept as \($0)" } ?? "")\n")
         case .failed(let why):
             mismatch("\(what), and the fresh process that was to confirm it could not run: \(why)", input: input)
         }
