@@ -2,13 +2,6 @@ import Foundation
 import Logging
 import PyRPCServer
 
-/// The starting servers' common path for `up` and `serve`: a server, listening.
-func startServer(name: String, host: String, port: Int, options: ServerOptions) async throws -> PyRPCServer {
-    let server = try makeServer(name: name, options: options)
-    try await startListening(server, host: host, port: port)
-    return server
-}
-
 func makeServer(name: String, options: ServerOptions, role: ServerRole = .alone) throws -> PyRPCServer {
     do {
         return try PyRPCServer(name: name, options: options, role: role)
@@ -21,9 +14,7 @@ func startListening(_ server: PyRPCServer, host: String, port: Int) async throws
     do {
         _ = try await waitingForThePort(of: server.name, host, port) { try await server.start(host: host, port: port) }
     } catch {
-        let text = "\(error)"
-        let hint = text.contains("in use") || text.contains("Address already") ? " (is another pyrpc already running? stop it or change the port in init.yaml)" : ""
-        throw CLIExit.network("server \(server.name) cannot listen on \(formatEndpoint(host, port)): \(error)\(hint)")
+        throw cannotListen(server.name, host, port, error)
     }
 }
 
@@ -35,11 +26,8 @@ func flushStandardOutput() {
 /// How `serve` and `up` run a server under a supervisor: `processes` workers, started with
 /// `workerArguments`, that get `options` and the log level from it (`WorkerSettings`).
 func supervisorOptions(processes: Int, options: ServerOptions, logLevel: String, workerArguments: [String]) -> SupervisorOptions {
-    var settings = SupervisorOptions(stateDirectory: options.stateDirectory!)
+    var settings = SupervisorOptions(server: options)
     settings.processes = processes
-    settings.shutdownGrace = options.shutdownGrace
-    settings.deployToken = options.deployToken
-    settings.maxMessageBytes = options.maxMessageBytes
     settings.workerArguments = workerArguments
     settings.workerEnvironment = WorkerSettings(options: options, logLevel: logLevel).environment
     return settings
@@ -56,8 +44,7 @@ func startSupervisor(name: String, endpoint: (host: String, port: Int), settings
             try Supervisor(name: name, host: endpoint.host, port: endpoint.port, options: settings, logger: logger)
         }
     } catch let error as SocketError {
-        let hint = "\(error)".contains("in use") ? " (is another pyrpc already running? stop it or change the port in init.yaml)" : ""
-        throw CLIExit.network("server \(name) cannot listen on \(formatEndpoint(endpoint.host, endpoint.port)): \(error)\(hint)")
+        throw cannotListen(name, endpoint.host, endpoint.port, error)
     } catch {
         throw CLIExit.usage("server \(name): \(error)")
     }
@@ -83,4 +70,10 @@ func waitingForThePort<T>(of name: String, _ host: String, _ port: Int, _ listen
             try await Task.sleep(for: .milliseconds(100))
         }
     }
+}
+
+/// A listen that failed: a network error (exit 3), with a hint when the port is held.
+func cannotListen(_ name: String, _ host: String, _ port: Int, _ error: any Error) -> CLIExit {
+    let hint = (error as? SocketError)?.isAddressInUse == true ? " (is another pyrpc already running? stop it or change the port in init.yaml)" : ""
+    return CLIExit.network("server \(name) cannot listen on \(formatEndpoint(host, port)): \(error)\(hint)")
 }

@@ -9,24 +9,7 @@ import Glibc
 /// A tenant whose RPC kills its worker process, call after call, must not keep the other
 /// clients out: such a worker is replaced at once, every time, and never counts toward the
 /// crash-loop back-off (which is for workers that die as they start). Real processes.
-final class CrashingCallTests: XCTestCase {
-    var folder: URL!
-    var port = 0
-    var server: Process?
-
-    override func setUp() async throws {
-        folder = try makeTemporaryFolder()
-        port = CLIProcess.freePort()
-    }
-
-    override func tearDown() async throws {
-        if let server, server.isRunning {
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
-        }
-        try? FileManager.default.removeItem(at: folder)
-    }
-
+final class CrashingCallTests: ServerProcessTestCase {
     private var log: String { CLIProcess.contents(folder.appendingPathComponent("server.err")) }
 
     private func serve(processes: Int) throws {

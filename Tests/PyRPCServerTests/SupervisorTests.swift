@@ -8,24 +8,7 @@ import Glibc
 
 /// `pyrpc serve --processes N`: a supervisor and N worker processes on one listening socket.
 /// Real processes, real signals, real crashes.
-final class SupervisorTests: XCTestCase {
-    var folder: URL!
-    var port = 0
-    var server: Process?
-
-    override func setUp() async throws {
-        folder = try makeTemporaryFolder()
-        port = CLIProcess.freePort()
-    }
-
-    override func tearDown() async throws {
-        if let server, server.isRunning {
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
-        }
-        try? FileManager.default.removeItem(at: folder)
-    }
-
+final class SupervisorTests: ServerProcessTestCase {
     private let scripts = [
         "who.py": "import os\n\ndef who():\n    return os.getpid()\n",
         "slow.py": "import os, time\n\ndef slow():\n    time.sleep(1)\n    return os.getpid()\n",

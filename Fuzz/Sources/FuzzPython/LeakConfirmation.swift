@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -75,41 +76,19 @@ enum LeakConfirmation {
     /// later runs start from it too.
     private static func keep(_ input: UnsafeRawBufferPointer) -> String? {
         guard let directory = getenv("PYRPC_FUZZ_KEEP_DIR").map({ String(cString: $0) }) else { return nil }
-        let path = "\(directory)/unconfirmed-leak-\(base64(input).prefix(24).map { $0 == "/" ? "_" : $0 }.map(String.init).joined())"
+        let path = "\(directory)/unconfirmed-leak-\(base64(input).prefix(24).replacingOccurrences(of: "/", with: "_"))"
         return write(input, to: path) ? path : nil
     }
 
     private static func write(_ bytes: UnsafeRawBufferPointer, to path: String) -> Bool {
-        guard let file = fopen(path, "wb") else { return false }
-        defer { fclose(file) }
-        return bytes.isEmpty || fwrite(bytes.baseAddress, 1, bytes.count, file) == bytes.count
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
     }
 
     private static func read(_ path: String) -> String {
-        guard let file = fopen(path, "rb") else { return "" }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, file)
-            if count <= 0 { break }
-            bytes += chunk[..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
     static func base64(_ input: UnsafeRawBufferPointer) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-        var text = ""
-        var index = 0
-        while index < input.count {
-            let chunk = input[index..<min(index + 3, input.count)]
-            let value = chunk.enumerated().reduce(0) { $0 | Int($1.element) << (16 - 8 * $1.offset) }
-            for position in 0..<4 {
-                text.append(position <= chunk.count ? alphabet[(value >> (18 - 6 * position)) & 63] : "=")
-            }
-            index += 3
-        }
-        return text
+        Data(input).base64EncodedString()
     }
 }

@@ -44,7 +44,7 @@ public final class Supervisor: Sendable {
             listener: listener, arguments: options.workerArguments, environment: options.workerEnvironment, processes: options.processes)
         stats = StatsAggregator(name: name, workers: workers, store: store)
         heartbeat = Heartbeat(workers: workers)
-        let service = DeployService(serverName: name, store: store, guardian: DeployGuard(token: options.deployToken), logger: logger)
+        let service = DeployService(serverName: name, store: store, guardian: DeployGuard(token: options.server.deployToken), logger: logger)
         deploys = DeployCoordinator(
             name: name, processes: options.processes, service: service, store: store, workers: workers,
             launcher: launcher, stats: stats, logger: logger)
@@ -57,13 +57,13 @@ public final class Supervisor: Sendable {
         for _ in 0..<options.processes { spawnWorker() }
         heartbeat.start()
         let desk = CrashLoopDesk(
-            listener: launcher.listener, maxMessageBytes: options.maxMessageBytes, workers: workers,
+            listener: launcher.listener, maxMessageBytes: options.server.maxMessageBytes, workers: workers,
             unattended: { [weak self] in self?.unattendedReason() },
             answerAdmin: { [weak self] envelope, peer in self?.answerAdmin(envelope, from: peer) ?? [] })
         desk.start()
         self.desk.withLockedValue { $0 = desk }
         logger.info("server \(name) listening on \(PyRPCServer.describe(address)) with \(options.processes) worker process\(options.processes == 1 ? "" : "es")")
-        if let warning = DeployGuard.startWarning(hasToken: options.deployToken != nil, listeningOn: address) {
+        if let warning = DeployGuard.startWarning(hasToken: options.server.deployToken != nil, listeningOn: address) {
             logger.warning("\(warning)")
         }
     }
@@ -101,7 +101,7 @@ public final class Supervisor: Sendable {
         }
         for pid in pids { kill(pid, SIGTERM) }
         let workers = self.workers
-        let (grace, logger) = (options.shutdownGrace, logger)
+        let (grace, logger) = (options.server.shutdownGrace, logger)
         await Blocking.run {
             if workers.wait(until: Date() + grace + 5, { $0.workers.isEmpty ? true : nil }) == nil {
                 for pid in workers.read({ Array($0.workers.keys) }) {
@@ -151,7 +151,7 @@ public final class Supervisor: Sendable {
     private func followTrial(_ pid: pid_t, _ channel: ControlChannel, exited: @escaping @Sendable (String) -> Void) {
         launcher.follow(
             pid, channel, received: { [self] message in handle(message, from: pid) }, closed: {},
-            exited: { [launcher] status in exited(launcher.describeExit(of: pid, status: status)) })
+            exited: { [launcher] status in exited(launcher.exit(of: pid, status: status).how) })
     }
 
     /// Starts the workers that `--processes` lacks (after a deploy round, which held them back).

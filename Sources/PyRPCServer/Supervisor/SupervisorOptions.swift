@@ -1,22 +1,22 @@
 /// How a supervisor runs its workers (`pyrpc serve --processes N`).
 public struct SupervisorOptions: Sendable {
+    /// The workers' own options. The supervisor takes from them what it shares with them: the
+    /// state directory, the shutdown grace, the deploy token (it checks deploys itself while a
+    /// crash loop leaves no worker: `CrashLoopDesk`) and the message limit the desk reads with.
+    public var server: ServerOptions
     /// Worker processes kept running.
     public var processes = 1
-    /// On SIGINT/SIGTERM, how long workers may take to finish their calls (seconds).
-    public var shutdownGrace: Double = 10
     /// What a worker is started with after the executable's name: `serve NAME` and the
     /// server's flags; the supervisor adds `--worker`.
     public var workerArguments: [String] = []
     /// Added to a worker's environment (how it gets its settings).
     public var workerEnvironment: [String: String] = [:]
-    public var stateDirectory: String
-    /// The token deploys must carry (the workers check it, and the supervisor while it answers
-    /// for a server whose workers crash as they start: `CrashLoopDesk`).
-    public var deployToken: String?
-    /// The largest message the crash-loop desk reads, as the workers (`--max-message-bytes`).
-    public var maxMessageBytes = ServerOptions().maxMessageBytes
 
-    public init(stateDirectory: String) {
-        self.stateDirectory = stateDirectory
+    /// `server` must name a state directory: the supervisor owns it.
+    public init(server: ServerOptions) {
+        precondition(server.stateDirectory != nil, "a supervisor needs a state directory")
+        self.server = server
     }
+
+    public var stateDirectory: String { server.stateDirectory! }
 }

@@ -73,9 +73,4 @@ final class WorkerLauncher: Sendable {
         let how = WorkerSpawner.describe(status: status) + (running.isEmpty ? "" : " while \(running.joined(separator: ", "))")
         return Exit(how: how, inCall: running.contains { $0.hasPrefix("running ") })
     }
-
-    /// `exit(of:status:)`'s description alone.
-    func describeExit(of pid: pid_t, status: Int32) -> String {
-        exit(of: pid, status: status).how
-    }
 }
