@@ -1,5 +1,6 @@
 // Most of the target's code is inline in include/CLinux.h; what keeps state lives here.
 #define _GNU_SOURCE 1
+#include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "CLinux.h"  // after _GNU_SOURCE: here that only makes its two declarations redundant
@@ -175,4 +177,52 @@ void pyrpc_scoreboard_enter(const char *label, long length) {
 
 void pyrpc_scoreboard_leave(void) {
     if (scoreboard && scoreboard_slot >= 0) scoreboard[scoreboard_slot].active = 0;
+}
+
+// MARK: Passing descriptors (see CLinux.h).
+
+ssize_t pyrpc_send_with_fd(int socket, const void *bytes, size_t length, int fd) {
+    struct iovec part = {.iov_base = (void *)bytes, .iov_len = length};
+    union {
+        char space[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr message = {.msg_iov = &part, .msg_iovlen = 1, .msg_control = control.space, .msg_controllen = sizeof control.space};
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(header), &fd, sizeof(int));
+    ssize_t sent;
+    do {
+        sent = sendmsg(socket, &message, MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    return sent;
+}
+
+ssize_t pyrpc_receive_with_fds(int socket, void *bytes, size_t length, int *fds, int max_fds, int *fd_count) {
+    struct iovec part = {.iov_base = bytes, .iov_len = length};
+    union {
+        char space[CMSG_SPACE(sizeof(int) * 16)];
+        struct cmsghdr align;
+    } control;
+    struct msghdr message = {.msg_iov = &part, .msg_iovlen = 1, .msg_control = control.space, .msg_controllen = sizeof control.space};
+    *fd_count = 0;
+    ssize_t received = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+    if (received < 0) return received;
+    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header)) {
+        if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+        int count = (int)((header->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int index = 0; index < count; index++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(header) + index * sizeof(int), sizeof(int));
+            if (*fd_count < max_fds) {
+                fds[(*fd_count)++] = fd;
+            } else {
+                close(fd);  // more than a message carries: only a different pyrpc version sends that
+            }
+        }
+    }
+    return received;
 }

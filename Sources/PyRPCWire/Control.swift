@@ -23,6 +23,8 @@ public enum ControlMessage: Codable, Sendable, Equatable {
     /// A client's STATS-REQ: the supervisor answers for all workers.
     case statsRequest(request: Int)
     case stats(round: Int, snapshot: WorkerStats)
+    /// A client connection this worker leaves: the supervisor gives it to another worker.
+    case handOver(ConnectionTransfer)
 
     // Supervisor → worker.
     /// The answer to a forwarded `request` (`deploy`, `statsRequest`): the encoded message
@@ -32,6 +34,34 @@ public enum ControlMessage: Codable, Sendable, Equatable {
     case prepare(round: Int, manifest: ServerManifest, scripts: [String: String])
     case commit(round: Int)
     case abort(round: Int, reason: String)
+    /// Leave: accept nothing new, finish the calls in flight, hand every connection over
+    /// (`handOver`), then exit. (SIGTERM stops a worker without handing anything over: the
+    /// whole server stops.)
+    case retire(reason: String)
+    /// A connection another worker left: serve it from where that worker stopped.
+    case adopt(ConnectionTransfer)
+
+    /// The connection a `handOver` or `adopt` carries, if it is one.
+    public var transfer: ConnectionTransfer? {
+        switch self {
+        case .handOver(let transfer), .adopt(let transfer): transfer
+        default: nil
+        }
+    }
+
+    /// The message with its connection's descriptor set (as received beside it).
+    public func with(descriptor: Int32) -> ControlMessage {
+        switch self {
+        case .handOver(var transfer):
+            transfer.descriptor = descriptor
+            return .handOver(transfer)
+        case .adopt(var transfer):
+            transfer.descriptor = descriptor
+            return .adopt(transfer)
+        default:
+            return self
+        }
+    }
 
     /// The `round` of `collectStats` and `stats` outside any STATS-REQ: the supervisor's
     /// once-a-second look at every worker's counters, and a stopping worker's last report.

@@ -45,14 +45,15 @@ extension Serve {
             throw CLIExit.usage("server \(name): \(error)")
         }
         do {
-            // The supervisor gone (its end of the control socket closed): stop like on SIGTERM.
-            _ = try server.startWorker(accepting: !probe, onSupervisorGone: { kill(getpid(), SIGTERM) })
+            // Asked to leave (recycled, replaced), or the supervisor gone (its end of the control
+            // socket closed): stop like on SIGTERM; leaving, the connections are handed over.
+            _ = try server.startWorker(accepting: !probe, onRetire: { _ in kill(getpid(), SIGTERM) }, onSupervisorGone: { kill(getpid(), SIGTERM) })
         } catch {
             await server.stop()
             throw CLIExit.network("server \(name): \(error)")
         }
         _ = await signals.wait()
-        await server.stop()
+        await server.stop(handingOver: server.isRetiring)
         throw CLIExit(code: 0)
     }
 

@@ -10,7 +10,6 @@ import Glibc
 /// clients out: such a worker is replaced at once, every time, and never counts toward the
 /// crash-loop back-off (which is for workers that die as they start). Real processes.
 final class CrashingCallTests: ServerProcessTestCase {
-    private var log: String { CLIProcess.contents(folder.appendingPathComponent("server.err")) }
 
     private func serve(processes: Int) throws {
         let scripts = [

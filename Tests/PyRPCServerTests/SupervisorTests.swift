@@ -24,23 +24,11 @@ final class SupervisorTests: ServerProcessTestCase {
         return oneServerNetwork(port: port, rpcs: rpcs + [("version", "[]", "[str]", "version.py")], timeout: timeout)
     }
 
-    private var log: String { CLIProcess.contents(folder.appendingPathComponent("server.err")) }
 
     /// Under `scripts/sanitize` (the servers run under the sanitizer too).
     private var sanitized: Bool { ProcessInfo.processInfo.environment["PYRPC_SANITIZER"] != nil }
 
-    private func occurrences(of text: String) -> Int { log.components(separatedBy: text).count - 1 }
 
-    /// Waits until `condition` holds (checked every 20 ms) or `seconds` pass.
-    @discardableResult
-    private func wait(_ seconds: Double = 15, until condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while !condition() {
-            if Date() > deadline { return false }
-            usleep(20_000)
-        }
-        return true
-    }
 
     @discardableResult
     private func serve(processes: Int, _ extra: [String] = [], timeout: Int? = nil) throws -> Process {

@@ -92,6 +92,16 @@ void pyrpc_scoreboard_leave(void);
 // A new scoreboard for a worker (a memfd, close-on-exec); -1 on failure.
 int pyrpc_scoreboard_create(void);
 
+// MARK: Passing a descriptor between processes (a worker hands a client connection over).
+
+// Sends `length` bytes of `bytes` on the Unix socket with `fd` attached (SCM_RIGHTS); the
+// bytes sent (at least the first one carries the descriptor), or -1 with errno.
+ssize_t pyrpc_send_with_fd(int socket, const void *bytes, size_t length, int fd);
+
+// Receives up to `length` bytes, and the descriptors attached to them (close-on-exec) into
+// `fds` (up to `max_fds`, `*fd_count` set); the bytes received, 0 at the end, or -1 with errno.
+ssize_t pyrpc_receive_with_fds(int socket, void *bytes, size_t length, int *fds, int max_fds, int *fd_count);
+
 // strtod in the "C" locale whatever the process locale is (scripts may call setlocale).
 double pyrpc_strtod_c(const char *text, char **end);
 #endif

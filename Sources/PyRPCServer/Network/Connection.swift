@@ -1,4 +1,6 @@
+import Foundation
 import NIOCore
+import PyRPCWire
 
 /// One client connection of an I/O loop, touched only by the loop's leader (its state skips
 /// the run-time exclusivity check, as the loop's does: see `IOLoop`).
@@ -23,6 +25,8 @@ final class Connection {
     @exclusivity(unchecked) private(set) var sent = 0
     /// Answers that are ready but wait for an earlier one.
     @exclusivity(unchecked) private var waiting: [Int: [UInt8]] = [:]
+    /// Requests that will not run here (the worker is dying): they go with the connection.
+    @exclusivity(unchecked) var unrun: [Int: [UInt8]] = [:]
     /// Answers not yet written to the socket, from `outputOffset` on.
     @exclusivity(unchecked) private(set) var output: [UInt8] = []
     @exclusivity(unchecked) private(set) var outputOffset = 0
@@ -89,6 +93,24 @@ final class Connection {
         } else {
             output.append(contentsOf: reply)
         }
+    }
+
+    /// What it owes its client, in order, for another worker to take over: the unwritten
+    /// output, then each unanswered message's answer or unrun request; nil while some call
+    /// of it is still in flight.
+    func owed() -> [ConnectionTransfer.Item]? {
+        var items: [ConnectionTransfer.Item] = []
+        if hasOutput { items.append(.answer(Data(output[outputOffset...]))) }
+        for sequence in sent..<received {
+            if let answer = waiting[sequence] {
+                items.append(.answer(Data(answer)))
+            } else if let request = unrun[sequence] {
+                items.append(.request(Data(request)))
+            } else {
+                return nil
+            }
+        }
+        return items
     }
 
     /// `count` more bytes were written.

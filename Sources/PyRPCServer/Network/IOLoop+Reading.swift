@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CLinux
 import NIOCore
+import Synchronization
 
 /// Taking bytes in: accepting connections, reading, framing messages a turn at a time.
 extension IOLoop {
@@ -39,19 +40,28 @@ extension IOLoop {
                 Glibc.close(fd)  // over a connection limit: closed at once, counted, logged once a second
                 continue
             }
-            pyrpc_fd_mark(fd)
-            serial = (serial + 1) & 0x7fff_ffff
-            let connection = Connection(
-                id: serial << 32 | UInt64(UInt32(bitPattern: fd)), fd: fd, peer: peer, memo: peers.takeMemo(for: peer, generation: core.memoEpoch),
-                maxMessageBytes: core.options.maxMessageBytes, epoch: idle.epoch)
-            let slot = Int(fd)
-            if slot >= connections.count { connections += repeatElement(nil, count: slot + 1 - connections.count) }
-            connections[slot] = connection
+            let connection = insert(fd, peer: peer)
             register(fd, tag: connection.id, events: EPOLLIN.rawValue)
             if core.logger.logLevel <= .debug, let address = Sockets.describe(storage) {
                 core.logger.debug("connection from \(Sockets.endpoint(address.ip, address.port, isIPv6: address.isIPv6))")
             }
         }
+    }
+
+    /// A new connection on `fd` (admitted by the limits), numbered and in the table; the
+    /// caller puts it in the epoll set.
+    func insert(_ fd: Int32, peer: String, skippingOversize: Bool = false) -> Connection {
+        pyrpc_fd_mark(fd)
+        serial = (serial + 1) & 0x7fff_ffff
+        let connection = Connection(
+            id: serial << 32 | UInt64(UInt32(bitPattern: fd)), fd: fd, peer: peer, memo: peers.takeMemo(for: peer, generation: core.memoEpoch),
+            maxMessageBytes: core.options.maxMessageBytes, epoch: idle.epoch)
+        if skippingOversize { connection.framer = LineFramer(maxBytes: core.options.maxMessageBytes, skipping: true) }
+        let slot = Int(fd)
+        if slot >= connections.count { connections += repeatElement(nil, count: slot + 1 - connections.count) }
+        connections[slot] = connection
+        openConnections.add(1, ordering: .relaxed)
+        return connection
     }
 
     /// Out of file descriptors: accepts the waiting connection with the spare descriptor and

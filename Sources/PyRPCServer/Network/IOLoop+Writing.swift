@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CLinux
 import NIOCore
+import Synchronization
 
 /// Sending answers out, and the connections' life: epoll interest, closing, idle sweeps.
 extension IOLoop {
@@ -67,7 +68,7 @@ extension IOLoop {
 
     func updateInterest(_ connection: Connection) {
         var event = epoll_event()
-        let reading = !connection.inputClosed && !connection.throttled && !connection.paused
+        let reading = !connection.inputClosed && !connection.throttled && !connection.paused && !handingOver
         event.events = (reading ? EPOLLIN.rawValue : 0) | (connection.wantsWritable ? EPOLLOUT.rawValue : 0)
         event.data.u64 = connection.id
         _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, connection.fd, &event)
@@ -84,6 +85,7 @@ extension IOLoop {
         guard !connection.isClosed else { return }
         connection.isClosed = true
         connections[Int(connection.fd)] = nil
+        openConnections.subtract(1, ordering: .relaxed)
         pyrpc_fd_unmark(connection.fd)
         _ = Glibc.close(connection.fd)  // also leaves the epoll set
         core.limits.closed(connection.peer)

@@ -23,6 +23,8 @@ final class IOLoop: @unchecked Sendable {
     private let stopRequested = Atomic<Bool>(false)
     /// Listening sockets in the epoll set (the server closes them).
     private let listenerFDs = NIOLockedValueBox<[Int32]>([])
+    /// Connections open in this loop, for a worker waiting to have handed them all over.
+    let openConnections = Atomic<Int>(0)
     private let threadName: String
 
     // Leader-only (here and in IOLoop+Reading.swift, IOLoop+Writing.swift). The hot state
@@ -39,6 +41,9 @@ final class IOLoop: @unchecked Sendable {
     /// Connections paused with complete messages in their buffer, to frame next turn.
     @exclusivity(unchecked) var paused: [Connection] = []
     @exclusivity(unchecked) var messagesThisTurn = 0
+    /// The worker leaves: nothing more is read, and connections go to another worker as soon
+    /// as they owe no call in flight (`IOLoop+HandOver.swift`).
+    @exclusivity(unchecked) var handingOver = false
     @exclusivity(unchecked) var idle: IdleClock
     /// Where reads land when a connection has no partial message: small requests are framed
     /// straight from here and need no buffer of their own.
@@ -196,13 +201,14 @@ final class IOLoop: @unchecked Sendable {
                 inbox.removeAll(keepingCapacity: true)
             }
             flushDirty()
+            if handingOver { handOverSettled() }
             if core.pool.pendingCount > 0 {
                 if runsPython, leadership.mayStepDown { return true }
                 core.pool.wakeIfIdle()
             }
             // A new turn: messages held back last turn first.
             messagesThisTurn = 0
-            if !paused.isEmpty { resumePaused() }
+            if !paused.isEmpty, !handingOver { resumePaused() }
             let now = ContinuousClock.now
             if idle.tick(now: now) { sweep() }
             if now >= nextMessageCheck {
@@ -237,7 +243,9 @@ final class IOLoop: @unchecked Sendable {
                     close(connection)
                     return
                 }
-                read(connection)
+                // Handing over, the loop reads only a hang-up or an error (reported whether
+                // asked for or not): the connection then ends here.
+                if !handingOver || flags & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 { read(connection) }
             }
             if flags & EPOLLOUT.rawValue != 0, !connection.isClosed { write(connection) }
         }
@@ -251,6 +259,12 @@ final class IOLoop: @unchecked Sendable {
             if let connection = connection(id) { deliver(bytes, sequence: sequence, to: connection) }
         case .takeWaiting(let listeners):
             for fd in listeners { acceptConnections(from: fd, all: true) }
+        case .handOver:
+            beginHandOver()
+        case .adopt(let transfer):
+            adopt(transfer)
+        case .unrun(let id, let sequence, let request):
+            connection(id)?.unrun[sequence] = request
         case .wake:
             break
         }

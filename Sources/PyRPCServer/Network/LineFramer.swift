@@ -23,9 +23,14 @@ struct LineFramer {
     /// Inside an oversize line: dropping bytes until its newline.
     private var skipping = false
 
-    init(maxBytes: Int) {
+    /// `skipping`: the line under way is over the limit (a connection handed over mid-line).
+    init(maxBytes: Int, skipping: Bool = false) {
         self.maxBytes = maxBytes
+        self.skipping = skipping
     }
+
+    /// Inside an oversize line, dropping it.
+    var isSkipping: Bool { skipping }
 
     /// The next frame from the readable bytes of `buffer`, consuming them; nil when more
     /// data is needed.

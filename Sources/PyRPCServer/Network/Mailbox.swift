@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CLinux
 import NIOConcurrencyHelpers
+import PyRPCWire
 
 /// Where the answer to one message goes, for whoever computes it (a call, a deploy, the
 /// supervisor's statistics): they know this much of the network, nothing of its loops.
@@ -28,6 +29,14 @@ final class Mailbox: Sendable {
         case reply(connection: UInt64, sequence: Int, bytes: [UInt8])
         /// Listeners just taken out of the epoll set: accept what waits on them (`IOLoop.stopAccepting`).
         case takeWaiting(listeners: [Int32])
+        /// The worker leaves: stop reading, and hand each connection over once it owes no call
+        /// in flight (`IOLoop+HandOver.swift`).
+        case handOver
+        /// A connection another worker handed over.
+        case adopt(ConnectionTransfer)
+        /// Requests of a dying worker's Python pool that never ran: they travel with their
+        /// connection to another worker.
+        case unrun(connection: UInt64, sequence: Int, request: [UInt8])
         /// Nothing to do but look around (the loop is stopping).
         case wake
     }

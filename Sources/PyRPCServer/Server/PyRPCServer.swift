@@ -7,6 +7,7 @@ import NIOCore
 import PyRPCPython
 import PyRPCWire
 import NIOConcurrencyHelpers
+import Synchronization
 
 /// One pyrpc server: a TCP listener, a Python worker pool and a registry of RPCs.
 ///
@@ -25,6 +26,7 @@ public final class PyRPCServer: Sendable {
     /// Listening sockets and their bound addresses; `shared`: a supervisor's, which other
     /// workers accept on too.
     private let listeners = NIOLockedValueBox<[(fd: Int32, address: SocketAddress, shared: Bool)]>([])
+    private let retiring = Atomic<Bool>(false)
 
     /// Fails only when the state directory cannot be created.
     public init(name: String, options: ServerOptions = ServerOptions(), role: ServerRole = .alone, logger: Logger? = nil) throws {
@@ -78,7 +80,10 @@ public final class PyRPCServer: Sendable {
     /// dies — and sends deploys to the supervisor over the control socket (the descriptors
     /// `WorkerSpawner` put in place). `accepting` false: a deploy's trial process, which only
     /// loads scripts it is sent.
-    public func startWorker(accepting: Bool = true, onSupervisorGone: @escaping @Sendable () -> Void) throws -> SocketAddress {
+    /// `onRetire`: the supervisor asks this worker to leave; it should `stop(handingOver: true)`.
+    public func startWorker(
+        accepting: Bool = true, onRetire: @escaping @Sendable (String) -> Void, onSupervisorGone: @escaping @Sendable () -> Void
+    ) throws -> SocketAddress {
         let (listener, control) = (WorkerSpawner.listenerDescriptor, WorkerSpawner.controlDescriptor)
         guard let address = Sockets.localAddress(of: listener) else {
             throw SocketError("descriptor \(listener) is not a listening socket from the supervisor", errno: errno)
@@ -87,7 +92,10 @@ public final class PyRPCServer: Sendable {
         pyrpc_fd_mark(control)
         let link = SupervisorLink(fd: control, core: core)
         core.supervisor.withLockedValue { $0 = link }
-        link.start(onClose: { [weak self] in
+        link.start(onRetire: { [weak self] reason in
+            self?.retiring.store(true, ordering: .relaxed)
+            onRetire(reason)
+        }, onClose: { [weak self] in
             self?.letGoOfSharedListeners()
             onSupervisorGone()
         })
@@ -162,12 +170,21 @@ public final class PyRPCServer: Sendable {
         return try result.get()
     }
 
+    /// A worker its supervisor asked to leave (see `startWorker`): it should stop handing its
+    /// connections over.
+    public var isRetiring: Bool { retiring.load(ordering: .relaxed) }
+
     /// The current deploy generation number (0 before the first deploy).
     public var generation: Int { core.registry.current.number }
 
     /// Stops accepting, lets calls in flight finish (up to the shutdown grace), then closes
-    /// every connection.
+    /// every connection. `handingOver`: a worker that leaves while its server goes on hands
+    /// its connections to the supervisor (for another worker) instead of closing them.
     public func stop() async {
+        await stop(handingOver: false)
+    }
+
+    public func stop(handingOver: Bool) async {
         let (listening, owned) = listeners.withLockedValue { ($0.map(\.fd), $0.filter { !$0.shared }.map(\.fd)) }
         let loops = core.loops.all
         for loop in loops { loop.stopAccepting() }
@@ -181,8 +198,18 @@ public final class PyRPCServer: Sendable {
         // way: it waits for a quiet moment (no call for 300 ms), so that request is answered too.
         let quietPeriod: Duration = listening.count > owned.count ? .milliseconds(300) : .zero
         var quietSince = ContinuousClock.now
+        if handingOver {
+            for loop in loops { loop.mailbox.post(.handOver) }
+            // Each connection leaves once it owes no call: all gone means no call left either.
+            // A poll (every 5 ms): a hand-over takes milliseconds, and ends the worker's life.
+            while ContinuousClock.now < deadline, loops.contains(where: { $0.openConnections.load(ordering: .relaxed) > 0 }) {
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+            let left = loops.reduce(0) { $0 + $1.openConnections.load(ordering: .relaxed) }
+            if left > 0 { core.logger.warning("\(left) connection\(left == 1 ? "" : "s") not handed over within the shutdown grace (a call still running); closing") }
+        }
         // A poll: quiet is the absence of calls over a stretch of time, which no event marks.
-        while ContinuousClock.now < deadline {
+        while !handingOver, ContinuousClock.now < deadline {
             // Calls past their deadline were answered Timeout: nobody waits for them any more.
             let answered = core.pool.runningJobs.filter { $0.overdue != nil }.count
             if core.registry.current.callsInFlight > answered || core.pool.pendingCount > 0 {

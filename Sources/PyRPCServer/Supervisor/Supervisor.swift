@@ -29,6 +29,7 @@ public final class Supervisor: Sendable {
     let stats: StatsAggregator
     private let deploys: DeployCoordinator
     private let heartbeat: Heartbeat
+    private let relay: ConnectionRelay
     private let desk = NIOLockedValueBox<CrashLoopDesk?>(nil)
     /// Deploys and SIGHUP replacements run here, one at a time; they may block.
     private let coordination = DispatchQueue(label: "pyrpc.supervisor")
@@ -44,6 +45,7 @@ public final class Supervisor: Sendable {
             listener: listener, arguments: options.workerArguments, environment: options.workerEnvironment, processes: options.processes)
         stats = StatsAggregator(name: name, workers: workers, store: store)
         heartbeat = Heartbeat(workers: workers)
+        relay = ConnectionRelay(workers: workers, logger: logger)
         let service = DeployService(serverName: name, store: store, guardian: DeployGuard(token: options.server.deployToken), logger: logger)
         deploys = DeployCoordinator(
             name: name, processes: options.processes, service: service, store: store, workers: workers,
@@ -166,14 +168,29 @@ public final class Supervisor: Sendable {
         if short { spawnWorker() }
     }
 
-    /// Stops `pid` gracefully (it finishes its calls), without replacing it.
+    /// Stops `pid` gracefully, without replacing it: it finishes its calls and hands its
+    /// connections to the other workers (`ConnectionRelay`).
     func retire(_ pid: pid_t, because reason: String) {
-        let known = workers.change { contents -> Bool in
-            guard contents.workers[pid] != nil else { return false }
+        let channel = workers.change { contents -> ControlChannel? in
+            guard contents.workers[pid] != nil else { return nil }
             contents.workers[pid]?.leaving = reason
-            return true
+            return contents.workers[pid]?.channel
         }
-        if known { kill(pid, SIGTERM) }
+        // Without its control socket it cannot hand anything over: it just stops.
+        if let channel, !channel.send(.retire(reason: reason)) { kill(pid, SIGTERM) }
+    }
+
+    /// A worker asked for a successor (`retiring`): it leaves once the successor is ready,
+    /// so that its connections have somewhere to go, even with one process.
+    private func succeed(_ pid: pid_t, because reason: String) {
+        let place = workers.read { $0.workers[pid]?.place }
+        guard let place, let successor = spawnWorker(place: place) else { return retire(pid, because: reason) }
+        DispatchQueue.global().async { [self] in
+            _ = workers.wait(until: Date() + RollingRestart.patience) { contents in
+                contents.stopping || contents.workers[successor]?.ready != false ? true : nil
+            }
+            retire(pid, because: reason)
+        }
     }
 
     /// A worker exited: replaced unless it was stopped on purpose.
@@ -204,6 +221,10 @@ public final class Supervisor: Sendable {
         stats.forget(pid)
         if let leaving = worker.leaving {
             logger.info("worker \(pid) \(how) (\(leaving))")
+            // Its successor died as it started: one more, after a pause (not in a tight loop).
+            if workers.read({ !$0.stopping && $0.live.count < options.processes }) {
+                DispatchQueue.global().asyncAfter(deadline: .now() + 1) { [self] in spawnIfShort() }
+            }
             return
         }
         let (stopping, live, crashes) = workers.read { ($0.stopping, $0.live.count, $0.history.crashesInARow) }
@@ -257,9 +278,10 @@ public final class Supervisor: Sendable {
             deploys.record(.swapped(result), round: number, from: pid)
         case .retiring(let reason):
             logger.warning("worker \(pid) retires: \(reason); starting its successor")
-            retire(pid, because: reason)
-            spawnWorker()
-        case .answer, .prepare, .commit, .abort, .collectStats:
+            succeed(pid, because: reason)
+        case .handOver(let transfer):
+            relay.relay(transfer, from: pid)
+        case .answer, .prepare, .commit, .abort, .collectStats, .retire, .adopt:
             logger.warning("unexpected control message from worker \(pid): \(message)")
         }
     }

@@ -23,6 +23,8 @@ final class SupervisorLink: Sendable {
         /// Rounds aborted before this worker finished preparing them (another worker failed first).
         var aborted: [Int: String] = [:]
         var closed = false
+        /// Connections adopted so far (which loop takes the next).
+        var adopted = 0
     }
     private let state = NIOLockedValueBox(State())
 
@@ -31,18 +33,26 @@ final class SupervisorLink: Sendable {
         self.core = core
     }
 
-    /// Starts reading the supervisor's messages; `onClose` runs when the supervisor is gone.
-    func start(onClose: @escaping @Sendable () -> Void) {
+    /// Starts reading the supervisor's messages; `onRetire` runs when the supervisor asks this
+    /// worker to leave (handing its connections over), `onClose` when the supervisor is gone.
+    func start(onRetire: @escaping @Sendable (String) -> Void, onClose: @escaping @Sendable () -> Void) {
         let thread = Thread { [self] in
             var reader = ControlReader(channel)
-            while let message = reader.next() { handle(message) }
+            while let message = reader.next() {
+                if case .retire(let reason) = message {
+                    onRetire(reason)
+                } else {
+                    handle(message)
+                }
+            }
             closeDown()
             onClose()
         }
         thread.start()
     }
 
-    func send(_ message: ControlMessage) {
+    @discardableResult
+    func send(_ message: ControlMessage) -> Bool {
         channel.send(message)
     }
 
@@ -101,7 +111,11 @@ final class SupervisorLink: Sendable {
             decide(round, nil)
         case .abort(let round, let reason):
             decide(round, reason)
-        case .ready, .deploy, .prepared, .swapped, .retiring, .statsRequest, .stats:
+        case .adopt(let transfer):
+            adopt(transfer)
+        case .retire:
+            break  // (`start`'s)
+        case .ready, .deploy, .prepared, .swapped, .retiring, .statsRequest, .stats, .handOver:
             core.logger.warning("unexpected control message from the supervisor: \(message)")
         }
     }
@@ -142,6 +156,20 @@ final class SupervisorLink: Sendable {
                 }
             }
         }
+    }
+
+    /// A connection another worker left: one of this worker's I/O loops takes it, in turn.
+    private func adopt(_ transfer: ConnectionTransfer) {
+        let loops = core.loops.all
+        guard !loops.isEmpty, transfer.descriptor >= 0 else {
+            if transfer.descriptor >= 0 { close(transfer.descriptor) }
+            return
+        }
+        let turn = state.withLockedValue { state in
+            defer { state.adopted += 1 }
+            return state.adopted
+        }
+        loops[turn % loops.count].mailbox.post(.adopt(transfer))
     }
 
     /// The supervisor is gone: forwarded deploys are refused, prepared ones discarded.

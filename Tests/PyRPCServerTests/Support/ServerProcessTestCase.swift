@@ -17,6 +17,22 @@ class ServerProcessTestCase: XCTestCase {
         port = CLIProcess.freePort()
     }
 
+    /// The server's log (`CLIProcess.start` with the default log name).
+    var log: String { CLIProcess.contents(folder.appendingPathComponent("server.err")) }
+
+    func occurrences(of text: String) -> Int { log.components(separatedBy: text).count - 1 }
+
+    /// Waits until `condition` holds (checked every 10 ms) or `seconds` pass.
+    @discardableResult
+    func wait(_ seconds: Double = 15, until condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !condition() {
+            if Date() > deadline { return false }
+            usleep(10_000)
+        }
+        return true
+    }
+
     override func tearDown() async throws {
         if let server, server.isRunning {
             kill(server.processIdentifier, SIGKILL)

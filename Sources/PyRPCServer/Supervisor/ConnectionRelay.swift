@@ -1,0 +1,54 @@
+import Foundation
+import Logging
+import PyRPCWire
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Gives the connections a leaving worker hands over (`ConnectionTransfer`) to the workers
+/// that stay, in turn. With one process the only other worker is the successor: a
+/// connection waits for it to be ready (a worker leaves only once its successor is, so that
+/// wait is short). The supervisor holds each socket only on its way: it reads nothing from it.
+final class ConnectionRelay: Sendable {
+    private let workers: WorkerSet
+    private let logger: Logger
+    /// Transfers wait here, in order, never on the thread reading the leaving worker's messages.
+    private let queue = DispatchQueue(label: "pyrpc.relay")
+    private let turn = Atomic<Int>(0)
+    /// How long a connection waits for a worker to take it.
+    static let patience = 30.0
+
+    init(workers: WorkerSet, logger: Logger) {
+        self.workers = workers
+        self.logger = logger
+    }
+
+    func relay(_ transfer: ConnectionTransfer, from leaving: pid_t) {
+        guard transfer.descriptor >= 0 else { return }
+        queue.async { [self] in
+            defer { close(transfer.descriptor) }  // the taker has its own copy now, or nobody does
+            var refused: Set<pid_t> = [leaving]
+            let deadline = Date() + Self.patience
+            while let (pid, channel) = taker(excluding: refused, until: deadline) {
+                if channel.send(.adopt(transfer)) { return }
+                refused.insert(pid)  // it died just now: the next one
+            }
+            logger.warning("closing a connection from \(transfer.peer) that worker \(leaving) handed over: no worker could take it within \(Int(Self.patience)) s")
+        }
+    }
+
+    /// A ready worker that stays, in turn; nil when the server stops or none comes in time.
+    private func taker(excluding refused: Set<pid_t>, until deadline: Date) -> (pid_t, ControlChannel)? {
+        let turn = turn.add(1, ordering: .relaxed).newValue
+        let found: (pid_t, ControlChannel)?? = workers.wait(until: deadline) { contents in
+            if contents.stopping { return .some(nil) }
+            let takers = contents.live.filter { $0.ready && !refused.contains($0.pid) }.sorted { $0.pid < $1.pid }
+            guard !takers.isEmpty else { return nil }
+            let taker = takers[turn % takers.count]
+            return .some((taker.pid, taker.channel))
+        }
+        return found ?? nil
+    }
+}
