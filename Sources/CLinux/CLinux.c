@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "CLinux.h"  // after _GNU_SOURCE: here that only makes its two declarations redundant
@@ -159,10 +160,13 @@ int pyrpc_scoreboard_attach(int fd) {
     return 0;
 }
 
+static void crash_give_thread_a_signal_stack(void);
+
 void pyrpc_scoreboard_enter(const char *label, long length) {
     if (!scoreboard) return;
     if (scoreboard_slot < 0) {
         scoreboard_slot = atomic_fetch_add_explicit(&scoreboard_next_slot, 1, memory_order_relaxed) % PYRPC_SCOREBOARD_SLOTS;
+        crash_give_thread_a_signal_stack();
     }
     struct pyrpc_scoreboard_slot *slot = &scoreboard[scoreboard_slot];
     size_t kept = length < PYRPC_SCOREBOARD_LABEL - 1 ? (size_t)length : PYRPC_SCOREBOARD_LABEL - 1;
@@ -225,4 +229,121 @@ ssize_t pyrpc_receive_with_fds(int socket, void *bytes, size_t length, int *fds,
         }
     }
     return received;
+}
+
+// MARK: Crash rescue (see CLinux.h).
+
+// 0: nothing happened; 1: a call crashed, the rescue runs; 2: rescued, the process may die.
+static _Atomic int crash_state;
+static volatile int crash_signal_number;
+static volatile int crash_exit_status = -1;
+static volatile unsigned long crash_thread;
+static int crash_eventfd = -1;
+static _Atomic int crash_rescuer_listening;
+// How long a crashed thread waits for the rescue before the process dies anyway.
+#define PYRPC_CRASH_PATIENCE_SECONDS 10
+
+static int crash_in_call(void) {
+    return scoreboard && scoreboard_slot >= 0 && scoreboard[scoreboard_slot].active
+        && atomic_load(&crash_rescuer_listening) && !pyrpc_is_forked_child();
+}
+
+// Waits (async-signal-safe calls only) until the rescue is over, or the patience ran out.
+static void crash_wait_for_rescue(void) {
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (atomic_load(&crash_state) != 2) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= PYRPC_CRASH_PATIENCE_SECONDS) return;
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
+        nanosleep(&pause, NULL);
+    }
+}
+
+// Records the crash and wakes the rescue; false if another thread's crash came first.
+static int crash_report(int signal_number, int exit_status) {
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&crash_state, &expected, 1)) return 0;
+    crash_signal_number = signal_number;
+    crash_exit_status = exit_status;
+    crash_thread = (unsigned long)pthread_self();
+    uint64_t one = 1;
+    ssize_t ignored = write(crash_eventfd, &one, sizeof one);
+    (void)ignored;
+    return 1;
+}
+
+// The signal's default action, now: the process dies of it (its status says which).
+static void crash_die(int signal_number) {
+    struct sigaction fallback;
+    memset(&fallback, 0, sizeof fallback);
+    fallback.sa_handler = SIG_DFL;
+    sigemptyset(&fallback.sa_mask);
+    sigaction(signal_number, &fallback, NULL);
+    sigset_t unblocked;
+    sigemptyset(&unblocked);
+    sigaddset(&unblocked, signal_number);
+    pthread_sigmask(SIG_UNBLOCK, &unblocked, NULL);
+    raise(signal_number);
+    // A fault that returns here runs its instruction again and dies of the default action.
+}
+
+static void crash_handler(int signal_number, siginfo_t *info, void *context) {
+    (void)info;
+    (void)context;
+    if (crash_in_call()) {
+        // The crashed thread stays here (holding the GIL, if it did) while the rescue answers
+        // and hands over; a second crash during the rescue waits for it too.
+        crash_report(signal_number, -1);
+        crash_wait_for_rescue();
+    }
+    crash_die(signal_number);
+}
+
+int pyrpc_crash_rescue_install(void) {
+    if (!scoreboard || crash_eventfd >= 0) return crash_eventfd;
+    crash_eventfd = eventfd(0, EFD_CLOEXEC);
+    if (crash_eventfd < 0) return -1;
+    pyrpc_fd_mark(crash_eventfd);
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (size_t index = 0; index < sizeof fatal / sizeof fatal[0]; index++) {
+        struct sigaction action;
+        memset(&action, 0, sizeof action);
+        action.sa_sigaction = crash_handler;
+        action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+        sigemptyset(&action.sa_mask);
+        sigaction(fatal[index], &action, NULL);
+    }
+    return crash_eventfd;
+}
+
+void pyrpc_crash_rescuer_listening(void) {
+    atomic_store(&crash_rescuer_listening, 1);
+}
+
+struct pyrpc_crash pyrpc_crash_info(void) {
+    struct pyrpc_crash crash = {
+        .signal_number = crash_signal_number, .exit_status = crash_exit_status, .thread = crash_thread};
+    return crash;
+}
+
+int pyrpc_crash_underway(void) {
+    return atomic_load(&crash_state) != 0;
+}
+
+void pyrpc_crash_rescued(void) {
+    atomic_store(&crash_state, 2);
+}
+
+void pyrpc_crash_exit(int status) {
+    if (crash_in_call() && crash_report(0, status)) crash_wait_for_rescue();
+    _exit(status);
+}
+
+// Each thread that runs calls gets a stack for signal handlers of its own: a call that
+// overflows its stack (deep recursion in C) is then rescued like any other crash.
+static void crash_give_thread_a_signal_stack(void) {
+    static const size_t size = 64 << 10;
+    stack_t stack = {.ss_sp = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), .ss_size = size};
+    if (stack.ss_sp != MAP_FAILED) sigaltstack(&stack, NULL);
 }

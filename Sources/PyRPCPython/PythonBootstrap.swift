@@ -83,6 +83,8 @@ def use_environment(site_dirs, extra, keep_system):
 # sockets nor outlive it; see pyrpc_after_fork_in_child.
 import os as _os
 _os.register_at_fork(after_in_child=lambda: _after_fork_in_child(None))
+# A call that exits its worker process is answered, and its connections handed over, first.
+_os._exit = _exit
 
 sys.stdout = _LogStream(_log_out, "<stdout>")
 sys.stderr = _LogStream(_log_err, "<stderr>")

@@ -12,6 +12,8 @@ open class PythonJob: @unchecked Sendable {
     /// When the job must be answered by; nil for no limit.
     public let deadline: ContinuousClock.Instant?
     private let claimed = Atomic<Bool>(false)
+    /// Started running with the GIL, or withdrawn unstarted (`withdraw`): whichever first.
+    private let begun = Atomic<Bool>(false)
 
     public init(deadline: ContinuousClock.Instant?) {
         self.deadline = deadline
@@ -35,6 +37,17 @@ open class PythonJob: @unchecked Sendable {
     }
 
     public final var isClaimed: Bool { claimed.load(ordering: .acquiring) }
+
+    /// The pool, holding the GIL, is about to run the job: false if it was withdrawn.
+    final func begin() -> Bool {
+        !begun.exchange(true, ordering: .acquiringAndReleasing)
+    }
+
+    /// Takes back a job that a thread took but has not begun (it waits for the GIL): true if
+    /// it will never run.
+    public final func withdraw() -> Bool {
+        !begun.exchange(true, ordering: .acquiringAndReleasing)
+    }
 }
 
 /// A job made of closures, for work that is not a call (loading scripts, admin, tests).

@@ -51,6 +51,8 @@ public final class PythonRuntime: @unchecked Sendable {
         let logErr = PyRef(owning: pyrpc_make_function("_log_err", logStandardError)!)
         let afterFork = PyRef(owning: pyrpc_make_function("_after_fork_in_child", afterForkInChild)!)
         PyDict_SetItemString(dict, "_after_fork_in_child", afterFork.pointer)
+        let exitFromScript = PyRef(owning: pyrpc_make_function("_exit", exitFromScript)!)
+        PyDict_SetItemString(dict, "_exit", exitFromScript.pointer)
         PyDict_SetItemString(dict, "_log_out", logOut.pointer)
         PyDict_SetItemString(dict, "_log_err", logErr.pointer)
         guard let code = PyRef.owning(Py_CompileString(PythonBootstrap.source, "<pyrpc bootstrap>", pyrpc_file_input())),
@@ -115,6 +117,15 @@ private let logStandardError: PyCFunction = { _, argument in
 private let afterForkInChild: PyCFunction = { _, _ in
     pyrpc_after_fork_in_child()
     return pyrpc_none()
+}
+
+/// `os._exit(status)`: in a worker process whose call runs it, its connections are handed over
+/// and the call answered before the process exits (see `pyrpc_crash_exit`).
+private let exitFromScript: PyCFunction = { _, argument in
+    guard let argument else { return nil }
+    let status = PyLong_AsLong(argument)
+    if status == -1, PyErr_Occurred() != nil { return nil }
+    pyrpc_crash_exit(Int32(truncatingIfNeeded: status))
 }
 
 /// Text of Python `str` objects.

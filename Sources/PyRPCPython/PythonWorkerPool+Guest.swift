@@ -7,14 +7,15 @@ extension PythonWorkerPool {
     public final class Guest: @unchecked Sendable {
         let slot: Int
         let ident: UInt
-        let outer: PyGILState_STATE
         let threadState: UnsafeMutablePointer<PyThreadState>
 
+        /// Without the GIL (`PyThreadState_New` needs none, and binds the thread state to this
+        /// thread for `PyGILState_Ensure`): a thread made while a call holds the GIL — or a
+        /// crashed call holds it for good (`CrashRescue`) — does not wait for it here.
         init(slot: Int) {
             self.slot = slot
-            outer = PyGILState_Ensure()
+            threadState = PyThreadState_New(PyInterpreterState_Main())!
             ident = UInt(PyThread_get_thread_ident())
-            threadState = PyEval_SaveThread()!
         }
     }
 }

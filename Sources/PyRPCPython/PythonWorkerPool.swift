@@ -36,6 +36,8 @@ public final class PythonWorkerPool: @unchecked Sendable {
     @exclusivity(unchecked) private var queue: [PythonJob?] = []
     @exclusivity(unchecked) private var queueHead = 0
     private var stopping = false
+    /// A call crashed the process (`abandon`): no job starts any more.
+    @exclusivity(unchecked) private var dying = false
     private var liveWorkers = 0
     /// Workers not parked: running a job or looking for one (including ones being woken).
     @exclusivity(unchecked) private var activeWorkers = 0
@@ -90,7 +92,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     public var pendingCount: Int {
         condition.lock()
         defer { condition.unlock() }
-        return queue.count - queueHead
+        return dying ? 0 : queue.count - queueHead
     }
 
     /// Queues a job. Returns false when the queue is full (the caller answers `Server Busy`)
@@ -136,6 +138,26 @@ public final class PythonWorkerPool: @unchecked Sendable {
         }
     }
 
+    /// A call crashed the process, and its thread holds the GIL for good: no job starts any
+    /// more, and the jobs running are returned, each with its thread's ident, for their
+    /// answers. (Those queued stay for `takeQueued`.)
+    public func abandon() -> [(job: PythonJob, thread: UInt)] {
+        condition.lock()
+        defer { condition.unlock() }
+        dying = true
+        return running.indices.compactMap { slot in running[slot].map { ($0.job, threadIdents[slot]) } }
+    }
+
+    /// The jobs still queued, taken out (after `abandon`: none of them will run here).
+    public func takeQueued() -> [PythonJob] {
+        condition.lock()
+        defer { condition.unlock() }
+        let jobs = queue[queueHead...].compactMap { $0 }
+        queue.removeAll()
+        queueHead = 0
+        return jobs
+    }
+
     /// Stops taking jobs, lets queued and running ones finish for up to `grace`, then returns.
     /// Returns false if some worker was still busy (stuck in C code, say) at the end.
     @discardableResult
@@ -155,8 +177,10 @@ public final class PythonWorkerPool: @unchecked Sendable {
 
     // MARK: Guests
 
-    /// A guest for the calling thread, or nil when all `guestCapacity` slots are taken.
+    /// A guest for the calling thread, or nil when all `guestCapacity` slots are taken, or
+    /// when a crashed call holds the GIL for good (a guest's thread state needs the GIL).
     public func makeGuest() -> Guest? {
+        if pyrpc_crash_underway() != 0 { return nil }
         condition.lock()
         guard let slot = freeGuestSlots.popLast() else {
             condition.unlock()
@@ -173,7 +197,8 @@ public final class PythonWorkerPool: @unchecked Sendable {
     /// Releases the guest's thread state and slot (on the guest's own thread).
     public func retire(_ guest: Guest) {
         PyEval_RestoreThread(guest.threadState)
-        PyGILState_Release(guest.outer)
+        PyThreadState_Clear(guest.threadState)
+        PyThreadState_DeleteCurrent()
         condition.lock()
         threadIdents[guest.slot] = 0
         freeGuestSlots.append(guest.slot)
@@ -225,7 +250,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     /// The next job, marked running in `slot` (one lock for both), or nil when the queue is
     /// empty. Call with `condition` held.
     private func takeLocked(runningIn slot: Int) -> PythonJob? {
-        guard queueHead < queue.count else { return nil }
+        guard queueHead < queue.count, !dying else { return nil }
         // Empty the slot at once: a job holds its request (megabytes, for large arguments).
         let job = queue[queueHead].take()!
         queueHead += 1
@@ -296,6 +321,9 @@ public final class PythonWorkerPool: @unchecked Sendable {
             return
         }
         GIL.withPinned(threadState) { gil in
+            // Withdrawn while this thread waited for the GIL (a crashed call held it): it
+            // runs elsewhere.
+            guard job.begin() else { return clearRunning(slot) }
             job.run(gil)
             // A script forked and the child returned here: it must not answer or serve.
             if pyrpc_is_forked_child() != 0 { pyrpc_end_forked_child() }
@@ -333,7 +361,8 @@ public final class PythonWorkerPool: @unchecked Sendable {
             for index in running.indices {
                 guard let entry = running[index] else { continue }
                 busy = true
-                if let at = entry.nextInterrupt, at <= now {
+                // Dying, the GIL may be held for good by the crashed call: no interrupt.
+                if let at = entry.nextInterrupt, at <= now, !dying {
                     due.append((index, entry.job))
                     // A script that swallows the interrupt (`except BaseException`) gets another each second.
                     running[index]!.nextInterrupt = now + .seconds(1)

@@ -25,6 +25,9 @@ public enum ControlMessage: Codable, Sendable, Equatable {
     case stats(round: Int, snapshot: WorkerStats)
     /// A client connection this worker leaves: the supervisor gives it to another worker.
     case handOver(ConnectionTransfer)
+    /// This worker hands its connections over: the supervisor gives it no more (and says so,
+    /// `noMoreConnections`, after any it gave before).
+    case leaving
 
     // Supervisor → worker.
     /// The answer to a forwarded `request` (`deploy`, `statsRequest`): the encoded message
@@ -40,6 +43,8 @@ public enum ControlMessage: Codable, Sendable, Equatable {
     case retire(reason: String)
     /// A connection another worker left: serve it from where that worker stopped.
     case adopt(ConnectionTransfer)
+    /// The answer to `leaving`: every `adopt` for this worker came before it.
+    case noMoreConnections
 
     /// The connection a `handOver` or `adopt` carries, if it is one.
     public var transfer: ConnectionTransfer? {

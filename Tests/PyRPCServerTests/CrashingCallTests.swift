@@ -6,106 +6,96 @@ import XCTest
 import Glibc
 #endif
 
-/// A tenant whose RPC kills its worker process, call after call, must not keep the other
-/// clients out: such a worker is replaced at once, every time, and never counts toward the
-/// crash-loop back-off (which is for workers that die as they start). Real processes.
+/// A call that kills its worker process is answered, and takes nobody else down: its client
+/// hears `Execution Exception` naming the signal or exit status; the worker's other
+/// connections move to the workers that stay, with their unanswered requests, and every
+/// request on them is answered once, in order; the worker is replaced at once, every time,
+/// without the crash-loop back-off (which is for workers that die as they start). Real
+/// processes and signals.
 final class CrashingCallTests: ServerProcessTestCase {
+    private static let crashes = """
+        import ctypes, os, sys
+
+        def segv():
+            ctypes.string_at(0)
+            return 0
+
+        def abort():
+            os.abort()
+            return 0
+
+        def quit():
+            os._exit(3)
+            return 0
+
+        def recurse():
+            sys.setrecursionlimit(10**8)
+            nested = []
+            for _ in range(10**6):
+                nested = [nested]
+            return len(repr(nested))
+
+        """
 
     private func serve(processes: Int) throws {
-        let scripts = [
-            "segv.py": "import ctypes\n\ndef segv():\n    ctypes.string_at(0)\n    return 0\n",
-            "version.py": "def version():\n    return 1\n",
-            "init.yaml": oneServerNetwork(port: port, rpcs: [("segv", "[]", "[int]", "segv.py"), ("version", "[]", "[int]", "version.py")]),
-        ]
-        try writeFiles(scripts, in: folder)
-        let process = try CLIProcess.start(["serve", "s1", "--state-dir", "state", "--processes", "\(processes)"], in: folder)
-        server = process
-        let deadline = Date().addingTimeInterval(30)
-        while log.components(separatedBy: " ready (generation").count - 1 < processes, Date() < deadline { usleep(20_000) }
+        let crashing = ["segv", "abort", "quit", "recurse"].map { ($0, "[]", "[int]", "crash.py") }
+        try writeFiles([
+            "crash.py": Self.crashes, "who.py": PipeliningClient.whoScript,
+            "init.yaml": oneServerNetwork(port: port, rpcs: crashing + [("who", "[int]", "[int]", "who.py")]),
+        ], in: folder)
+        server = try CLIProcess.start(["serve", "s1", "--state-dir", "state", "--processes", "\(processes)"], in: folder)
+        XCTAssertTrue(wait(30) { occurrences(of: " ready (generation") >= processes }, log)
         XCTAssertEqual(try CLIProcess.run(["deploy"], in: folder).status, 0, log)
     }
 
-    /// One call on a connection of its own: its answer, or nil when the connection closed
-    /// without one (the worker died).
-    private static func call(_ rpc: String, port: Int) -> JSONValue? {
-        guard let socket = try? RawSocket(host: "127.0.0.1", port: port, timeout: 15) else { return nil }
+    /// One call on a connection of its own: its exception message, or nil (no exception, or
+    /// the connection closed without an answer).
+    private func crashMessage(_ rpc: String) -> String? {
+        guard let socket = try? RawSocket(host: "127.0.0.1", port: port, timeout: 20) else { return nil }
         defer { socket.close() }
-        let line = requestLine(service: "svc", rpc: rpc, arguments: [], types: [], returns: ["int"]) + "\n"
-        guard (try? socket.send(line)) != nil, let answer = try? socket.readLine() else { return nil }
-        return try? JSONParser.parse(answer)
+        let line = requestLine(service: "svc", rpc: rpc, arguments: [], types: [], returns: ["int"], id: .int(1)) + "\n"
+        guard (try? socket.send(line)) != nil, let answer = try? JSONParser.parse(socket.readLine()) else { return nil }
+        XCTAssertEqual(answer["value"]?["id"], .int(1))
+        XCTAssertEqual(answer["value"]?["exception-type"]?.stringValue, "Execution Exception")
+        return answer["value"]?["exception-message"]?.stringValue
     }
 
-    /// Twenty crashing calls in a row while another client calls: it never hears `Server
-    /// Busy`, and the supervisor never backs off.
-    private func crashCallsWhileAnotherClientCalls(processes: Int) throws -> (busy: Int, ok: Int, longestWait: Double) {
+    /// Twenty segfaulting calls in a row while clients pipeline on their own connections:
+    /// every crash is answered, and the pipelining clients see no error and never reconnect.
+    private func crashWhilePipelining(processes: Int) throws {
         try serve(processes: processes)
-        let seen = Outcomes()
-        let port = self.port
-        let caller = Thread {
-            var lastAnswer = Date()
-            while !seen.stopped {
-                let answer = Self.call("version", port: port)
-                if answer?.returnValues == [.int(1)] {
-                    seen.answered(after: Date().timeIntervalSince(lastAnswer))
-                    lastAnswer = Date()
-                } else if answer?["value"]?["type"]?.stringValue == "Server Busy" {
-                    seen.busy()
-                }
-                // A closed connection (it landed on the worker a crash took) is tried again.
-            }
+        let clients = try (0..<2).map { _ in try PipeliningClient(port: port) }
+        XCTAssertTrue(wait(30) { clients.allSatisfy { $0.count > 50 } }, log)
+        for index in 0..<20 {
+            XCTAssertEqual(crashMessage("segv"), "svc.segv() killed its worker: SIGSEGV", "crash \(index): \(log)")
         }
-        caller.start()
-        var crashes = 0
-        var answered: [JSONValue] = []
-        for _ in 0..<20 {
-            if let answer = Self.call("segv", port: port) { answered.append(answer) } else { crashes += 1 }
-        }
-        let afterCrashes = seen.counts.ok
-        let deadline = Date().addingTimeInterval(15)
-        while seen.counts.ok < afterCrashes + 20, Date() < deadline { usleep(10_000) }
-        seen.stop()
-        while caller.isExecuting { usleep(10_000) }
-        XCTAssertEqual(crashes, 20, "answered instead: \(answered)\n\(log)")
+        let counts = clients.map(\.count)
+        XCTAssertTrue(wait(30) { zip(clients, counts).allSatisfy { $0.count > $1 + 50 } || clients.contains { $0.failed != nil } }, log)
+        for client in clients { XCTAssertNil(client.stop(), log) }
+        XCTAssertEqual(occurrences(of: "killed by SIGSEGV while running svc.segv()"), 20, log)
         XCTAssertFalse(log.contains("crash loop"), log)
-        return seen.counts
-    }
-
-    func testCrashingCallsNeverMakeOtherClientsBusy() throws {
-        let outcome = try crashCallsWhileAnotherClientCalls(processes: 2)
-        XCTAssertEqual(outcome.busy, 0, "Server Busy answers: \(log)")
-        XCTAssertGreaterThan(outcome.ok, 20)
-    }
-
-    /// With one worker every call waits for the replacement, which starts at once each time
-    /// (the old back-off grew to 10 s and answered `Server Busy` meanwhile). How long that
-    /// takes is measured by `pyrpc-bench`, not asserted here.
-    func testWithOneWorkerCrashingCallsAreReplacedWithoutBackOff() throws {
-        let outcome = try crashCallsWhileAnotherClientCalls(processes: 1)
-        XCTAssertEqual(outcome.busy, 0, "Server Busy answers: \(log)")
         XCTAssertFalse(log.contains("starting another in"), "a replacement waited: \(log)")
-        XCTAssertEqual(log.components(separatedBy: "killed by SIGSEGV while running svc.segv()").count - 1, 20, log)
-        print("longest wait between two answers of the other client: \(outcome.longestWait) s")
-    }
-}
-
-/// What the other client saw, shared between its thread and the test. (NSLock: ThreadSanitizer
-/// sees pthread locks.)
-private final class Outcomes: @unchecked Sendable {
-    private let lock = NSLock()
-    private var ok = 0
-    private var busyAnswers = 0
-    private var longestWait = 0.0
-    private var done = false
-
-    func answered(after wait: Double) {
-        lock.withLock {
-            ok += 1
-            longestWait = max(longestWait, wait)
-        }
+        XCTAssertFalse(log.contains("could not be handed over"), log)
     }
 
-    func busy() { lock.withLock { busyAnswers += 1 } }
-    func stop() { lock.withLock { done = true } }
-    var stopped: Bool { lock.withLock { done } }
-    var counts: (busy: Int, ok: Int, longestWait: Double) { lock.withLock { (busyAnswers, ok, longestWait) } }
+    func testCrashingCallsAreAnsweredAndFailNoOtherCall() throws {
+        try crashWhilePipelining(processes: 2)
+    }
+
+    /// With one worker, the connections wait for its replacement, which starts at once.
+    func testWithOneWorkerCrashingCallsAreAnsweredAndFailNoOtherCall() throws {
+        try crashWhilePipelining(processes: 1)
+    }
+
+    func testEachKindOfCrashIsAnswered() throws {
+        try serve(processes: 2)
+        let client = try PipeliningClient(port: port)
+        XCTAssertEqual(crashMessage("segv"), "svc.segv() killed its worker: SIGSEGV")
+        XCTAssertEqual(crashMessage("abort"), "svc.abort() killed its worker: SIGABRT")
+        XCTAssertEqual(crashMessage("quit"), "svc.quit() exited its worker with status 3 (os._exit)")
+        // C recursion past the stack: handled on the thread's own signal stack.
+        XCTAssertEqual(crashMessage("recurse"), "svc.recurse() killed its worker: SIGSEGV")
+        XCTAssertNil(client.stop(), log)
+        XCTAssertTrue(log.contains("exited with status 3 while running svc.quit()"), log)
+    }
 }

@@ -135,4 +135,24 @@ final class HandOverTests: ServerProcessTestCase {
         for client in clients { XCTAssertNil(client.stop(), log) }
         XCTAssertEqual(clients.reduce(into: Set<Int>()) { $0.formUnion($1.pids) }.count, 21)
     }
+
+    /// Randomized: clients send their requests cut at random places while workers leave
+    /// (SIGHUP and recycling together), so hand-overs catch connections holding part of a
+    /// request, several requests, or answers not yet written: every request is answered
+    /// exactly once, in order. The seed is printed; `PYRPC_TEST_SEED` replays one.
+    func testRandomlySplitRequestsThroughHandOvers() throws {
+        let seed = ProcessInfo.processInfo.environment["PYRPC_TEST_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64.max / 2)
+        print("testRandomlySplitRequestsThroughHandOvers seed \(seed) (PYRPC_TEST_SEED=\(seed) replays it)")
+        try serve(processes: 2, ["--max-requests", "400"])
+        let clients = try (0..<6).map { index in try PipeliningClient(port: port, window: 1 + index * 3, splitting: seed &+ UInt64(index)) }
+        for round in 1...3 {
+            kill(supervisorPID, SIGHUP)
+            XCTAssertTrue(wait(30) { occurrences(of: "(replaced (SIGHUP))") >= 2 * round || clients.contains { $0.failed != nil } }, "round \(round): \(log)")
+        }
+        XCTAssertTrue(wait(30) { occurrences(of: "(recycled after") >= 1 || clients.contains { $0.failed != nil } }, log)
+        for (index, client) in clients.enumerated() {
+            XCTAssertNil(client.stop(), "client \(index), seed \(seed): \(log)")
+        }
+        XCTAssertGreaterThan(clients.reduce(0) { $0 + $1.count }, 500)
+    }
 }

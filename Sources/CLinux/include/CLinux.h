@@ -102,6 +102,30 @@ ssize_t pyrpc_send_with_fd(int socket, const void *bytes, size_t length, int fd)
 // `fds` (up to `max_fds`, `*fd_count` set); the bytes received, 0 at the end, or -1 with errno.
 ssize_t pyrpc_receive_with_fds(int socket, void *bytes, size_t length, int *fds, int max_fds, int *fd_count);
 
+// MARK: Crash rescue, in a worker process: a call that crashes (SIGSEGV, SIGBUS, SIGFPE,
+// SIGILL, SIGABRT, or `os._exit`) does not take its clients' connections down with it. Its
+// thread stops in the signal handler and wakes the rescue (a thread reading the eventfd),
+// which answers the crashed call, hands every connection over and says `pyrpc_crash_rescued`;
+// the process then dies of the signal (or exits with the status) as it would have. Only a
+// thread running a call (its scoreboard slot active) is rescued, only once a rescuer
+// listens, never in a forked child; the crashed thread waits at most 10 s.
+
+struct pyrpc_crash {
+    int signal_number;   // 0 for os._exit
+    int exit_status;     // os._exit's status, or -1
+    unsigned long thread;  // pthread_self() of the crashed thread (Python's thread ident)
+};
+
+// Installs the handlers (only with a scoreboard attached); returns the eventfd to read, or -1.
+int pyrpc_crash_rescue_install(void);
+void pyrpc_crash_rescuer_listening(void);
+struct pyrpc_crash pyrpc_crash_info(void);
+void pyrpc_crash_rescued(void);
+// Whether a call crashed (the rescue runs): nothing may wait for the GIL any more.
+int pyrpc_crash_underway(void);
+// `os._exit(status)`: rescued like a crash when a call runs it; exits in any case.
+void pyrpc_crash_exit(int status) __attribute__((noreturn));
+
 // strtod in the "C" locale whatever the process locale is (scripts may call setlocale).
 double pyrpc_strtod_c(const char *text, char **end);
 #endif

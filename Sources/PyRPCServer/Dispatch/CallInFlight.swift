@@ -33,11 +33,11 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
         super.init(deadline: started + .nanoseconds(Int64(min(call.timeout, 1e9) * 1e9)))
     }
 
-    private var overload: Overload { call.overload }
+    var overload: Overload { call.overload }
     /// `demo.spin`, for answers.
-    private var rpcName: String { "\(overload.service).\(overload.name)" }
+    var rpcName: String { "\(overload.service).\(overload.name)" }
 
-    private var logger: Logger { core.logger }
+    var logger: Logger { core.logger }
 
     /// Runs the call on a thread holding the GIL and delivers its answer (unless the
     /// watchdog answered first).

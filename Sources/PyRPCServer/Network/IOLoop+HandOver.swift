@@ -5,6 +5,7 @@ import CLinux
 import Foundation
 import NIOCore
 import PyRPCWire
+import Synchronization
 
 /// A worker process leaving without dropping a call (`pyrpc serve --processes N`): recycled,
 /// replaced on SIGHUP, or dying of a crashed call, it stops reading, and passes each client
@@ -17,6 +18,7 @@ extension IOLoop {
         assertLeads()
         guard !handingOver else { return }
         handingOver = true
+        stoppedFraming.store(true, ordering: .releasing)
         // What paused connections hold unframed travels with them.
         for connection in paused { connection.paused = false }
         paused = []
@@ -54,6 +56,7 @@ extension IOLoop {
     /// requests run here, and its unread input is framed as if it had just arrived.
     func adopt(_ transfer: ConnectionTransfer) {
         assertLeads()
+        openConnections.subtract(1, ordering: .relaxed)  // counted since it was posted; `insert` counts it again
         let fd = pyrpc_fd_above_stdio(transfer.descriptor)
         guard fd >= 0 else { return }
         if core.limits.admit(transfer.peer) != nil {
@@ -66,6 +69,8 @@ extension IOLoop {
             switch item {
             case .answer(let bytes):
                 deliver(Array(bytes), sequence: connection.nextSequence(), to: connection)
+            case .request(let bytes) where handingOver:
+                connection.unrun[connection.nextSequence()] = Array(bytes)  // this worker leaves too: on it goes
             case .request(let bytes):
                 var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
                 buffer.writeBytes(bytes)
@@ -83,3 +88,5 @@ extension IOLoop {
         }
     }
 }
+
+

@@ -25,6 +25,8 @@ final class IOLoop: @unchecked Sendable {
     private let listenerFDs = NIOLockedValueBox<[Int32]>([])
     /// Connections open in this loop, for a worker waiting to have handed them all over.
     let openConnections = Atomic<Int>(0)
+    /// The leader has seen `.handOver`: it frames nothing more.
+    let stoppedFraming = Atomic<Bool>(false)
     private let threadName: String
 
     // Leader-only (here and in IOLoop+Reading.swift, IOLoop+Writing.swift). The hot state
@@ -172,13 +174,10 @@ final class IOLoop: @unchecked Sendable {
         let standby = DispatchSemaphore(value: 0)
         let pool = core.pool
         // Python calls run on this thread; without a slot (too many threads) a worker runs them.
-        var guest: PythonWorkerPool.Guest?
-        var triedGuest = false
+        // Made before the thread leads: it takes the GIL, which a crashed call may hold for
+        // good (`CrashRescue`), and a thread waiting for it must not hold the sockets too.
+        let guest = pool.makeGuest()
         while leadership.acquire(standby: standby) {
-            if !triedGuest {
-                guest = pool.makeGuest()
-                triedGuest = true
-            }
             guard lead(runsPython: guest != nil) else {
                 cleanUp()
                 break

@@ -10,6 +10,16 @@ import PyRPCWire
 /// Any thread may deliver, once.
 protocol ReplySink: Sendable {
     func deliver(_ reply: [UInt8])
+    /// The request will not run here (its worker process is dying): `request` is the message
+    /// to run elsewhere, in its place.
+    func giveBack(_ request: [UInt8])
+}
+
+extension ReplySink {
+    /// Where a request cannot travel on: its client is told to call again.
+    func giveBack(_ request: [UInt8]) {
+        deliver(RPCReply.exception(RPCError(.serverBusy, "the call did not run: its worker process died; call again")))
+    }
 }
 
 /// A connection of an I/O loop and the message's place in that connection's order.
@@ -20,6 +30,11 @@ struct ReplyRoute: ReplySink {
 
     func deliver(_ reply: [UInt8]) {
         loop.mailbox.post(.reply(connection: connection, sequence: sequence, bytes: reply))
+    }
+
+    /// The request travels with its connection to another worker (`IOLoop+HandOver.swift`).
+    func giveBack(_ request: [UInt8]) {
+        loop.mailbox.post(.unrun(connection: connection, sequence: sequence, request: request))
     }
 }
 

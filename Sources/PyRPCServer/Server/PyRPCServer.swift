@@ -100,6 +100,8 @@ public final class PyRPCServer: Sendable {
             onSupervisorGone()
         })
         if accepting {
+            // Ready before the first call can run.
+            CrashRescue(core: core).start()
             _ = try serve(listener: listener, address: address, shared: true)
             WorkerWatchdog(core: core, link: link).start()
         }
@@ -199,13 +201,9 @@ public final class PyRPCServer: Sendable {
         let quietPeriod: Duration = listening.count > owned.count ? .milliseconds(300) : .zero
         var quietSince = ContinuousClock.now
         if handingOver {
-            for loop in loops { loop.mailbox.post(.handOver) }
             // Each connection leaves once it owes no call: all gone means no call left either.
-            // A poll (every 5 ms): a hand-over takes milliseconds, and ends the worker's life.
-            while ContinuousClock.now < deadline, loops.contains(where: { $0.openConnections.load(ordering: .relaxed) > 0 }) {
-                try? await Task.sleep(for: .milliseconds(5))
-            }
-            let left = loops.reduce(0) { $0 + $1.openConnections.load(ordering: .relaxed) }
+            core.beginHandOver()
+            let left = await Blocking.run { [core] in core.waitForHandOver(until: deadline) }
             if left > 0 { core.logger.warning("\(left) connection\(left == 1 ? "" : "s") not handed over within the shutdown grace (a call still running); closing") }
         }
         // A poll: quiet is the absence of calls over a stretch of time, which no event marks.

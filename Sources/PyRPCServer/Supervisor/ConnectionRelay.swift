@@ -39,12 +39,24 @@ final class ConnectionRelay: Sendable {
         }
     }
 
+    /// `pid` hands its connections over: it is given none from now on, and told so once every
+    /// connection given to it before is on its way (this queue sends them all, in order).
+    func closeDoor(of pid: pid_t) {
+        queue.async { [workers] in
+            let channel = workers.change { contents -> ControlChannel? in
+                contents.workers[pid]?.handsOver = true
+                return contents.workers[pid]?.channel
+            }
+            channel?.send(.noMoreConnections)
+        }
+    }
+
     /// A ready worker that stays, in turn; nil when the server stops or none comes in time.
     private func taker(excluding refused: Set<pid_t>, until deadline: Date) -> (pid_t, ControlChannel)? {
         let turn = turn.add(1, ordering: .relaxed).newValue
         let found: (pid_t, ControlChannel)?? = workers.wait(until: deadline) { contents in
             if contents.stopping { return .some(nil) }
-            let takers = contents.live.filter { $0.ready && !refused.contains($0.pid) }.sorted { $0.pid < $1.pid }
+            let takers = contents.live.filter { $0.ready && !$0.handsOver && !refused.contains($0.pid) }.sorted { $0.pid < $1.pid }
             guard !takers.isEmpty else { return nil }
             let taker = takers[turn % takers.count]
             return .some((taker.pid, taker.channel))

@@ -217,7 +217,8 @@ public final class Supervisor: Sendable {
         }
         deploys.died(pid, how: how)
         guard let (worker, delay) = ended else { return }
-        worker.channel.hangUp()
+        // Its control socket is not hung up here: what the worker sent last (connections it
+        // handed over as it died) is still to be read; the reader sees the end after that.
         stats.forget(pid)
         if let leaving = worker.leaving {
             logger.info("worker \(pid) \(how) (\(leaving))")
@@ -281,7 +282,9 @@ public final class Supervisor: Sendable {
             succeed(pid, because: reason)
         case .handOver(let transfer):
             relay.relay(transfer, from: pid)
-        case .answer, .prepare, .commit, .abort, .collectStats, .retire, .adopt:
+        case .leaving:
+            relay.closeDoor(of: pid)
+        case .answer, .prepare, .commit, .abort, .collectStats, .retire, .adopt, .noMoreConnections:
             logger.warning("unexpected control message from worker \(pid): \(message)")
         }
     }

@@ -16,6 +16,9 @@ final class WorkerSet: @unchecked Sendable {  // `contents` is read and written 
         var ready: Bool { readyAt != nil }
         /// Why it is being stopped on purpose (it is then not replaced when it exits).
         var leaving: String?
+        /// It has begun handing its connections over (leaving, or dying of a crashed call): it
+        /// takes none.
+        var handsOver = false
     }
 
     struct Contents {

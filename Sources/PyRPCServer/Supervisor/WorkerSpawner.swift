@@ -107,9 +107,13 @@ enum WorkerSpawner {
     /// "killed by SIGSEGV", "exited with status 3".
     static func describe(status: Int32) -> String {
         if let code = exitCode(status: status) { return "exited with status \(code)" }
-        let signalNumber = status & 0x7f
-        let name = signalNames[signalNumber].map { "SIG\($0)" } ?? "signal \(signalNumber)"
+        let name = signalName(status & 0x7f)
         return "killed by \(name)\(status & 0x80 != 0 ? " (core dumped)" : "")"
+    }
+
+    /// "SIGSEGV".
+    static func signalName(_ number: Int32) -> String {
+        signalNames[number].map { "SIG\($0)" } ?? "signal \(number)"
     }
 
     /// The exit status of a process that exited (`waitpid`'s `status`); nil if a signal killed it.

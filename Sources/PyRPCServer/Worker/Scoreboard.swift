@@ -18,7 +18,9 @@ public enum Scoreboard {
         // is none of this code's business.
         var status = stat()
         guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_size == size else { return }
-        _ = pyrpc_scoreboard_attach(descriptor)
+        guard pyrpc_scoreboard_attach(descriptor) == 0 else { return }
+        // Before Python's faulthandler, which then hands each fatal signal on to the rescue.
+        _ = pyrpc_crash_rescue_install()
     }
 
     /// This thread starts running `label` (until `leave`).

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import PyRPCWire
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -25,6 +26,8 @@ final class SupervisorLink: Sendable {
         var closed = false
         /// Connections adopted so far (which loop takes the next).
         var adopted = 0
+        /// The supervisor sends no more connections (`noMoreConnections`).
+        var doorClosed = false
     }
     private let state = NIOLockedValueBox(State())
 
@@ -113,9 +116,11 @@ final class SupervisorLink: Sendable {
             decide(round, reason)
         case .adopt(let transfer):
             adopt(transfer)
+        case .noMoreConnections:
+            state.withLockedValue { $0.doorClosed = true }
         case .retire:
             break  // (`start`'s)
-        case .ready, .deploy, .prepared, .swapped, .retiring, .statsRequest, .stats, .handOver:
+        case .ready, .deploy, .prepared, .swapped, .retiring, .statsRequest, .stats, .handOver, .leaving:
             core.logger.warning("unexpected control message from the supervisor: \(message)")
         }
     }
@@ -158,6 +163,14 @@ final class SupervisorLink: Sendable {
         }
     }
 
+    /// This worker leaves: the supervisor is asked to send no more connections.
+    func closeDoor() {
+        if !channel.send(.leaving) { state.withLockedValue { $0.doorClosed = true } }
+    }
+
+    /// No connection can arrive any more: the supervisor said so, or is gone.
+    var isDoorClosed: Bool { state.withLockedValue { $0.doorClosed || $0.closed } }
+
     /// A connection another worker left: one of this worker's I/O loops takes it, in turn.
     private func adopt(_ transfer: ConnectionTransfer) {
         let loops = core.loops.all
@@ -169,7 +182,10 @@ final class SupervisorLink: Sendable {
             defer { state.adopted += 1 }
             return state.adopted
         }
-        loops[turn % loops.count].mailbox.post(.adopt(transfer))
+        let loop = loops[turn % loops.count]
+        // Counted from now: a worker handing over waits for it too (`ServerCore.waitForHandOver`).
+        loop.openConnections.add(1, ordering: .relaxed)
+        loop.mailbox.post(.adopt(transfer))
     }
 
     /// The supervisor is gone: forwarded deploys are refused, prepared ones discarded.

@@ -20,18 +20,21 @@ final class PipeliningClient: @unchecked Sendable {
 
     static let whoScript = "import os\n\ndef who(n):\n    return n * 10000000 + os.getpid()\n"
 
-    /// Starts calling at once; `calls`: how many (nil: until `stop`).
-    init(port: Int, window: Int = 16, calls: Int? = nil) throws {
+    /// Starts calling at once; `calls`: how many (nil: until `stop`). `splitting`: requests
+    /// are sent in pieces cut at random places, with pauses up to a millisecond between them,
+    /// so that a worker may leave while it holds part of a request (seeded: reproducible).
+    init(port: Int, window: Int = 16, calls: Int? = nil, splitting seed: UInt64? = nil) throws {
         let socket = try RawSocket(host: "127.0.0.1", port: port, timeout: 20)
         self.calls = calls ?? .max
         let thread = Thread { [self] in
             defer { socket.close(); finished.signal() }
-            run(socket, window: window)
+            run(socket, window: window, splitting: seed.map { SplitMix(seed: $0) })
         }
         thread.start()
     }
 
-    private func run(_ socket: RawSocket, window: Int) {
+    private func run(_ socket: RawSocket, window: Int, splitting: SplitMix?) {
+        var random = splitting
         var sent = 0
         var received = 0
         while true {
@@ -44,7 +47,13 @@ final class PipeliningClient: @unchecked Sendable {
                 sent += 1
             }
             do {
-                if !batch.isEmpty { try socket.send(batch) }
+                if !batch.isEmpty {
+                    if random != nil {
+                        try send(Array(batch.utf8), on: socket, cutBy: &random!)
+                    } else {
+                        try socket.send(batch)
+                    }
+                }
                 let line = try socket.readLine()
                 let answer = try JSONParser.parse(line)
                 guard answer["value"]?["id"] == .int(received), case .int(let value)? = answer.returnValues?.first, value / 10_000_000 == received else {
@@ -58,6 +67,16 @@ final class PipeliningClient: @unchecked Sendable {
             } catch {
                 return fail("after \(received) answers: \(error)")
             }
+        }
+    }
+
+    private func send(_ bytes: [UInt8], on socket: RawSocket, cutBy random: inout SplitMix) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let piece = min(bytes.count - offset, 1 + Int(random.next() % 200))
+            try socket.send(Array(bytes[offset..<offset + piece]))
+            offset += piece
+            usleep(UInt32(random.next() % 1000))
         }
     }
 
@@ -82,4 +101,21 @@ final class PipeliningClient: @unchecked Sendable {
     var count: Int { lock.withLock { answered } }
     var pids: Set<Int> { lock.withLock { workerPIDs } }
     var failed: String? { lock.withLock { failure } }
+}
+
+/// A small seeded generator (SplitMix64), for reproducible random tests.
+struct SplitMix {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var value = state
+        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+        return value ^ (value >> 31)
+    }
 }
