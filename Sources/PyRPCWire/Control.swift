@@ -9,7 +9,7 @@
 /// failing to prepare — or dying while it does — makes it `abort` everywhere.
 public enum ControlMessage: Codable, Sendable, Equatable {
     // Worker → supervisor.
-    /// Listening, with the committed state loaded.
+    /// The committed state loaded: it accepts connections once told (`startAccepting`).
     case ready(pid: Int32, generation: Int)
     /// A client's DEPLOY-MANIFEST or DEPLOY-SCRIPTS, already checked for its token and server.
     case deploy(request: Int, firstStep: Bool, manifest: ServerManifest, scripts: [String: String], peer: String)
@@ -45,6 +45,9 @@ public enum ControlMessage: Codable, Sendable, Equatable {
     case adopt(ConnectionTransfer)
     /// The answer to `leaving`: every `adopt` for this worker came before it.
     case noMoreConnections
+    /// The answer to `ready`: the connections waiting for a worker were given out (`adopt`),
+    /// so accept new ones now.
+    case startAccepting
 
     /// The connection a `handOver` or `adopt` carries, if it is one.
     public var transfer: ConnectionTransfer? {

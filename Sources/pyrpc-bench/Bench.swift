@@ -31,6 +31,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Worker kill-and-replace cycles (each waits a second, so as not to be a crash loop).")
     var crashCycles: Int = 200
 
+    @Option(help: "kill -9 and restart trials for the restart race.")
+    var restartTrials: Int = 100
+
     @Option(help: "Where to write the Markdown results.")
     var output: String = "benchmarks/RESULTS.md"
 

@@ -234,6 +234,7 @@ final class BenchSuite {
 
         if wanted("spin") || wanted("worker crash") { try await processWorkloads(duration: duration) }
 
+        if Self.faultWorkloadNames.contains(where: wanted) { try await faultWorkloads() }
         if wanted("deploy") { try await deployWorkload() }
         if wanted("RSS") { try await memoryWorkloads() }
     }

@@ -115,12 +115,12 @@ extension BenchSuite {
         return Date().timeIntervalSince(start)
     }
 
-    private static func answers(port: Int, request: [UInt8]) -> Bool {
+    static func answers(port: Int, request: [UInt8]) -> Bool {
         answer(port: port, request: request).map { $0.contains("RPC-RES") } ?? false
     }
 
     /// One request on a fresh connection; its whole answer line.
-    private static func answer(port: Int, request: [UInt8]) -> String? {
+    static func answer(port: Int, request: [UInt8]) -> String? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLinux
+import Dispatch
 import Logging
 import NIOCore
 import PyRPCPython
@@ -27,6 +28,8 @@ public final class PyRPCServer: Sendable {
     /// workers accept on too.
     private let listeners = NIOLockedValueBox<[(fd: Int32, address: SocketAddress, shared: Bool)]>([])
     private let retiring = Atomic<Bool>(false)
+    /// A worker's loops accept on the shared listener (once: `startAccepting`).
+    private let accepting = Atomic<Bool>(false)
 
     /// Fails only when the state directory cannot be created.
     public init(name: String, options: ServerOptions = ServerOptions(), role: ServerRole = .alone, logger: Logger? = nil) throws {
@@ -102,17 +105,35 @@ public final class PyRPCServer: Sendable {
         if accepting {
             // Ready before the first call can run.
             CrashRescue(core: core).start()
-            _ = try serve(listener: listener, address: address, shared: true)
+            // Accepting only once the supervisor says so (`startAccepting`), after it gave this
+            // worker the connections waiting for one (a crashed worker's): their requests then
+            // run before any new connection's — which could crash this worker too.
+            _ = try serve(listener: listener, address: address, shared: true, accepting: false)
             WorkerWatchdog(core: core, link: link).start()
+            link.whenToldToAccept { [weak self] in self?.startAccepting() }
+            // Without word from the supervisor (it is busy), accepting begins anyway.
+            DispatchQueue.global().asyncAfter(deadline: .now() + 2) { [weak self] in self?.startAccepting() }
         }
         link.send(.ready(pid: getpid(), generation: generation))
         return address
+    }
+
+    /// A worker's loops begin accepting on the listener it shares, unless it stopped already.
+    private func startAccepting() {
+        guard !accepting.exchange(true, ordering: .relaxed) else { return }
+        listeners.withLockedValue { listeners in
+            // Under the lock: `letGoOfSharedListeners` cannot close it meanwhile.
+            for listener in listeners where listener.shared {
+                for loop in core.loops.all { loop.addListener(listener.fd) }
+            }
+        }
     }
 
     /// The supervisor is gone: the listening socket it shared is closed at once, before the
     /// calls in flight finish, so that a server started again on the port (a service
     /// manager's restart) can bind it. Connections already accepted are still served.
     private func letGoOfSharedListeners() {
+        accepting.store(true, ordering: .relaxed)  // never again
         let shared = listeners.withLockedValue { listeners in
             defer { listeners.removeAll { $0.shared } }
             return listeners.filter(\.shared).map(\.fd)
@@ -125,7 +146,7 @@ public final class PyRPCServer: Sendable {
         }
     }
 
-    private func serve(listener fd: Int32, address: SocketAddress, shared: Bool) throws -> SocketAddress {
+    private func serve(listener fd: Int32, address: SocketAddress, shared: Bool, accepting: Bool = true) throws -> SocketAddress {
         let core = self.core
         let loops = listeners.withLockedValue { listeners in
             listeners.append((fd, address, shared))
@@ -134,7 +155,7 @@ public final class PyRPCServer: Sendable {
             }
             return core.loops.all
         }
-        for loop in loops { loop.addListener(fd) }
+        if accepting { for loop in loops { loop.addListener(fd) } }
         core.logger.info("server \(name) listening on \(Self.describe(address))")
         // What it can hold: each connection takes a descriptor; keep some for scripts and files.
         let options = core.options

@@ -39,6 +39,12 @@ final class ConnectionRelay: Sendable {
         }
     }
 
+    /// `pid` is ready: it may accept once the connections waiting for a worker (queued here
+    /// before this) are given out.
+    func welcome(_ pid: pid_t) {
+        queue.async { [workers] in workers.channel(of: pid)?.send(.startAccepting) }
+    }
+
     /// `pid` hands its connections over: it is given none from now on, and told so once every
     /// connection given to it before is on its way (this queue sends them all, in order).
     func closeDoor(of pid: pid_t) {

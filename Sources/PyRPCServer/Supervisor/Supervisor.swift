@@ -261,7 +261,10 @@ public final class Supervisor: Sendable {
                 contents.everReady = true
                 return true
             }
-            if known { logger.info("worker \(pid) ready (generation \(generation))") }
+            if known {
+                logger.info("worker \(pid) ready (generation \(generation))")
+                relay.welcome(pid)
+            }
         case .deploy(let request, let firstStep, let manifest, let scripts, let peer):
             coordination.async { [self] in
                 let answer = deploys.deploy(DeployRequest(manifest: manifest, scripts: scripts, token: nil, firstStep: firstStep), peer: peer, unattended: unattendedReason() != nil)
@@ -284,7 +287,7 @@ public final class Supervisor: Sendable {
             relay.relay(transfer, from: pid)
         case .leaving:
             relay.closeDoor(of: pid)
-        case .answer, .prepare, .commit, .abort, .collectStats, .retire, .adopt, .noMoreConnections:
+        case .answer, .prepare, .commit, .abort, .collectStats, .retire, .adopt, .noMoreConnections, .startAccepting:
             logger.warning("unexpected control message from worker \(pid): \(message)")
         }
     }

@@ -28,6 +28,8 @@ final class SupervisorLink: Sendable {
         var adopted = 0
         /// The supervisor sends no more connections (`noMoreConnections`).
         var doorClosed = false
+        /// What `startAccepting` does.
+        var onStartAccepting: (@Sendable () -> Void)?
     }
     private let state = NIOLockedValueBox(State())
 
@@ -118,6 +120,8 @@ final class SupervisorLink: Sendable {
             adopt(transfer)
         case .noMoreConnections:
             state.withLockedValue { $0.doorClosed = true }
+        case .startAccepting:
+            state.withLockedValue { $0.onStartAccepting }?()
         case .retire:
             break  // (`start`'s)
         case .ready, .deploy, .prepared, .swapped, .retiring, .statsRequest, .stats, .handOver, .leaving:
@@ -161,6 +165,11 @@ final class SupervisorLink: Sendable {
                 }
             }
         }
+    }
+
+    /// `body` runs when the supervisor says to accept (`startAccepting`).
+    func whenToldToAccept(_ body: @escaping @Sendable () -> Void) {
+        state.withLockedValue { $0.onStartAccepting = body }
     }
 
     /// This worker leaves: the supervisor is asked to send no more connections.
