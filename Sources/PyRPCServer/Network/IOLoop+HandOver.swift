@@ -88,5 +88,3 @@ extension IOLoop {
         }
     }
 }
-
-
