@@ -141,14 +141,19 @@ static _Atomic int scoreboard_next_slot;
 // (a pool has far fewer threads than that).
 static __thread int scoreboard_slot = -1;
 
-int pyrpc_scoreboard_create(void) {
-    int fd = memfd_create("pyrpc-scoreboard", MFD_CLOEXEC);
+// A memfd of `size` bytes (zeros, sparse), close-on-exec; -1 on failure.
+static int shared_memory(const char *name, size_t size) {
+    int fd = memfd_create(name, MFD_CLOEXEC);
     if (fd < 0) return -1;
-    if (ftruncate(fd, sizeof(struct pyrpc_scoreboard_slot) * PYRPC_SCOREBOARD_SLOTS) != 0) {
+    if (ftruncate(fd, (off_t)size) != 0) {
         close(fd);
         return -1;
     }
     return fd;
+}
+
+int pyrpc_scoreboard_create(void) {
+    return shared_memory("pyrpc-scoreboard", sizeof(struct pyrpc_scoreboard_slot) * PYRPC_SCOREBOARD_SLOTS);
 }
 
 int pyrpc_scoreboard_attach(int fd) {
@@ -346,4 +351,56 @@ static void crash_give_thread_a_signal_stack(void) {
     static const size_t size = 64 << 10;
     stack_t stack = {.ss_sp = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), .ss_size = size};
     if (stack.ss_sp != MAP_FAILED) sigaltstack(&stack, NULL);
+}
+
+// MARK: The stats board (see CLinux.h).
+
+static struct pyrpc_stats_slot *stats_board;
+static pthread_mutex_t stats_board_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int pyrpc_stats_board_create(void) {
+    // Sparse: only the slots a worker uses take memory.
+    return shared_memory("pyrpc-stats", sizeof(struct pyrpc_stats_slot) * PYRPC_STATS_SLOTS);
+}
+
+int pyrpc_stats_board_attach(int fd) {
+    void *mapped = mmap(NULL, sizeof(struct pyrpc_stats_slot) * PYRPC_STATS_SLOTS, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (mapped == MAP_FAILED) return -1;
+    stats_board = mapped;
+    return 0;
+}
+
+struct pyrpc_stats_slot *pyrpc_stats_board_claim(const char *key, long length) {
+    if (!stats_board || length <= 0 || length > PYRPC_STATS_KEY) return NULL;
+    struct pyrpc_stats_slot *found = NULL;
+    pthread_mutex_lock(&stats_board_lock);
+    for (int index = 0; index < PYRPC_STATS_SLOTS; index++) {
+        struct pyrpc_stats_slot *slot = &stats_board[index];
+        if (slot->in_use) continue;
+        memset(slot->key, 0, sizeof slot->key);
+        memcpy(slot->key, key, (size_t)length);
+        slot->calls = slot->errors = slot->timeouts = slot->recorded = slot->next = 0;
+        atomic_thread_fence(memory_order_release);
+        slot->in_use = 1;
+        found = slot;
+        break;
+    }
+    pthread_mutex_unlock(&stats_board_lock);
+    return found;
+}
+
+void pyrpc_stats_board_release(struct pyrpc_stats_slot *slot) {
+    pthread_mutex_lock(&stats_board_lock);
+    slot->in_use = 0;
+    pthread_mutex_unlock(&stats_board_lock);
+}
+
+void pyrpc_stats_record(struct pyrpc_stats_slot *slot, int outcome, double seconds) {
+    slot->calls += 1;
+    if (outcome == 1) slot->errors += 1;
+    if (outcome == 2) slot->timeouts += 1;
+    slot->latencies[slot->next] = seconds;
+    slot->next = (slot->next + 1) % PYRPC_STATS_WINDOW;
+    slot->recorded += 1;
 }

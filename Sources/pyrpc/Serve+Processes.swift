@@ -33,6 +33,7 @@ extension Serve {
     /// A worker, on the descriptors its supervisor passed (see `PyRPCServer.startWorker`).
     func runWorker(options: ServerOptions, signals: TerminationSignals) async throws {
         Scoreboard.attach()
+        StatsBoard.attach()
         var options = options
         if probe { options.stateDirectory = nil }
         let server = try makeServer(name: name, options: options, role: .worker(siblings: siblingWorkers))

@@ -92,6 +92,39 @@ void pyrpc_scoreboard_leave(void);
 // A new scoreboard for a worker (a memfd, close-on-exec); -1 on failure.
 int pyrpc_scoreboard_create(void);
 
+// MARK: The stats board: each overload's counters and recent latencies in a worker process,
+// kept in memory shared with its supervisor, which reads them after the worker died: a worker
+// killed (SIGKILL, the OOM killer, a crash) loses none of what it counted. Recording is the
+// caller's to serialize (one lock per overload); the supervisor reads only a dead worker's.
+
+#define PYRPC_STATS_SLOTS 256
+#define PYRPC_STATS_KEY 480
+#define PYRPC_STATS_WINDOW 4096
+
+struct pyrpc_stats_slot {
+    uint64_t in_use;
+    // service, rpc, signature and script hash, each NUL-terminated, one after the other
+    char key[PYRPC_STATS_KEY];
+    int64_t calls;
+    int64_t errors;
+    int64_t timeouts;
+    // Latencies recorded so far (the ring holds the last PYRPC_STATS_WINDOW), and where the next goes.
+    int64_t recorded;
+    int64_t next;
+    double latencies[PYRPC_STATS_WINDOW];  // seconds
+};
+
+// A new board for a worker (a memfd, close-on-exec); -1 on failure.
+int pyrpc_stats_board_create(void);
+// Maps the board the supervisor passed and closes the descriptor; 0 when mapped.
+int pyrpc_stats_board_attach(int fd);
+// A free slot for an overload, its key copied in (`length` bytes, NULs included) and its
+// counters zero; NULL without a board or when all are taken.
+struct pyrpc_stats_slot *pyrpc_stats_board_claim(const char *key, long length);
+void pyrpc_stats_board_release(struct pyrpc_stats_slot *slot);
+// outcome: 0 ok, 1 error, 2 timeout.
+void pyrpc_stats_record(struct pyrpc_stats_slot *slot, int outcome, double seconds);
+
 // MARK: Passing a descriptor between processes (a worker hands a client connection over).
 
 // Sends `length` bytes of `bytes` on the Unix socket with `fd` attached (SCM_RIGHTS); the

@@ -209,7 +209,8 @@ public final class RPCRegistry: Sendable {
                 let overload = Overload(
                     service: service.name, name: rpc.name, signature: rpc.signature, function: function,
                     timeout: rpc.timeout, scriptHash: rpc.scriptHash, scriptPath: rpc.scriptPath,
-                    stats: previousOverloads[key]?.stats ?? CallStats())
+                    stats: previousOverloads[key]?.stats
+                        ?? CallStats(service: service.name, rpc: rpc.name, signature: rpc.signature.description, hash: rpc.scriptHash))
                 if rpcs[rpc.name] == nil { names.append(rpc.name) }
                 rpcs[rpc.name, default: []].append(overload)
             }

@@ -1,7 +1,11 @@
+import CLinux
 import NIOConcurrencyHelpers
 
 /// Counters and recent latencies of one overload, for `pyrpc stats` and the log.
-final class CallStats: Sendable {
+///
+/// In a worker process they live on its stats board (`StatsBoard`), memory it shares with its
+/// supervisor: what a worker counted survives it, however it dies. Elsewhere, in this process.
+final class CallStats: @unchecked Sendable {  // `slot` is touched only under `state`'s lock
     enum Outcome: Sendable {
         case ok
         case error
@@ -18,7 +22,7 @@ final class CallStats: Sendable {
     }
 
     /// How many recent latencies the percentiles are computed over.
-    static let window = 4096
+    static let window = Int(PYRPC_STATS_WINDOW)
 
     private struct State {
         var calls = 0
@@ -29,11 +33,31 @@ final class CallStats: Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
+    /// Its slot on the stats board, in a worker process (nil: counted in `state`).
+    private let slot: UnsafeMutablePointer<pyrpc_stats_slot>?
 
-    init() {}
+    /// Counted in this process only.
+    init() {
+        slot = nil
+    }
+
+    /// On the stats board when this is a worker process with one (see `StatsBoard`).
+    init(service: String, rpc: String, signature: String, hash: String) {
+        var key = StatsBoard.key(service: service, rpc: rpc, signature: signature, hash: hash)
+        slot = key.withUTF8 { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { pyrpc_stats_board_claim($0.baseAddress, bytes.count) }
+        }
+    }
+
+    deinit {
+        if let slot { pyrpc_stats_board_release(slot) }
+    }
 
     func record(_ outcome: Outcome, seconds: Double) {
         state.withLockedValue { state in
+            if let slot {
+                return pyrpc_stats_record(slot, outcome == .ok ? 0 : outcome == .error ? 1 : 2, seconds)
+            }
             state.calls += 1
             switch outcome {
             case .ok: break
@@ -51,7 +75,10 @@ final class CallStats: Sendable {
 
     /// Counters and the recent latencies (seconds), unsorted.
     func raw() -> (calls: Int, errors: Int, timeouts: Int, latencies: [Double]) {
-        state.withLockedValue { ($0.calls, $0.errors, $0.timeouts, $0.latencies) }
+        state.withLockedValue { state in
+            if let slot { return StatsBoard.counts(of: UnsafePointer(slot)) }
+            return (state.calls, state.errors, state.timeouts, state.latencies)
+        }
     }
 
     func snapshot() -> Snapshot {

@@ -17,6 +17,11 @@ final class StatsAggregator: Sendable {
         var retired: [RPCStats] = []
         var gatherings: [Int: StatsGathering] = [:]
         var nextGathering = 1
+        /// Workers whose control socket closed (all their reports are in), and workers that
+        /// exited, with what their stats board held (nil: none): a worker's share moves to
+        /// `retired` once both are known.
+        var closed: Set<pid_t> = []
+        var exited: [pid_t: [RPCStats]?] = [:]
     }
     private let state = NIOLockedValueBox(State())
 
@@ -36,21 +41,48 @@ final class StatsAggregator: Sendable {
         gathering?.record(snapshot, from: pid)
     }
 
-    /// A worker's control socket closed: it sent all it will. What it counted moves to the
-    /// gone workers' share (its last report when it stopped gracefully; its last heartbeat,
-    /// up to a second old, when it died), and no gathering waits for it any more.
+    /// A worker's control socket closed: it sent all it will, and no gathering waits for it
+    /// any more.
     func retire(_ pid: pid_t) {
         state.withLockedValue { state in
-            if let last = state.latest.removeValue(forKey: pid) {
-                state.retired = StatsReport.merge([state.retired, last.rpcs], latencyLimit: CallStats.window)
-            }
+            state.closed.insert(pid)
+            Self.settle(pid, &state)
             for gathering in state.gatherings.values { gathering.forget(pid) }
         }
+    }
+
+    /// A worker exited; `counted` is what its stats board held (to its last call, however it
+    /// died), nil without one.
+    func exited(_ pid: pid_t, counted: [RPCStats]?) {
+        state.withLockedValue { state in
+            state.exited[pid] = .some(counted)
+            Self.settle(pid, &state)
+        }
+    }
+
+    /// Once a worker has both exited and closed its socket, what it counted moves to the gone
+    /// workers' share: its stats board; for overloads not on it (the board has 256 places, a
+    /// worker may have more overloads), its last report (or heartbeat, up to a second old,
+    /// when it died).
+    private static func settle(_ pid: pid_t, _ state: inout State) {
+        guard state.closed.contains(pid), let counted = state.exited[pid] else { return }
+        let reported = state.latest.removeValue(forKey: pid)?.rpcs ?? []
+        let onBoard = Set((counted ?? []).map(Self.key))
+        let rpcs = (counted ?? []) + reported.filter { !onBoard.contains(Self.key($0)) }
+        if !rpcs.isEmpty {
+            state.retired = StatsReport.merge([state.retired, rpcs], latencyLimit: CallStats.window)
+        }
+        state.closed.remove(pid)
+        state.exited[pid] = nil
     }
 
     /// `pid` died: no gathering waits for it.
     func forget(_ pid: pid_t) {
         for gathering in state.withLockedValue({ Array($0.gatherings.values) }) { gathering.forget(pid) }
+    }
+
+    private static func key(_ stats: RPCStats) -> String {
+        "\(stats.service).\(stats.rpc)\(stats.signature)\(stats.hash)"
     }
 
     /// Gone workers' counts of overloads a deploy replaced or removed go too, as a single

@@ -216,6 +216,7 @@ public final class Supervisor: Sendable {
             return (worker, contents.deploying ? nil : delay)
         }
         deploys.died(pid, how: how)
+        stats.exited(pid, counted: exit.statistics)
         guard let (worker, delay) = ended else { return }
         // Its control socket is not hung up here: what the worker sent last (connections it
         // handed over as it died) is still to be read; the reader sees the end after that.

@@ -14,8 +14,8 @@ final class WorkerLauncher: Sendable {
     private let arguments: [String]
     private let environment: [String: String]
     private let siblings: Int
-    /// Each child's scoreboard (`Scoreboard`), read when it exits.
-    private let scoreboards = NIOLockedValueBox<[pid_t: Int32]>([:])
+    /// Each child's scoreboard (`Scoreboard`) and stats board (`StatsBoard`), read when it exits.
+    private let boards = NIOLockedValueBox<[pid_t: (scoreboard: Int32, stats: Int32)]>([:])
 
     init(listener: Int32, arguments: [String], environment: [String: String], processes: Int) {
         self.listener = listener
@@ -36,7 +36,7 @@ final class WorkerLauncher: Sendable {
 
     private func spawn(_ role: [String]) throws -> (pid: pid_t, channel: ControlChannel) {
         let spawned = try WorkerSpawner.spawn(arguments: arguments + role, environment: environment, listener: listener)
-        scoreboards.withLockedValue { $0[spawned.pid] = spawned.scoreboard }
+        boards.withLockedValue { $0[spawned.pid] = (spawned.scoreboard, spawned.statsBoard) }
         return (spawned.pid, ControlChannel(fd: spawned.control))
     }
 
@@ -62,15 +62,18 @@ final class WorkerLauncher: Sendable {
         let how: String
         /// Its scoreboard shows a call, not only a script loading: the call killed it.
         let inCall: Bool
+        /// What its overloads counted, to its last call (nil without a stats board).
+        let statistics: [RPCStats]?
     }
 
     /// How child `pid` ended, with what its scoreboard says it was running; its scoreboard
     /// is closed.
     func exit(of pid: pid_t, status: Int32) -> Exit {
-        let scoreboard = scoreboards.withLockedValue { $0.removeValue(forKey: pid) } ?? -1
+        let (scoreboard, statsBoard) = boards.withLockedValue { $0.removeValue(forKey: pid) } ?? (-1, -1)
         let running = Scoreboard.read(scoreboard)
-        if scoreboard >= 0 { close(scoreboard) }
+        let statistics = StatsBoard.read(statsBoard)
+        for fd in [scoreboard, statsBoard] where fd >= 0 { close(fd) }
         let how = WorkerSpawner.describe(status: status) + (running.isEmpty ? "" : " while \(running.joined(separator: ", "))")
-        return Exit(how: how, inCall: running.contains { $0.hasPrefix("running ") })
+        return Exit(how: how, inCall: running.contains { $0.hasPrefix("running ") }, statistics: statistics)
     }
 }

@@ -7,7 +7,8 @@ import Glibc
 
 /// Starts worker processes: this same executable, started fresh with `posix_spawn` (never a
 /// `fork()` of a process with threads and an interpreter), with the shared listening socket
-/// as descriptor 3, its end of a control socket pair as descriptor 4 and its scoreboard as 5.
+/// as descriptor 3, its end of a control socket pair as descriptor 4, its scoreboard as 5 and
+/// its stats board as 6.
 enum WorkerSpawner {
     static let listenerDescriptor: Int32 = 3
     static let controlDescriptor: Int32 = 4
@@ -18,6 +19,8 @@ enum WorkerSpawner {
         let control: Int32
         /// What the worker's threads are running (`Scoreboard`); -1 if none could be made.
         let scoreboard: Int32
+        /// What its overloads counted (`StatsBoard`); -1 if none could be made.
+        let statsBoard: Int32
     }
 
     /// `arguments` follow the executable's name; `environment` is added to the supervisor's.
@@ -32,15 +35,20 @@ enum WorkerSpawner {
         let listenerCopy = fcntl(listener, F_DUPFD_CLOEXEC, controlDescriptor + 1)
         let controlCopy = fcntl(pair[1], F_DUPFD_CLOEXEC, controlDescriptor + 1)
         close(pair[1])
-        // Above 5 (dup2 onto 5 comes last, after the copies that may sit on 5 were read).
-        let scoreboard = Self.moveAbove(Scoreboard.descriptor, Scoreboard.create())
+        // Above 6 (dup2 onto 5 and 6 comes last, after the copies that may sit there were read).
+        let scoreboard = Self.moveAbove(StatsBoard.descriptor, Scoreboard.create())
+        let statsBoard = Self.moveAbove(StatsBoard.descriptor, StatsBoard.create())
+        func closeBoards() {
+            if scoreboard >= 0 { close(scoreboard) }
+            if statsBoard >= 0 { close(statsBoard) }
+        }
         defer {
             if listenerCopy >= 0 { close(listenerCopy) }
             if controlCopy >= 0 { close(controlCopy) }
         }
         guard listenerCopy >= 0, controlCopy >= 0 else {
             close(pair[0])
-            if scoreboard >= 0 { close(scoreboard) }
+            closeBoards()
             throw SocketError("cannot pass descriptors to a worker", errno: errno)
         }
         var actions = posix_spawn_file_actions_t()
@@ -49,6 +57,7 @@ enum WorkerSpawner {
         posix_spawn_file_actions_adddup2(&actions, listenerCopy, listenerDescriptor)
         posix_spawn_file_actions_adddup2(&actions, controlCopy, controlDescriptor)
         if scoreboard >= 0 { posix_spawn_file_actions_adddup2(&actions, scoreboard, Scoreboard.descriptor) }
+        if statsBoard >= 0 { posix_spawn_file_actions_adddup2(&actions, statsBoard, StatsBoard.descriptor) }
         // The worker starts with default signal handling and nothing blocked, whatever thread
         // of the supervisor starts it.
         var attributes = posix_spawnattr_t()
@@ -71,10 +80,10 @@ enum WorkerSpawner {
         let status = posix_spawn(&pid, Self.executable, &actions, &attributes, argv, environment)
         guard status == 0 else {
             close(pair[0])
-            if scoreboard >= 0 { close(scoreboard) }
+            closeBoards()
             throw SocketError("cannot start a worker process", errno: status)
         }
-        return Spawned(pid: pid, control: pair[0], scoreboard: scoreboard)
+        return Spawned(pid: pid, control: pair[0], scoreboard: scoreboard, statsBoard: statsBoard)
     }
 
     /// `fd` moved to a descriptor above `floor` (close-on-exec), or -1.
