@@ -11,11 +11,12 @@ extension ServerCore {
     /// Every loop stops accepting and reading and hands each connection over as soon as it
     /// owes no call in flight; the supervisor is asked for no more connections.
     func beginHandOver() {
+        // First: the supervisor reads `leaving` before any connection this worker hands over.
+        supervisor.withLockedValue { $0 }?.closeDoor()
         for loop in loops.all {
             loop.stopAccepting()
             loop.mailbox.post(.handOver)
         }
-        supervisor.withLockedValue { $0 }?.closeDoor()
     }
 
     /// Waits until no connection is left and none can arrive, or `deadline`; returns how many

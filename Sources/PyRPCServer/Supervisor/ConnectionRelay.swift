@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import PyRPCWire
 import Synchronization
 
@@ -17,6 +18,9 @@ final class ConnectionRelay: Sendable {
     /// Transfers wait here, in order, never on the thread reading the leaving worker's messages.
     private let queue = DispatchQueue(label: "pyrpc.relay")
     private let turn = Atomic<Int>(0)
+    /// Held while an `adopt` is sent and while a door closes: no connection reaches a worker
+    /// after its `noMoreConnections`.
+    private let sending = NIOLock()
     /// How long a connection waits for a worker to take it.
     static let patience = 30.0
 
@@ -32,8 +36,12 @@ final class ConnectionRelay: Sendable {
             var refused: Set<pid_t> = [leaving]
             let deadline = Date() + Self.patience
             while let (pid, channel) = taker(excluding: refused, until: deadline) {
-                if channel.send(.adopt(transfer)) { return }
-                refused.insert(pid)  // it died just now: the next one
+                let sent = sending.withLock {
+                    // It may have begun leaving since it was chosen.
+                    workers.read { $0.workers[pid]?.handsOver == false } && channel.send(.adopt(transfer))
+                }
+                if sent { return }
+                refused.insert(pid)  // it died or began leaving just now: the next one
             }
             logger.warning("closing a connection from \(transfer.peer) that worker \(leaving) handed over: no worker could take it within \(Int(Self.patience)) s")
         }
@@ -45,10 +53,11 @@ final class ConnectionRelay: Sendable {
         queue.async { [workers] in workers.channel(of: pid)?.send(.startAccepting) }
     }
 
-    /// `pid` hands its connections over: it is given none from now on, and told so once every
-    /// connection given to it before is on its way (this queue sends them all, in order).
+    /// `pid` hands its connections over: it is given none from now on, and told so after
+    /// every connection given to it before. At once, not behind transfers waiting for a taker
+    /// (with one process, the taker starts only once this worker is gone).
     func closeDoor(of pid: pid_t) {
-        queue.async { [workers] in
+        sending.withLock {
             let channel = workers.change { contents -> ControlChannel? in
                 contents.workers[pid]?.handsOver = true
                 return contents.workers[pid]?.channel
