@@ -27,41 +27,42 @@ public final class PythonWorkerPool: @unchecked Sendable {
     public static let stallDelay: Duration = .milliseconds(1)
     /// Called by the monitor at each tick (every `stallDelay` while jobs run or wait): the
     /// owner's own watch, such as handing an I/O loop to another thread.
-    private let onTick: @Sendable () -> Void
+    let onTick: @Sendable () -> Void
 
-    // Guarded by `condition`. What every job touches skips Swift's run-time exclusivity
+    // Guarded by `condition`; not private, as the monitor (PythonWorkerPool+Monitor.swift)
+    // reads and changes it too. What every job touches skips Swift's run-time exclusivity
     // check (`@exclusivity(unchecked)`): the lock already makes each access exclusive, and
     // no access spans a call back into the pool.
-    private let condition = NSCondition()
-    @exclusivity(unchecked) private var queue: [PythonJob?] = []
-    @exclusivity(unchecked) private var queueHead = 0
-    private var stopping = false
+    let condition = NSCondition()
+    @exclusivity(unchecked) var queue: [PythonJob?] = []
+    @exclusivity(unchecked) var queueHead = 0
+    var stopping = false
     /// A call crashed the process (`abandon`): no job starts any more.
-    @exclusivity(unchecked) private var dying = false
-    private var liveWorkers = 0
+    @exclusivity(unchecked) var dying = false
+    var liveWorkers = 0
     /// Workers not parked: running a job or looking for one (including ones being woken).
     @exclusivity(unchecked) private var activeWorkers = 0
     /// Parked workers, most recently parked last (woken first: its cache is warm).
-    @exclusivity(unchecked) private var parked: [Int] = []
+    @exclusivity(unchecked) var parked: [Int] = []
     /// Per worker, then per guest slot: the job running there (for deadlines and interrupts).
-    @exclusivity(unchecked) private var running: [RunningJob?]
-    private var threadIdents: [UInt]
+    @exclusivity(unchecked) var running: [RunningJob?]
+    var threadIdents: [UInt]
     private var freeGuestSlots: [Int]
     /// Threads that are not workers but run queued jobs themselves (`drain(as:limit:)`).
     public static let guestCapacity = 64
     /// Jobs taken so far; the monitor compares it between ticks to see the queue move
     /// (cheaper than reading the clock at every take).
-    @exclusivity(unchecked) private var takes: UInt64 = 0
+    @exclusivity(unchecked) var takes: UInt64 = 0
     /// Monitor only: when the queue last moved, was busy, or stalled.
-    private var stalls = StallWatch()
-    @exclusivity(unchecked) private var monitorTicking = false
+    var stalls = StallWatch()
+    @exclusivity(unchecked) var monitorTicking = false
 
     private let wakeups: [DispatchSemaphore]
     /// Rung by `submit` to wake the monitor from its idle sleep.
-    private let monitorBell = Doorbell()
+    let monitorBell = Doorbell()
     private let logger: Logger
 
-    private struct RunningJob {
+    struct RunningJob {
         var job: PythonJob
         var nextInterrupt: ContinuousClock.Instant?
     }
@@ -237,13 +238,13 @@ public final class PythonWorkerPool: @unchecked Sendable {
     /// Marks the most recently parked worker awake and returns it for `signal`. Call with
     /// `condition` held, and signal after unlocking: a worker signalled under the lock ran at
     /// once on a busy core and blocked on that lock, two extra context switches per batch.
-    private func unparkLocked() -> Int? {
+    func unparkLocked() -> Int? {
         guard let index = parked.popLast() else { return nil }
         activeWorkers += 1
         return index
     }
 
-    private func signal(_ worker: Int?) {
+    func signal(_ worker: Int?) {
         if let worker { wakeups[worker].signal() }
     }
 
@@ -340,76 +341,6 @@ public final class PythonWorkerPool: @unchecked Sendable {
         condition.lock()
         running[slot] = nil
         condition.unlock()
-    }
-
-    // MARK: Monitor
-
-    /// While there is work it ticks every `stallDelay`: deadlines, stalled queues, `onTick`.
-    /// It keeps ticking for a while after the last job (`StallWatch.linger`) so that steady
-    /// traffic never has to wake it; idle, it sleeps until `submit` wakes it.
-    private static let tickPause = timespec(
-        tv_sec: Int(stallDelay.components.seconds), tv_nsec: Int(stallDelay.components.attoseconds / 1_000_000_000))
-
-    private func monitorMain() {
-        pyrpc_name_thread("watch-\(name)")
-        while true {
-            var due: [(index: Int, job: PythonJob)] = []
-            let now = ContinuousClock.now
-            condition.lock()
-            let done = stopping && liveWorkers == 0
-            var busy = queueHead < queue.count
-            for index in running.indices {
-                guard let entry = running[index] else { continue }
-                busy = true
-                // Dying, the GIL may be held for good by the crashed call: no interrupt.
-                if let at = entry.nextInterrupt, at <= now, !dying {
-                    due.append((index, entry.job))
-                    // A script that swallows the interrupt (`except BaseException`) gets another each second.
-                    running[index]!.nextInterrupt = now + .seconds(1)
-                }
-            }
-            let look = stalls.look(at: now, busy: busy, waiting: queueHead < queue.count, takes: takes, anyParked: !parked.isEmpty)
-            let stalled = look.wakeOne ? unparkLocked() : nil
-            let tick = look.keepTicking
-            monitorTicking = tick
-            condition.unlock()
-            signal(stalled)
-            if done { return }
-
-            for (index, job) in due {
-                if job.claim() { job.expire() }
-                interrupt(worker: index, running: job)
-            }
-            onTick()
-
-            if tick {
-                // A plain sleep: under load this runs a thousand times a second, and a timed
-                // condition wait cost several times as much (a wake-up may be missed: the
-                // next tick sees whatever it was for).
-                var pause = Self.tickPause
-                nanosleep(&pause, nil)
-                continue
-            }
-            monitorBell.wait()
-        }
-    }
-
-    private func wakeMonitor() {
-        monitorBell.ring()
-    }
-
-    /// Raises RPCTimeout in worker `index` if it is still running `job`.
-    private func interrupt(worker index: Int, running job: PythonJob) {
-        PythonRuntime.shared.withGIL { _ in
-            condition.lock()
-            let stillRunning = running[index]?.job === job
-            let ident = threadIdents[index]
-            condition.unlock()
-            // Holding the GIL, the worker cannot finish its job between the check and the raise.
-            if stillRunning {
-                PyThreadState_SetAsyncExc(UInt(ident), PythonRuntime.shared.timeoutType.pointer)
-            }
-        }
     }
 
     private static func seconds(_ duration: Duration) -> Double {
