@@ -12,7 +12,9 @@ public enum ControlMessage: Codable, Sendable, Equatable {
     /// The committed state loaded: it accepts connections once told (`startAccepting`).
     case ready(pid: Int32, generation: Int)
     /// A client's DEPLOY-MANIFEST or DEPLOY-SCRIPTS, already checked for its token and server.
-    case deploy(request: Int, firstStep: Bool, manifest: ServerManifest, scripts: [String: String], peer: String)
+    case deploy(request: Int, firstStep: Bool, manifest: ServerManifest, scripts: [String: String], sizes: [String: Int], peer: String)
+    /// A client's DEPLOY-PIECES, checked alike: the supervisor keeps them for the deploy.
+    case deployPieces(request: Int, pieces: [ScriptPiece], server: String, peer: String)
     /// `error` nil: built and ready to swap.
     case prepared(round: Int, error: String?)
     /// Swapped in; or, sent instead of `prepared`, the manifest matched the running state.
@@ -121,20 +123,39 @@ public struct DeployResult: Codable, Sendable, Equatable {
     }
 }
 
-/// The body of DEPLOY-NEED (SPEC §6): the scripts the server lacks, by hash.
+/// The body of DEPLOY-NEED (SPEC §6): the scripts the server lacks, by hash; how large a
+/// message it reads and how many script bytes one deploy may hold (servers before deploys in
+/// pieces say neither); and what it kept of scripts an interrupted deploy began to send.
 public struct DeployNeed: Sendable, Equatable {
     public var missing: [String]
+    public var maxMessageBytes: Int?
+    public var maxDeployBytes: Int?
+    public var partial: [String: PartialScript]
 
-    public init(missing: [String]) {
+    public init(missing: [String], maxMessageBytes: Int? = nil, maxDeployBytes: Int? = nil, partial: [String: PartialScript] = [:]) {
         self.missing = missing
+        self.maxMessageBytes = maxMessageBytes
+        self.maxDeployBytes = maxDeployBytes
+        self.partial = partial
     }
 
     public var envelope: Envelope {
-        Envelope(header: Header.deployNeed, value: ["missing": .array(missing.map(JSONValue.string))])
+        var value: [String: JSONValue] = ["missing": .array(missing.map(JSONValue.string))]
+        if let maxMessageBytes { value["max-message-bytes"] = .int(maxMessageBytes) }
+        if let maxDeployBytes { value["max-deploy-bytes"] = .int(maxDeployBytes) }
+        if !partial.isEmpty { value["partial"] = .object(partial.mapValues(\.json)) }
+        return Envelope(header: Header.deployNeed, value: value)
     }
 
     public init(_ envelope: Envelope) throws(RPCError) {
-        missing = try FieldReader(.object(envelope.value), context: "DEPLOY-NEED").strings("missing")
+        let reader = FieldReader(.object(envelope.value), context: "DEPLOY-NEED")
+        missing = try reader.strings("missing")
+        maxMessageBytes = envelope.value["max-message-bytes"] == nil ? nil : try reader.int("max-message-bytes")
+        maxDeployBytes = envelope.value["max-deploy-bytes"] == nil ? nil : try reader.int("max-deploy-bytes")
+        partial = [:]
+        if case .object(let members)? = envelope.value["partial"] {
+            for (hash, held) in members { partial[hash] = try PartialScript(json: held) }
+        }
     }
 }
 
@@ -182,18 +203,23 @@ public struct RPCStats: Codable, Sendable, Equatable {
     }
 }
 
-/// DEPLOY-MANIFEST `{manifest, token}` and DEPLOY-SCRIPTS `{manifest, scripts, token}` (SPEC §6).
+/// DEPLOY-MANIFEST `{manifest, sizes, token}` and DEPLOY-SCRIPTS `{manifest, scripts, token}`
+/// (SPEC §6).
 public struct DeployRequest: Sendable, Equatable {
     public var manifest: ServerManifest
     /// Script texts by hash (none in DEPLOY-MANIFEST).
     public var scripts: [String: String]
+    /// DEPLOY-MANIFEST: each script's length in UTF-8 bytes, by hash, so that a server can
+    /// refuse a deploy over its size limit before any of it is sent (older deployers omit it).
+    public var sizes: [String: Int]
     public var token: String?
     /// DEPLOY-MANIFEST: the server may answer which scripts it lacks.
     public var firstStep: Bool
 
-    public init(manifest: ServerManifest, scripts: [String: String] = [:], token: String?, firstStep: Bool) {
+    public init(manifest: ServerManifest, scripts: [String: String] = [:], sizes: [String: Int] = [:], token: String?, firstStep: Bool) {
         self.manifest = manifest
         self.scripts = scripts
+        self.sizes = sizes
         self.token = token
         self.firstStep = firstStep
     }
@@ -201,7 +227,11 @@ public struct DeployRequest: Sendable, Equatable {
     public var envelope: Envelope {
         var value: [String: JSONValue] = ["manifest": manifest.json]
         if let token { value["token"] = .string(token) }
-        if !firstStep { value["scripts"] = .object(scripts.mapValues(JSONValue.string)) }
+        if firstStep {
+            if !sizes.isEmpty { value["sizes"] = .object(sizes.mapValues(JSONValue.int)) }
+        } else {
+            value["scripts"] = .object(scripts.mapValues(JSONValue.string))
+        }
         return Envelope(header: firstStep ? Header.deployManifest : Header.deployScripts, value: value)
     }
 
@@ -214,6 +244,13 @@ public struct DeployRequest: Sendable, Equatable {
             for (hash, text) in bodies {
                 guard case .string(let body) = text else { throw RPCError.badRequest("script \(hash) must be a string") }
                 scripts[hash] = body
+            }
+        }
+        sizes = [:]
+        if case .object(let members)? = envelope.value["sizes"] {
+            for (hash, size) in members {
+                guard case .int(let bytes) = size, bytes >= 0 else { throw RPCError.badRequest("deploy 'sizes' must map hashes to byte counts") }
+                sizes[hash] = bytes
             }
         }
         token = envelope.value["token"]?.stringValue

@@ -11,6 +11,9 @@ public enum Header {
     public static let deployManifest = "DEPLOY-MANIFEST"
     public static let deployNeed = "DEPLOY-NEED"
     public static let deployScripts = "DEPLOY-SCRIPTS"
+    /// Scripts too large for one DEPLOY-SCRIPTS, in pieces; answered with DEPLOY-RECEIVED.
+    public static let deployPieces = "DEPLOY-PIECES"
+    public static let deployReceived = "DEPLOY-RECEIVED"
     public static let deployResult = "DEPLOY-RES"
 }
 

@@ -93,6 +93,17 @@ public struct JSONWriter {
         }
     }
 
+    /// How many bytes `string(utf8:)` writes for `byte` of a string (without its quotes):
+    /// what a deploy's planner measures its messages by.
+    @inline(__always)
+    public static func escapedLength(of byte: UInt8) -> Int {
+        if byte >= 0x20 && byte != 0x22 && byte != 0x5C { return 1 }
+        switch byte {
+        case 0x22, 0x5C, 0x0A, 0x0D, 0x09: return 2
+        default: return 6
+        }
+    }
+
     private func hexDigit(_ nibble: UInt8) -> UInt8 {
         nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }

@@ -67,20 +67,25 @@ func deployEverywhere(_ network: NetworkConfig, token: String?) async -> Int32 {
         print("\(server.name): deploying to \(formatEndpoint(server.host, server.port))...")
     }
     flushStandardOutput()
-    let outcomes = await Deployer.deployAll(network, token: token) { outcome in
-        if let summary = outcome.summary {
-            print("\(outcome.server): generation \(summary.generation) \(summary.changed ? "live" : "unchanged (already deployed)")")
-            let environment = network.server(named: outcome.server)?.python.environment ?? .none
-            switch summary.python {
-            case "applied": print("\(outcome.server): python \(environment) is on sys.path")
-            case "at next start": print("\(outcome.server): python \(environment) takes effect when \(outcome.server) restarts (another environment is in effect)")
-            default: break
+    let line = DeployProgressLine()
+    let outcomes = await Deployer.deployAll(network, token: token, sending: { line.update($0) }, progress: { outcome in
+        line.finished(outcome.server) {
+            if let summary = outcome.summary {
+                print("\(outcome.server): generation \(summary.generation) \(summary.changed ? "live" : "unchanged (already deployed)")")
+                if summary.resumedBytes > 0 {
+                    print("\(outcome.server): resumed: \(DeployProgressLine.megabytes(summary.resumedBytes)) the server kept from an interrupted deploy were not sent again")
+                }
+                let environment = network.server(named: outcome.server)?.python.environment ?? .none
+                switch summary.python {
+                case "applied": print("\(outcome.server): python \(environment) is on sys.path")
+                case "at next start": print("\(outcome.server): python \(environment) takes effect when \(outcome.server) restarts (another environment is in effect)")
+                default: break
+                }
+            } else if let failure = outcome.failure {
+                print("\(outcome.server): FAILED: \(failure.message)")
             }
-        } else if let failure = outcome.failure {
-            print("\(outcome.server): FAILED: \(failure.message)")
         }
-        flushStandardOutput()
-    }
+    })
     print("")
     print("server      gen  added  replaced  removed  unchanged  script bytes  bytes sent  round trips")
     var code: Int32 = 0

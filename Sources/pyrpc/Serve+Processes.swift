@@ -34,8 +34,8 @@ extension Serve {
     func runWorker(options: ServerOptions, signals: TerminationSignals) async throws {
         Scoreboard.attach()
         StatsBoard.attach()
-        var options = options
-        if probe { options.stateDirectory = nil }
+        // A trial process (`probe`) reads the deploy's scripts from the state directory too,
+        // where the supervisor wrote them, and restores nothing.
         let server = try makeServer(name: name, options: options, role: .worker(siblings: siblingWorkers))
         server.writeCrashTracebacks(to: LogFile.descriptor)
         do {

@@ -11,8 +11,10 @@ import PyRPCWire
 struct ServerFlags: ParsableArguments {
     private static let defaults = ServerOptions()
 
-    @Option(help: "Largest accepted message in bytes.")
+    @Option(help: "Largest accepted message in bytes (scripts larger than a message still deploy, in pieces).")
     var maxMessageBytes: Int = defaults.maxMessageBytes
+    @Option(help: "Script bytes one deploy may name or send; a bigger deploy is Deploy Rejected.")
+    var maxDeployBytes: Int = defaults.maxDeployBytes
     @Option(help: "Seconds before an idle connection is closed.")
     var idleTimeout: Double = defaults.idleTimeout
     @Option(help: "Longest a call may run, in seconds (per-rpc `timeout:` and per-request `timeout` can only shorten it).")
@@ -49,6 +51,7 @@ struct ServerFlags: ParsableArguments {
     var options: ServerOptions {
         var options = ServerOptions()
         options.maxMessageBytes = maxMessageBytes
+        options.maxDeployBytes = maxDeployBytes
         options.idleTimeout = idleTimeout
         options.callTimeout = callTimeout
         options.maxPendingCalls = maxPending
@@ -68,7 +71,7 @@ struct ServerFlags: ParsableArguments {
     }
 
     func validate() throws {
-        guard maxMessageBytes > 0, idleTimeout > 0, callTimeout > 0, maxPending > 0, workers > 0, shutdownGrace >= 0,
+        guard maxMessageBytes > 0, maxDeployBytes > 0, idleTimeout > 0, callTimeout > 0, maxPending > 0, workers > 0, shutdownGrace >= 0,
               maxConnections > 0, maxConnectionsPerIP >= 0, maxBufferedBytes > 0, messageTimeout > 0, harakiriGrace >= 0,
               (maxRequests ?? 1) > 0, (maxRSS ?? 1) > 0 else {
             throw ValidationError("limits must be positive numbers")

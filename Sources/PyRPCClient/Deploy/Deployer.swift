@@ -14,6 +14,8 @@ public struct DeploySummary: Sendable, Equatable {
     /// Every byte written to the server for this deploy.
     public var bytesSent: Int
     public var roundTrips: Int
+    /// Script bytes the server kept from an interrupted deploy, not sent again.
+    public var resumedBytes = 0
     /// False when the server already ran exactly this state: nothing was swapped and the
     /// generation kept its number.
     public var changed: Bool = true
@@ -31,10 +33,26 @@ public struct DeployFailure: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(server): \(message)" }
 }
 
+/// Script bytes on their way to one server, as a big deploy proceeds.
+public struct DeployProgress: Sendable, Equatable {
+    public var server: String
+    /// Bytes the server holds (sent now, or kept from an interrupted deploy).
+    public var bytes: Int
+    public var total: Int
+}
+
 /// The initializer (SPEC §6): brings a running server to the state init.yaml describes,
-/// sending only the scripts it lacks, in at most two round trips whatever the RPC count.
+/// sending only the scripts it lacks: in two round trips whatever the RPC count when they
+/// fit one message, and otherwise in pieces (DEPLOY-PIECES), one round trip per message.
 public enum Deployer {
-    public static func deploy(_ config: NetworkConfig, to server: ServerNode, token: String?) async throws(DeployFailure) -> DeploySummary {
+    /// Pieces travel in messages of at most this many bytes, or the server's limit if lower:
+    /// a slow link then finishes each well within the server's --message-timeout, and
+    /// progress moves often enough to watch.
+    static let pieceMessageBytes = 8 << 20
+
+    public static func deploy(
+        _ config: NetworkConfig, to server: ServerNode, token: String?, progress: @Sendable (DeployProgress) -> Void = { _ in }
+    ) async throws(DeployFailure) -> DeploySummary {
         let built: (manifest: ServerManifest, sources: [String: String])
         do {
             built = try ManifestBuilder.build(config, server: server.name)
@@ -47,8 +65,9 @@ public enum Deployer {
             server: server.name, generation: 0, added: 0, replaced: 0, removed: 0, unchanged: 0,
             scriptBytesSent: 0, bytesSent: 0, roundTrips: 0)
 
-        var request = DeployRequest(manifest: built.manifest, token: token, firstStep: true)
-        var answer = try await exchange(client, request.envelope, server: server.name, summary: &summary)
+        let sizes = built.sources.mapValues(\.utf8.count)
+        var request = DeployRequest(manifest: built.manifest, sizes: sizes, token: token, firstStep: true)
+        var answer = try await exchange(client, request.envelope.encoded(), server: server.name, summary: &summary)
         if answer.header == Header.deployNeed {
             let need: DeployNeed
             do throws(RPCError) {
@@ -62,9 +81,19 @@ public enum Deployer {
                     throw DeployFailure(server: server.name, message: "the server asked for an unknown script \(hash.prefix(12))", isNetwork: false)
                 }
                 request.scripts[hash] = text
-                summary.scriptBytesSent += text.utf8.count
             }
-            answer = try await exchange(client, request.envelope, server: server.name, summary: &summary)
+            // A server that does not say its limit reads only whole scripts. (Escaping only
+            // lengthens text: scripts longer than the limit are not encoded to find out.)
+            let textBytes = request.scripts.values.reduce(0) { $0 + $1.utf8.count }
+            var message = need.maxMessageBytes.map { textBytes >= $0 } == true ? [] : request.envelope.encoded()
+            if let limit = need.maxMessageBytes, message.isEmpty || message.count > limit {
+                try await sendPieces(request.scripts, need: need, limit: limit, client: client, token: token, server: server.name, summary: &summary, progress: progress)
+                request.scripts = [:]
+                message = request.envelope.encoded()
+            } else {
+                summary.scriptBytesSent = textBytes
+            }
+            answer = try await exchange(client, message, server: server.name, summary: &summary)
         }
         guard answer.header == Header.deployResult else {
             throw DeployFailure(server: server.name, message: "unexpected answer \(answer.header)", isNetwork: false)
@@ -85,10 +114,51 @@ public enum Deployer {
         return summary
     }
 
+    /// Sends `scripts` in DEPLOY-PIECES messages under the server's limit, from where the
+    /// server's partial copy of each ends when that copy is the start of this text.
+    private static func sendPieces(
+        _ scripts: [String: String], need: DeployNeed, limit: Int, client: RPCClient, token: String?, server: String,
+        summary: inout DeploySummary, progress: @Sendable (DeployProgress) -> Void
+    ) async throws(DeployFailure) {
+        let planned = need.missing.compactMap { hash in
+            scripts[hash].map { DeployPlan.Script(hash: hash, text: $0, from: resumePoint(of: $0, held: need.partial[hash])) }
+        }
+        let plan: DeployPlan
+        do throws(RPCError) {
+            plan = try DeployPlan(planned, server: server, token: token, budget: min(limit, pieceMessageBytes))
+        } catch {
+            throw DeployFailure(server: server, message: error.message, isNetwork: false)
+        }
+        let total = planned.reduce(0) { $0 + $1.text.utf8.count }
+        summary.resumedBytes = planned.reduce(0) { $0 + $1.from }
+        var held = summary.resumedBytes
+        progress(DeployProgress(server: server, bytes: held, total: total))
+        for message in plan.messages {
+            let answer = try await exchange(client, message.envelope.encoded(), server: server, summary: &summary)
+            guard answer.header == Header.deployReceived else {
+                throw DeployFailure(server: server, message: "unexpected answer \(answer.header) to DEPLOY-PIECES", isNetwork: false)
+            }
+            let bytes = message.pieces.reduce(0) { $0 + $1.text.utf8.count }
+            summary.scriptBytesSent += bytes
+            held += bytes
+            progress(DeployProgress(server: server, bytes: held, total: total))
+        }
+    }
+
+    /// Where to resume sending `text`: after what the server holds of it, when those bytes
+    /// are this text's first (their SHA-256 says so) and end on a character boundary; else 0.
+    static func resumePoint(of text: String, held: PartialScript?) -> Int {
+        guard let held, held.bytes > 0 else { return 0 }
+        let utf8 = Array(text.utf8)
+        guard held.bytes < utf8.count, utf8[held.bytes] & 0xC0 != 0x80,
+            ScriptHash.sha256(bytes: utf8[..<held.bytes]) == held.sha256
+        else { return 0 }
+        return held.bytes
+    }
+
     private static func exchange(
-        _ client: RPCClient, _ envelope: Envelope, server: String, summary: inout DeploySummary
+        _ client: RPCClient, _ bytes: [UInt8], server: String, summary: inout DeploySummary
     ) async throws(DeployFailure) -> Envelope {
-        let bytes = envelope.encoded()
         summary.bytesSent += bytes.count
         summary.roundTrips += 1
         let answer: Envelope

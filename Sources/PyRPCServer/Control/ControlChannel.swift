@@ -60,8 +60,9 @@ struct ControlReader {
     /// Descriptors received, waiting for the messages they came with to be complete (one per
     /// `handOver` or `adopt`, in order).
     private var descriptors: [Int32] = []
-    /// A deploy's scripts, JSON-escaped, travel in one message; a longer one only a
-    /// different pyrpc version would send.
+    /// The longest is a client's DEPLOY-SCRIPTS or DEPLOY-PIECES forwarded (at most
+    /// --max-message-bytes, escaped again; a deploy's prepared scripts go through the state
+    /// directory); a longer one only a different pyrpc version would send.
     static let maxMessageBytes = 1 << 30
 
     init(_ channel: ControlChannel) {

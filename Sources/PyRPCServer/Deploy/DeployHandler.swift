@@ -1,13 +1,18 @@
 import NIOConcurrencyHelpers
 import PyRPCWire
 
-/// The server side of `pyrpc deploy` (SPEC §6), in at most two round trips:
+/// The server side of `pyrpc deploy` (SPEC §6), in two round trips when the scripts fit one
+/// message:
 ///
-/// 1. DEPLOY-MANIFEST `{manifest, token}` → DEPLOY-NEED `{missing: [hash...]}`, or, when the
-///    server already has every script, the deploy is applied and answered with DEPLOY-RES.
+/// 1. DEPLOY-MANIFEST `{manifest, sizes, token}` → DEPLOY-NEED `{missing: [hash...],
+///    max-message-bytes, max-deploy-bytes, partial}`, or, when the server already has every
+///    script, the deploy is applied and answered with DEPLOY-RES.
 /// 2. DEPLOY-SCRIPTS `{manifest, scripts: {hash: text}, token}` → DEPLOY-RES
 ///    `{generation, added, replaced, removed, unchanged, changed}` (`changed` false: the
 ///    manifest matched the running generation, which keeps its number).
+///
+/// Scripts that do not fit one message go first in DEPLOY-PIECES, one round trip each
+/// (answered DEPLOY-RECEIVED), and DEPLOY-SCRIPTS then carries only the manifest.
 /// Refusals and failures are RPC-EX `Deploy Rejected` with what to fix; the running state
 /// is then untouched.
 struct DeployHandler: Sendable {
@@ -34,11 +39,31 @@ struct DeployHandler: Sendable {
         return nil
     }
 
+    /// DEPLOY-PIECES: kept where deploys are carried out (the supervisor, if any).
+    func keep(_ envelope: Envelope, from peer: String, sink: any ReplySink) -> [UInt8]? {
+        let pieces: DeployPieces
+        switch service.admitPieces(envelope, from: peer) {
+        case .success(let admitted): pieces = admitted
+        case .failure(let error): return RPCReply.exception(error)
+        }
+        if let link = supervisor.withLockedValue({ $0 }) {
+            link.forward(pieces, peer: peer, sink: sink)
+            return nil
+        }
+        // Off the I/O loop: a script's last piece has its SHA-256 checked over all of it.
+        let service = self.service
+        Task { sink.deliver(service.receive(pieces, peer: peer)) }
+        return nil
+    }
+
     private func apply(_ request: DeployRequest, peer: String) async -> [UInt8] {
         let manifest = request.manifest
         if request.firstStep {
-            let missing = registry.missingScripts(manifest, stored: { service.store?.script($0) })
+            if let refusal = service.oversize(manifest, sizes: request.sizes, peer: peer) { return refusal.answer }
+            let missing = registry.missingScripts(manifest, stored: service.held)
             if !missing.isEmpty { return service.need(missing, peer: peer).answer }
+        } else if let over = service.oversize(request.scripts.values.reduce(0) { $0 + $1.utf8.count }) {
+            return service.rejected(over, peer: peer)
         }
         do {
             let report = try await service.install(manifest, sources: request.scripts, into: registry)

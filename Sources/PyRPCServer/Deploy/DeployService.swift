@@ -10,44 +10,113 @@ struct DeployService: Sendable {
     let serverName: String
     let store: StateStore?
     let guardian: DeployGuard
+    let limits: DeployLimits
     let logger: Logger
+    /// Scripts sent in pieces, until a deploy stores them.
+    let uploads: UploadArea
+
+    init(serverName: String, store: StateStore?, guardian: DeployGuard, limits: DeployLimits, logger: Logger) {
+        self.serverName = serverName
+        self.store = store
+        self.guardian = guardian
+        self.limits = limits
+        self.logger = logger
+        uploads = UploadArea(limit: limits.maxDeployBytes)
+    }
 
     /// A deploy message that may be carried out: the token and the server name checked.
     /// Otherwise the RPC-EX to answer.
     func admit(_ envelope: Envelope, from peer: String) -> Result<DeployRequest, RPCError> {
-        if let refusal = guardian.check(token: envelope.value["token"]?.stringValue, peer: peer) {
-            logger.warning("unauthorized deploy from \(peer) refused: \(refusal)")
-            return .failure(RPCError(.deployRejected, refusal))
-        }
+        if let refusal = refusal(token: envelope.value["token"]?.stringValue, peer: peer) { return .failure(refusal) }
         do throws(RPCError) {
             let request = try DeployRequest(envelope)
-            guard request.manifest.server == serverName else {
-                throw RPCError(.deployRejected, "this is server \(serverName), but the manifest is for server \(request.manifest.server); check the ports in init.yaml")
-            }
+            if let refusal = refusal(server: request.manifest.server) { throw refusal }
             return .success(request)
         } catch {
             return .failure(error)
         }
     }
 
+    /// DEPLOY-PIECES that may be kept: the token and the server name checked.
+    func admitPieces(_ envelope: Envelope, from peer: String) -> Result<DeployPieces, RPCError> {
+        if let refusal = refusal(token: envelope.value["token"]?.stringValue, peer: peer) { return .failure(refusal) }
+        do throws(RPCError) {
+            let pieces = try DeployPieces(envelope)
+            if let refusal = refusal(server: pieces.server) { throw refusal }
+            return .success(pieces)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func refusal(token: String?, peer: String) -> RPCError? {
+        guard let refusal = guardian.check(token: token, peer: peer) else { return nil }
+        logger.warning("unauthorized deploy from \(peer) refused: \(refusal)")
+        return RPCError(.deployRejected, refusal)
+    }
+
+    private func refusal(server: String) -> RPCError? {
+        guard server != serverName else { return nil }
+        return RPCError(.deployRejected, "this is server \(serverName), but the deploy is for server \(server); check the ports in init.yaml")
+    }
+
+    /// Keeps a DEPLOY-PIECES' pieces; answers DEPLOY-RECEIVED, or `Deploy Rejected`.
+    func receive(_ message: DeployPieces, peer: String) -> [UInt8] {
+        let received: [String: Int]
+        do throws(RPCError) {
+            received = try uploads.receive(message.pieces)
+        } catch {
+            logger.warning("deploy from \(peer): pieces refused: \(error.message)")
+            return RPCReply.exception(error)
+        }
+        for piece in message.pieces where received[piece.hash] == piece.size && piece.offset + piece.text.utf8.count == piece.size {
+            logger.info("deploy from \(peer): script \(piece.hash.prefix(12)) arrived whole (\(piece.size) bytes)")
+        }
+        let bytes = message.pieces.reduce(0) { $0 + $1.text.utf8.count }
+        logger.info("deploy from \(peer): received \(bytes) bytes in \(message.pieces.count) piece\(message.pieces.count == 1 ? "" : "s")")
+        return DeployReceived(received: received).envelope.encoded()
+    }
+
+    /// The text of a script this server holds outside its running generation: sent in
+    /// pieces, or stored by an earlier deploy.
+    func held(_ hash: String) -> String? {
+        uploads.script(hash) ?? store?.script(hash)
+    }
+
     /// The text of every script `manifest` names, from what the deploy sent or the store, or
     /// the answer when some are missing: DEPLOY-NEED at the first step (the client sends
-    /// them next), `Deploy Rejected` naming the first after it.
+    /// them next), `Deploy Rejected` naming the first after it, or when they pass the size limit.
     func texts(of manifest: ServerManifest, sent: [String: String], firstStep: Bool, peer: String) -> Result<[String: String], Refusal> {
         var texts: [String: String] = [:]
         var missing: [String] = []
         for hash in manifest.scriptHashes.sorted() {
-            if let text = sent[hash] ?? store?.script(hash) { texts[hash] = text } else { missing.append(hash) }
+            if let text = sent[hash] ?? held(hash) { texts[hash] = text } else { missing.append(hash) }
         }
+        if let over = oversize(texts.values.reduce(0) { $0 + $1.utf8.count }) { return .failure(Refusal(rejected(over, peer: peer))) }
         guard let first = missing.first else { return .success(texts) }
         if firstStep { return .failure(need(missing, peer: peer)) }
         return .failure(Refusal(rejected(Self.lacking(first, in: manifest), peer: peer)))
     }
 
-    /// DEPLOY-NEED for the scripts the server lacks.
+    /// Why a deploy whose scripts take `bytes` is refused, if it is: over `--max-deploy-bytes`.
+    func oversize(_ bytes: Int) -> String? {
+        guard bytes > limits.maxDeployBytes else { return nil }
+        return "the deploy's scripts take \(bytes) bytes, more than this server's --max-deploy-bytes (\(limits.maxDeployBytes)); deploy fewer or smaller scripts, or raise the limit"
+    }
+
+    /// The refusal of a DEPLOY-MANIFEST whose scripts' sizes (as the deployer gives them) pass the limit.
+    func oversize(_ manifest: ServerManifest, sizes: [String: Int], peer: String) -> Refusal? {
+        let total = manifest.scriptHashes.reduce(0) { $0 + (sizes[$1] ?? 0) }
+        return oversize(total).map { Refusal(rejected($0, peer: peer)) }
+    }
+
+    /// DEPLOY-NEED for the scripts the server lacks, with the limits a deployer sizes its
+    /// messages by and what the server holds of scripts an interrupted deploy began to send.
     func need(_ missing: [String], peer: String) -> Refusal {
         logger.info("deploy from \(peer): \(missing.count) script\(missing.count == 1 ? "" : "s") needed")
-        return Refusal(DeployNeed(missing: missing).envelope.encoded())
+        var partial: [String: PartialScript] = [:]
+        for hash in missing { partial[hash] = uploads.held(hash) }
+        return Refusal(DeployNeed(missing: missing, maxMessageBytes: limits.messageBytes, maxDeployBytes: limits.maxDeployBytes, partial: partial).envelope.encoded())
     }
 
     /// Why a deploy cannot go on: "lacks the text of" a script.
@@ -66,15 +135,31 @@ struct DeployService: Sendable {
         if let generation { try store.storeGeneration(generation) }
     }
 
-    /// After the swap: scripts no longer named go from the store.
+    /// Writes the scripts the store lacks before any process loads them (a supervisor's
+    /// deploy): workers and the trial process read them there, so no script crosses a control
+    /// socket. Named by their hash and written whole, they are unnamed until the manifest is.
+    func stage(_ texts: [String: String]) throws(DeployError) {
+        guard let store else { return }
+        for (hash, text) in texts { try store.storeScript(hash, text) }
+    }
+
+    /// Stored scripts the stored manifest does not name go: those a failed deploy staged.
+    func tidyStore() {
+        guard let store else { return }
+        let named = ((try? store.loadManifest()) ?? nil)?.scriptHashes ?? []
+        store.removeScripts(except: named)
+    }
+
+    /// After the swap: scripts no longer named go from the store, and those it names from
+    /// the uploads.
     func forgetUnreferenced(_ manifest: ServerManifest) {
         store?.removeScripts(except: manifest.scriptHashes)
+        uploads.release(manifest.scriptHashes)
     }
 
     /// A single server's deploy (no supervisor): build, persist, swap, tidy up.
     func install(_ manifest: ServerManifest, sources: [String: String], into registry: RPCRegistry) async throws(DeployError) -> DeployReport {
-        let store = self.store
-        let report = try await registry.install(manifest, sources: sources, stored: { store?.script($0) }) { manifest, sources throws(DeployError) in
+        let report = try await registry.install(manifest, sources: sources, stored: held) { manifest, sources throws(DeployError) in
             try persist(manifest, scripts: sources)
         }
         forgetUnreferenced(manifest)

@@ -26,8 +26,11 @@ struct AdminHandler: Sendable {
             return statistics().envelope.encoded()
         case Header.deployManifest, Header.deployScripts:
             return deploy.answer(envelope, from: peer, sink: sink)
+        case Header.deployPieces:
+            return deploy.keep(envelope, from: peer, sink: sink)
         default:
-            let known = [Header.rpcRequest, Header.listRequest, Header.statsRequest, Header.deployManifest, Header.deployScripts].joined(separator: ", ")
+            let known = [Header.rpcRequest, Header.listRequest, Header.statsRequest, Header.deployManifest, Header.deployPieces, Header.deployScripts]
+                .joined(separator: ", ")
             logger.warning("bad request from \(peer): unknown header '\(envelope.header)'")
             return RPCReply.exception(.badRequest("unknown header '\(envelope.header)'; expected one of \(known)", id: envelope.value["id"]))
         }

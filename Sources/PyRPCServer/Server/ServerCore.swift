@@ -50,7 +50,8 @@ final class ServerCore: Sendable {
             onTick: { loops.handOverIfStuck() })
         registry = RPCRegistry(serverName: name, venvOverride: options.venv, pool: pool, logger: logger)
         dispatcher = Dispatcher(serverName: name, options: options)
-        deployService = DeployService(serverName: name, store: store, guardian: DeployGuard(token: options.deployToken), logger: logger)
+        deployService = DeployService(serverName: name, store: store, guardian: DeployGuard(token: options.deployToken),
+            limits: DeployLimits(options), logger: logger)
         let deploy = DeployHandler(service: deployService, registry: registry, serializer: deploySerializer, supervisor: supervisor)
         admin = AdminHandler(
             serverName: name, registry: registry, startedAt: startedAt, deploy: deploy, supervisor: supervisor, logger: logger)

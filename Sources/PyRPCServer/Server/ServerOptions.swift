@@ -30,6 +30,9 @@ public struct ServerOptions: Sendable, Codable {
     /// Input not yet framed plus answers not yet written, all connections together; past it,
     /// the connections holding the most get `Bad Request` and are closed.
     public var maxBufferedBytes = 256 << 20
+    /// The script bytes one deploy may name or send (`--max-deploy-bytes`); scripts larger
+    /// than a message travel in pieces (DEPLOY-PIECES), held until the deploy names them.
+    public var maxDeployBytes = 1 << 30
     /// A message that has started arriving must end within this many seconds (slowloris).
     public var messageTimeout: Double = 30
     /// `--venv`: the virtual environment scripts import from, over the one deploys name.

@@ -117,7 +117,7 @@ final class CrashLoopDesk: Sendable {
             }
         }
         switch envelope.header {
-        case Header.statsRequest, Header.deployManifest, Header.deployScripts:
+        case Header.statsRequest, Header.deployManifest, Header.deployPieces, Header.deployScripts:
             return answerAdmin(envelope, peer)
         default:
             let reason = unattended() ?? "its workers are starting again; retry in a moment"

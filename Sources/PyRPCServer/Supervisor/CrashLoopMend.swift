@@ -10,8 +10,8 @@ extension DeployCoordinator {
     /// process first, is stored, and workers start on it at once (no back-off); the answer
     /// waits until they serve it. If they still die as they start, the previous state is put
     /// back: all or nothing, as ever.
-    func mend(_ manifest: ServerManifest, texts: [String: String], peer: String) -> [UInt8] {
-        if let refusal = TrialLoad(coordinator: self).refusal(manifest, texts: texts, whole: true) {
+    func mend(_ manifest: ServerManifest, peer: String) -> [UInt8] {
+        if let refusal = TrialLoad(coordinator: self).refusal(manifest, whole: true) {
             return service.rejected(refusal, peer: peer)
         }
         let old = (try? store.loadManifest()) ?? nil
@@ -30,7 +30,7 @@ extension DeployCoordinator {
         }
         let generation = oldGeneration + 1
         do throws(DeployError) {
-            try service.persist(manifest, scripts: texts, generation: generation)
+            try service.persist(manifest, scripts: [:], generation: generation)
         } catch {
             workers.change { $0.deploying = false }
             startMissingWorkers()

@@ -8,8 +8,9 @@ import Glibc
 #endif
 
 /// A deploy across worker processes, all or nothing (see `ControlMessage`): the new scripts
-/// first load in a trial process (`TrialLoad`), then every worker prepares them, the state is
-/// stored once, and every worker commits; one failing, or dying, aborts it everywhere. While a
+/// are written to the store (unnamed until the manifest is), first load in a trial process
+/// (`TrialLoad`), then every worker prepares them, reading them from the store; the manifest
+/// is stored once, and every worker commits; one failing, or dying, aborts it everywhere. While a
 /// crash loop leaves no worker, the deploy mends the server instead (`mend`). Runs on the
 /// supervisor's coordination queue, one deploy at a time; it blocks on the workers' replies.
 final class DeployCoordinator: @unchecked Sendable {  // the two hooks are set once, by the supervisor's init, before any use
@@ -51,13 +52,21 @@ final class DeployCoordinator: @unchecked Sendable {  // the two hooks are set o
     /// crash loop leaves no worker, so the deploy mends the server.
     func deploy(_ request: DeployRequest, peer: String, unattended: Bool) -> [UInt8] {
         let manifest = request.manifest
+        if request.firstStep, let refusal = service.oversize(manifest, sizes: request.sizes, peer: peer) { return refusal.answer }
         let texts: [String: String]
         switch service.texts(of: manifest, sent: request.scripts, firstStep: request.firstStep, peer: peer) {
         case .success(let found): texts = found
         case .failure(let refusal): return refusal.answer
         }
-        if unattended { return mend(manifest, texts: texts, peer: peer) }
-        if let refusal = TrialLoad(coordinator: self).refusal(manifest, texts: texts) {
+        // Scripts a failed deploy wrote go again; after a swap, those it no longer names.
+        defer { service.tidyStore() }
+        do throws(DeployError) {
+            try service.stage(texts)
+        } catch {
+            return service.rejected(error.message, peer: peer)
+        }
+        if unattended { return mend(manifest, peer: peer) }
+        if let refusal = TrialLoad(coordinator: self).refusal(manifest) {
             return service.rejected(refusal, peer: peer)
         }
         guard let round = beginRound() else {
@@ -65,7 +74,7 @@ final class DeployCoordinator: @unchecked Sendable {  // the two hooks are set o
         }
         defer { endRound() }
         for pid in round.workers {
-            workers.channel(of: pid)?.send(.prepare(round: round.number, manifest: manifest, scripts: texts))
+            workers.channel(of: pid)?.send(.prepare(round: round.number, manifest: manifest, scripts: [:]))
         }
         let prepared = round.waitForPrepared(until: Date().addingTimeInterval(600)) ?? [:]
         if let refusal = Self.refusal(prepared, expected: round.workers.count) {

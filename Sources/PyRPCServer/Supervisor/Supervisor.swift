@@ -46,7 +46,8 @@ public final class Supervisor: Sendable {
         stats = StatsAggregator(name: name, workers: workers, store: store)
         heartbeat = Heartbeat(workers: workers)
         relay = ConnectionRelay(workers: workers, logger: logger)
-        let service = DeployService(serverName: name, store: store, guardian: DeployGuard(token: options.server.deployToken), logger: logger)
+        let service = DeployService(serverName: name, store: store, guardian: DeployGuard(token: options.server.deployToken),
+            limits: DeployLimits(options.server), logger: logger)
         deploys = DeployCoordinator(
             name: name, processes: options.processes, service: service, store: store, workers: workers,
             launcher: launcher, stats: stats, logger: logger)
@@ -266,9 +267,16 @@ public final class Supervisor: Sendable {
                 logger.info("worker \(pid) ready (generation \(generation))")
                 relay.welcome(pid)
             }
-        case .deploy(let request, let firstStep, let manifest, let scripts, let peer):
+        case .deploy(let request, let firstStep, let manifest, let scripts, let sizes, let peer):
             coordination.async { [self] in
-                let answer = deploys.deploy(DeployRequest(manifest: manifest, scripts: scripts, token: nil, firstStep: firstStep), peer: peer, unattended: unattendedReason() != nil)
+                let deploy = DeployRequest(manifest: manifest, scripts: scripts, sizes: sizes, token: nil, firstStep: firstStep)
+                let answer = deploys.deploy(deploy, peer: peer, unattended: unattendedReason() != nil)
+                workers.channel(of: pid)?.send(.answer(request: request, answer: answer))
+            }
+        case .deployPieces(let request, let pieces, let server, let peer):
+            // Not behind a deploy on the coordination queue: pieces only add to the uploads.
+            DispatchQueue.global().async { [self] in
+                let answer = deploys.service.receive(DeployPieces(server: server, pieces: pieces, token: nil), peer: peer)
                 workers.channel(of: pid)?.send(.answer(request: request, answer: answer))
             }
         case .statsRequest(let request):
@@ -310,6 +318,12 @@ public final class Supervisor: Sendable {
     /// What the supervisor answers itself while no worker serves: statistics and deploys.
     private func answerAdmin(_ envelope: Envelope, from peer: String) -> [UInt8] {
         if envelope.header == Header.statsRequest { return stats.statistics().envelope.encoded() }
+        if envelope.header == Header.deployPieces {
+            switch deploys.service.admitPieces(envelope, from: peer) {
+            case .failure(let error): return RPCReply.exception(error)
+            case .success(let pieces): return deploys.service.receive(pieces, peer: peer)
+            }
+        }
         switch deploys.service.admit(envelope, from: peer) {
         case .failure(let error):
             return RPCReply.exception(error)

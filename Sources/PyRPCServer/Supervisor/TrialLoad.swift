@@ -13,7 +13,8 @@ struct TrialLoad {
 
     /// Nil when the scripts load; otherwise why not. `whole`: every script of the manifest,
     /// not only those the running state lacks.
-    func refusal(_ manifest: ServerManifest, texts: [String: String], whole: Bool = false) -> String? {
+    /// The scripts are read from the store, where the deploy wrote them (`DeployService.stage`).
+    func refusal(_ manifest: ServerManifest, whole: Bool = false) -> String? {
         let running = whole ? [] : (try? coordinator.store.loadManifest()).flatMap { $0 }?.scriptHashes ?? []
         var trial = manifest
         trial.services = manifest.services.compactMap { service in
@@ -37,7 +38,7 @@ struct TrialLoad {
             channel.hangUp()
             coordinator.trial(nil)
         }
-        channel.send(.prepare(round: 0, manifest: trial, scripts: texts.filter { !running.contains($0.key) }))
+        channel.send(.prepare(round: 0, manifest: trial, scripts: [:]))
         let replies = round.waitForPrepared(until: Date().addingTimeInterval(600)) ?? [:]
         switch replies[pid] {
         case .prepared?, .swapped?: return nil

@@ -66,7 +66,15 @@ final class SupervisorLink: Sendable {
         guard let request = register(sink) else {
             return sink.deliver(RPCReply.exception(RPCError(.deployRejected, "the server is stopping; deploy again once it has restarted")))
         }
-        channel.send(.deploy(request: request, firstStep: deploy.firstStep, manifest: deploy.manifest, scripts: deploy.scripts, peer: peer))
+        channel.send(.deploy(request: request, firstStep: deploy.firstStep, manifest: deploy.manifest, scripts: deploy.scripts, sizes: deploy.sizes, peer: peer))
+    }
+
+    /// Hands a client's DEPLOY-PIECES (token and server checked) to the supervisor, which keeps them.
+    func forward(_ pieces: DeployPieces, peer: String, sink: any ReplySink) {
+        guard let request = register(sink) else {
+            return sink.deliver(RPCReply.exception(RPCError(.deployRejected, "the server is stopping; deploy again once it has restarted")))
+        }
+        channel.send(.deployPieces(request: request, pieces: pieces.pieces, server: pieces.server, peer: peer))
     }
 
     /// Hands a client's STATS-REQ to the supervisor, which gathers every worker's.
@@ -124,7 +132,7 @@ final class SupervisorLink: Sendable {
             state.withLockedValue { $0.onStartAccepting }?()
         case .retire:
             break  // (`start`'s)
-        case .ready, .deploy, .prepared, .swapped, .retiring, .statsRequest, .stats, .handOver, .leaving:
+        case .ready, .deploy, .deployPieces, .prepared, .swapped, .retiring, .statsRequest, .stats, .handOver, .leaving:
             core.logger.warning("unexpected control message from the supervisor: \(message)")
         }
     }
@@ -144,7 +152,7 @@ final class SupervisorLink: Sendable {
         Task {
             await core.deploySerializer.run {
                 do throws(DeployError) {
-                    let report = try await core.registry.install(manifest, sources: scripts, persist: { _, _ throws(DeployError) in
+                    let report = try await core.registry.install(manifest, sources: scripts, stored: { core.store?.script($0) }, persist: { _, _ throws(DeployError) in
                         let abortReason: String? = await withCheckedContinuation { continuation in
                             let early = state.withLockedValue { state -> String? in
                                 if state.closed { return "the supervisor stopped" }
