@@ -25,7 +25,7 @@ final class DeployProgressLine: Sendable {
                 let kept = progress.bytes > 0 ? " (\(Self.megabytes(progress.bytes)) kept from an interrupted deploy)" : ""
                 print("\(progress.server): sending \(Self.megabytes(progress.total)) of scripts in pieces\(kept)")
             } else {
-                print("\(progress.server): \(Self.describe(progress)) sent")
+                print("\(progress.server): \(Self.describe(progress))")
             }
             flushStandardOutput()
         }
@@ -50,10 +50,10 @@ final class DeployProgressLine: Sendable {
         state.drawn = true
     }
 
-    /// "12.0 of 40.0 MB (30%)".
+    /// "12.0 of 40.0 MB (30%) sent"; once all is sent, the wait is the server's compiling.
     static func describe(_ progress: DeployProgress) -> String {
-        let percent = progress.total == 0 ? 100 : progress.bytes * 100 / progress.total
-        return "\(megabytes(progress.bytes, unit: false)) of \(megabytes(progress.total)) (\(percent)%)"
+        guard progress.bytes < progress.total else { return "all \(megabytes(progress.total)) sent; the server loads and checks the scripts" }
+        return "\(megabytes(progress.bytes, unit: false)) of \(megabytes(progress.total)) (\(progress.bytes * 100 / progress.total)%) sent"
     }
 
     static func megabytes(_ bytes: Int, unit: Bool = true) -> String {

@@ -65,6 +65,19 @@ final class BigDeployTests: ServerProcessTestCase {
         XCTAssertTrue(answer.contains("Bad Request") && answer.contains("65536"), answer)
     }
 
+    /// A deploy's messages are input like any other: with little --max-buffered-bytes, the
+    /// server asks for messages that leave room in it, and the deploy goes through.
+    func testDeployFitsAServerWithLittleBufferedInput() throws {
+        let digest = try writeTableScript("a", bytes: 1_000_000)
+        try write(oneServerNetwork(port: port, rpcs: [("a", "[]", "[str]", "a.py")]), to: "init.yaml")
+        try startServer(["--max-buffered-bytes", "300000"])
+
+        let deploy = try CLIProcess.run(["deploy", "init.yaml"], in: folder)
+        XCTAssertEqual(deploy.status, 0, deploy.stdout + deploy.stderr)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(roundTrips(in: deploy.stdout)), 2 + 1_000_000 / 150_000, deploy.stdout)
+        XCTAssertEqual(try call("a"), digest)
+    }
+
     /// The deployer killed half-way: the previous generation keeps serving, and deploying
     /// again succeeds, sending only what the server did not keep.
     func testDeployerKilledHalfWayLeavesThePreviousGenerationAndARetryResumes() throws {
