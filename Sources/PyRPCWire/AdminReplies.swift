@@ -204,3 +204,31 @@ public struct StatsReply: Sendable, Equatable {
             exits: try reader.strings("exits"))
     }
 }
+
+extension ListReply {
+    /// What a tenant of `services` sees: their rpcs and signatures, no hashes or paths.
+    public func seen(byTenantOf services: Set<String>) -> ListReply {
+        var listing = self
+        listing.rpcs = rpcs.filter { services.contains($0.service) }.map { entry in
+            var entry = entry
+            entry.hash = ""
+            entry.path = ""
+            return entry
+        }
+        return listing
+    }
+}
+
+extension StatsReply {
+    /// What a tenant of `services` sees: their rpcs' numbers, no hashes or processes.
+    public func seen(byTenantOf services: Set<String>) -> StatsReply {
+        var statistics = self
+        statistics.rpcs = rpcs.filter { services.contains($0.service) }.map { rpc in
+            var rpc = rpc
+            rpc.hash = ""
+            return rpc
+        }
+        statistics.supervision = nil
+        return statistics
+    }
+}

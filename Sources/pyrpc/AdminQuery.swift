@@ -12,6 +12,15 @@ struct AdminQuery: ParsableArguments {
     @Option(help: "Ask the server at HOST:PORT.")
     var to: String?
 
+    @Option(name: .customLong("as"), help: "Ask as this declared client, which sees the services it is a tenant of (default: the operator, from this host or with the deploy token).")
+    var client: String?
+
+    @Option(help: "A file holding the deploy token, which shows everything from another host (default: $PYRPC_DEPLOY_TOKEN).")
+    var deployTokenFile: String?
+
+    @Flag(help: "Send the deploy token to servers on other hosts although the connection is not encrypted.")
+    var insecurePlaintextToken = false
+
     @OptionGroup var configOption: ConfigOption
 
     /// Each server's answer read as `Reply` (LS-RES, STATS-RES); a server that is unreachable,
@@ -55,14 +64,21 @@ struct AdminQuery: ParsableArguments {
                 targets = network.servers.map { ($0.name, $0.host, $0.port) }
             }
         }
+        let token = try readDeployToken(file: deployTokenFile)
         var answers: [(String, Result<Envelope, RPCClientError>)] = []
         for target in targets {
+            var value: [String: JSONValue] = [:]
+            if let client { value["client"] = .string(client) }
+            // Only where it stays on this machine, unless told: see `PlaintextToken`.
+            if let token, insecurePlaintextToken || PlaintextToken.refusal(host: target.host, port: target.port) == nil {
+                value["token"] = .string(token)
+            }
             let client = RPCClient(host: target.host, port: target.port)
             defer { client.close() }
             // The awaited answer goes into a local before it is wrapped: see `Deployer.outcome`.
             let answer: Envelope
             do {
-                answer = try await client.send(Envelope(header: header, value: [:]).encoded())
+                answer = try await client.send(Envelope(header: header, value: value).encoded())
             } catch {
                 answers.append((target.name, .failure(error)))
                 continue

@@ -55,10 +55,15 @@ final class DeployGuardTests: XCTestCase {
     }
 
     /// `pyrpc deploy` run from inside the client host's namespace.
-    private func deployFromClientHost(token: String? = nil) throws -> CLIProcess.Output {
+    private func deployFromClientHost(token: String? = nil, _ extra: [String] = ["--insecure-plaintext-token"]) throws -> CLIProcess.Output {
+        try fromClientHost(["deploy"] + extra, token: token)
+    }
+
+    /// `pyrpc ARGUMENTS` run from inside the client host's namespace.
+    private func fromClientHost(_ command: [String], token: String? = nil) throws -> CLIProcess.Output {
         var arguments = ["netns", "exec", namespace]
         if let token { arguments += ["env", "PYRPC_DEPLOY_TOKEN=\(token)"] }
-        arguments += [CLIProcess.binary, "deploy"]
+        arguments += [CLIProcess.binary] + command
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
         process.arguments = arguments
@@ -82,10 +87,13 @@ final class DeployGuardTests: XCTestCase {
                     - c1: {ip: \(clientAddress)}
                 service:
                   - calc: {providers: [s1], tenants: [c1], rpcs: [add]}
+                  - ops: {providers: [s1], tenants: [], rpcs: [reset]}
                 rpc:
                   - add: {args: [int, int], returns: [int], src: add.py}
+                  - reset: {args: [], returns: [int], src: \(folder.path)/reset.py}
                 """,
             "add.py": "def add(a, b):\n    return a + b\n",
+            "reset.py": "def reset():\n    return 0\n",
         ], in: folder)
     }
 
@@ -120,9 +128,68 @@ final class DeployGuardTests: XCTestCase {
         let secret = "s3cret-\(UUID().uuidString)"
         let server = try serve(port: port, environment: ["PYRPC_DEPLOY_TOKEN": secret])
         defer { server.terminate(); server.waitUntilExit() }
+        let log = { CLIProcess.contents(self.folder.appendingPathComponent("server.err")) }
+        XCTAssertTrue(log().contains("in plain text with a deploy token"), log())
+        // Not in plain text to another host unless told: refused before anything is sent.
+        let refused = try deployFromClientHost(token: secret, [])
+        XCTAssertEqual(refused.status, 1, refused.stdout)
+        XCTAssertTrue(refused.stdout.contains("refusing to send the deploy token in plain text") && refused.stdout.contains("--insecure-plaintext-token"), refused.stdout)
+        XCTAssertFalse(log().contains("deploy from \(clientAddress)"), "the refused deploy reached the server:\n\(log())")
         XCTAssertEqual(try deployFromClientHost(token: "wrong").status, 1)
         let accepted = try deployFromClientHost(token: secret)
         XCTAssertEqual(accepted.status, 0, accepted.stdout)
-        XCTAssertFalse(CLIProcess.contents(folder.appendingPathComponent("server.err")).contains(secret), "the token was logged")
+        XCTAssertFalse(log().contains(secret), "the token was logged")
+    }
+
+    /// LS-REQ and STATS-REQ: everything for this host and the deploy token; a declared client
+    /// sees its services, without hashes or processes; any other address gets nothing. And no
+    /// path of the deploying machine reaches the server.
+    func testIntrospectionIsForTheOperatorAndTheTenants() throws {
+        let port = CLIProcess.freePort()
+        try writeNetwork(port: port)
+        let secret = "s3cret-\(UUID().uuidString)"
+        let server = try CLIProcess.start(["serve", "s1", "--state-dir", folder.appendingPathComponent("state").path, "--processes", "2"],
+                                          in: folder, environment: ["PYRPC_DEPLOY_TOKEN": secret])
+        defer { server.terminate(); server.waitUntilExit() }
+        XCTAssertTrue(CLIProcess.waitForOutput("serving on", in: folder.appendingPathComponent("server.out"), of: server))
+        let log = { CLIProcess.contents(self.folder.appendingPathComponent("server.err")) }
+        try secret.write(to: folder.appendingPathComponent("token"), atomically: true, encoding: .utf8)
+        let deploy = try CLIProcess.run(["deploy", "--deploy-token-file", "token"], in: folder)
+        XCTAssertEqual(deploy.status, 0, deploy.stdout + deploy.stderr)
+        let manifest = CLIProcess.contents(folder.appendingPathComponent("state/manifest.json"))
+        XCTAssertTrue(manifest.contains("reset.py") && !manifest.contains(folder.path), "a path of the deploying machine reached the server: \(manifest)")
+
+        // This host: everything.
+        let list = try CLIProcess.run(["ls"], in: folder)
+        XCTAssertTrue(list.stdout.contains("calc.add") && list.stdout.contains("ops.reset"), list.stdout)
+        let stats = try CLIProcess.run(["stats"], in: folder)
+        XCTAssertTrue(stats.stdout.contains("ops.reset") && stats.stdout.contains("pid"), stats.stdout)
+
+        // The tenant c1, from its declared address: its service, no hash, no processes.
+        let tenantList = try fromClientHost(["ls"])
+        XCTAssertEqual(tenantList.status, 0, tenantList.stdout)
+        XCTAssertTrue(tenantList.stdout.contains("calc.add") && !tenantList.stdout.contains("ops.reset"), tenantList.stdout)
+        let hash = try XCTUnwrap(list.stdout.split(separator: "\n").first { $0.contains("calc.add") }?.split(separator: " ").last)
+        XCTAssertFalse(tenantList.stdout.contains(hash), tenantList.stdout)
+        let tenantStats = try fromClientHost(["stats", "--as", "c1"])
+        XCTAssertEqual(tenantStats.status, 0, tenantStats.stdout)
+        XCTAssertTrue(tenantStats.stdout.contains("calc.add") && !tenantStats.stdout.contains("ops.reset") && !tenantStats.stdout.contains("pid"), tenantStats.stdout)
+
+        // The same host from an address no client is declared at: nothing, unless it has the
+        // token (sent in plain text only when told).
+        let other = "10.213.\(subnet).3"
+        try ip(["netns", "exec", namespace, "ip", "addr", "add", "\(other)/24", "dev", "pgn\(subnet)"])
+        try ip(["netns", "exec", namespace, "ip", "route", "replace", serverAddress, "dev", "pgn\(subnet)", "src", other])
+        for command in ["ls", "stats"] {
+            let refused = try fromClientHost([command])
+            XCTAssertNotEqual(refused.status, 0, refused.stdout)
+            XCTAssertTrue(refused.stdout.contains("Client Not Registered"), refused.stdout)
+            XCTAssertFalse(refused.stdout.contains("calc.add"), refused.stdout)
+            XCTAssertFalse(try fromClientHost([command], token: secret).stdout.contains("calc.add"), "the token went in plain text")
+            let withToken = try fromClientHost([command, "--insecure-plaintext-token"], token: secret)
+            XCTAssertTrue(withToken.stdout.contains("ops.reset"), withToken.stdout)
+        }
+        XCTAssertTrue(log().contains("unauthorized LS-REQ from \(other) refused"), log())
+        XCTAssertTrue(log().contains("unauthorized STATS-REQ from \(other) refused"), log())
     }
 }

@@ -43,14 +43,15 @@ final class HandOverTests: ServerProcessTestCase {
 
     func testRecyclingUnderPipelinedLoadLosesNoCall() throws {
         try serve(processes: 2, ["--max-requests", "300"])
-        let clients = try (0..<4).map { _ in try PipeliningClient(port: port, calls: 1500) }
+        // The clients call until workers recycled and their successors answered: on a loaded
+        // machine a fixed number of calls can end before a successor is ready.
+        let clients = try (0..<4).map { _ in try PipeliningClient(port: port) }
+        let pids = { clients.reduce(into: Set<Int>()) { $0.formUnion($1.pids) } }
+        XCTAssertTrue(wait(60) { pids().count >= 3 && occurrences(of: "recycled after") >= 2 }, "workers that answered: \(pids()); \(log)")
         for (index, client) in clients.enumerated() {
-            XCTAssertNil(client.wait(), "client \(index): \(log)")
+            XCTAssertNil(client.stop(), "client \(index): \(log)")
+            XCTAssertGreaterThan(client.count, 0, "client \(index)")
         }
-        XCTAssertEqual(clients.map(\.count), [1500, 1500, 1500, 1500])
-        let pids = clients.reduce(into: Set<Int>()) { $0.formUnion($1.pids) }
-        XCTAssertGreaterThanOrEqual(pids.count, 3, "workers that answered: \(pids)")
-        XCTAssertGreaterThanOrEqual(occurrences(of: "recycled after"), 2, log)
         XCTAssertFalse(log.contains("not handed over"), log)
     }
 

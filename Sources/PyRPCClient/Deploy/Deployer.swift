@@ -50,9 +50,16 @@ public enum Deployer {
     /// progress moves often enough to watch.
     static let pieceMessageBytes = 8 << 20
 
+    /// `allowPlaintextToken`: send `token` to a server on another host although the
+    /// connection is not encrypted (`--insecure-plaintext-token`); otherwise such a deploy
+    /// fails before anything is sent.
     public static func deploy(
-        _ config: NetworkConfig, to server: ServerNode, token: String?, progress: @Sendable (DeployProgress) -> Void = { _ in }
+        _ config: NetworkConfig, to server: ServerNode, token: String?, allowPlaintextToken: Bool = false,
+        progress: @Sendable (DeployProgress) -> Void = { _ in }
     ) async throws(DeployFailure) -> DeploySummary {
+        if token != nil, !allowPlaintextToken, let refusal = PlaintextToken.refusal(host: server.host, port: server.port) {
+            throw DeployFailure(server: server.name, message: refusal, isNetwork: false)
+        }
         let built: (manifest: ServerManifest, sources: [String: String])
         do {
             built = try ManifestBuilder.build(config, server: server.name)

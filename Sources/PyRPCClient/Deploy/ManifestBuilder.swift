@@ -32,7 +32,7 @@ public enum ManifestBuilder {
                 sources[hash] = text
                 rpcs.append(RPCManifest(
                     name: rpc.name, signature: rpc.signature, function: rpc.function,
-                    timeout: rpc.timeout, scriptHash: hash, scriptPath: rpc.source))
+                    timeout: rpc.timeout, scriptHash: hash, scriptPath: shareablePath(rpc.sourceAsWritten)))
             }
             services.append(ServiceManifest(name: service.name, tenants: service.tenants, rpcs: rpcs))
         }
@@ -43,6 +43,13 @@ public enum ManifestBuilder {
             services: services,
             python: config.server(named: server)?.python.environment ?? .none)
         return (manifest, sources)
+    }
+
+    /// The path a server knows a script by (its tracebacks, `__file__`, `pyrpc ls`): as
+    /// init.yaml writes it, relative to its folder. No path of the deploying machine travels:
+    /// an absolute one becomes its file name.
+    static func shareablePath(_ written: String) -> String {
+        written.hasPrefix("/") ? String(written.split(separator: "/").last ?? "") : written
     }
 
     private static func read(_ rpc: RPCConfig) throws(ScriptReadError) -> String {

@@ -14,38 +14,29 @@ struct DeployGuard: Sendable {
             guard Self.constantTimeEqual(Array(given.utf8), Array(token.utf8)) else { return "wrong deploy token" }
             return nil
         }
-        let address = HostAddresses.normalize(peer)
-        if address.hasPrefix("127.") || address == "::1" || Self.ownAddresses().contains(address) { return nil }
+        if Self.isThisHost(peer) { return nil }
         return "deploys from \(peer) are refused: without a deploy token only this machine may deploy (give the server a token with PYRPC_DEPLOY_TOKEN or --deploy-token-file, and `pyrpc deploy` the same one)"
     }
 
-    /// What a server listening on `address` says at start when it has no token: others on the
-    /// network reach the port but cannot deploy. Nil on loopback.
-    static func startWarning(hasToken: Bool, listeningOn address: SocketAddress) -> String? {
-        guard !hasToken, let ip = address.ipAddress, !(ip.hasPrefix("127.") || ip == "::1") else { return nil }
-        return "listening on \(PyRPCServer.describe(address)) without a deploy token: only this machine may deploy; set PYRPC_DEPLOY_TOKEN or --deploy-token-file to deploy from other hosts"
+    /// Whether the operator asks (LS-REQ, STATS-REQ): this host, or the deploy token.
+    func mayInspect(token given: String?, peer: String) -> Bool {
+        Self.isThisHost(peer) || (token != nil && check(token: given, peer: peer) == nil)
     }
 
-    /// This machine's addresses now (interfaces come and go; deploys are rare).
-    static func ownAddresses() -> Set<String> {
-        var list: UnsafeMutablePointer<ifaddrs>?
-        guard getifaddrs(&list) == 0 else { return [] }
-        defer { freeifaddrs(list) }
-        var addresses: Set<String> = []
-        var entry = list
-        while let current = entry {
-            defer { entry = current.pointee.ifa_next }
-            guard let address = current.pointee.ifa_addr else { continue }
-            var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-            let length = address.pointee.sa_family == sa_family_t(AF_INET6) ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size
-            guard [sa_family_t(AF_INET), sa_family_t(AF_INET6)].contains(address.pointee.sa_family),
-                  getnameinfo(address, socklen_t(length), &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0
-            else { continue }
-            // Link-local IPv6 comes back as fe80::1%eth0: the peer text has no zone.
-            let text = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            addresses.insert(HostAddresses.normalize(String(text.split(separator: "%").first ?? "")))
+    /// Loopback, or one of this machine's own addresses.
+    static func isThisHost(_ peer: String) -> Bool {
+        ThisHost.owns(peer)
+    }
+
+    /// What a server listening on `address` says at start. Without a token: others on the
+    /// network reach the port but cannot deploy. With one: a deploy from another host would
+    /// carry it in plain text. Nil on loopback.
+    static func startWarning(hasToken: Bool, listeningOn address: SocketAddress) -> String? {
+        guard let ip = address.ipAddress, !(ip.hasPrefix("127.") || ip == "::1") else { return nil }
+        if hasToken {
+            return "listening on \(PyRPCServer.describe(address)) in plain text with a deploy token: a deploy from another host would carry the token readable by anyone on the path (`pyrpc deploy` refuses to send it there without --insecure-plaintext-token); deploy from this machine"
         }
-        return addresses
+        return "listening on \(PyRPCServer.describe(address)) without a deploy token: only this machine may deploy; set PYRPC_DEPLOY_TOKEN or --deploy-token-file to deploy from other hosts"
     }
 
     private static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {

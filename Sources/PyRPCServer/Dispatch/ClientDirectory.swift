@@ -40,17 +40,7 @@ struct ClientDirectory: Sendable {
 enum HostAddresses {
     /// `::ffff:127.0.0.1` → `127.0.0.1`; IPv6 in canonical compressed form.
     static func normalize(_ address: String) -> String {
-        var text = address
-        if text.hasPrefix("[") && text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
-        if text.lowercased().hasPrefix("::ffff:"), text.contains(".") { return String(text.dropFirst(7)) }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, text, &v6) == 1 {
-            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-            if inet_ntop(AF_INET6, &v6, &buffer, socklen_t(buffer.count)) != nil {
-                return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            }
-        }
-        return text
+        ThisHost.normalize(address)
     }
 
     /// The addresses a declared host stands for: itself if it is an IP, `localhost` as

@@ -15,15 +15,21 @@ struct AdminHandler: Sendable {
 
     func answer(_ envelope: Envelope, from peer: String, sink: any ReplySink) -> [UInt8]? {
         switch envelope.header {
-        case Header.listRequest:
-            return listing().envelope.encoded()
-        case Header.statsRequest:
+        case Header.listRequest, Header.statsRequest:
+            let access: IntrospectionAccess
+            switch IntrospectionAccess.of(envelope, peer: peer, guardian: deploy.service.guardian, generation: registry.current) {
+            case .success(let granted): access = granted
+            case .failure(let refusal):
+                logger.warning("unauthorized \(envelope.header) from \(peer) refused: \(refusal.message)")
+                return RPCReply.exception(refusal)
+            }
+            if envelope.header == Header.listRequest { return access.filter(listing()).envelope.encoded() }
             // A worker process: the supervisor answers for all its workers.
             if let link = supervisor.withLockedValue({ $0 }) {
-                link.forwardStats(sink: sink)
+                link.forwardStats(sink: access == .everything ? sink : TenantStatsSink(sink: sink, access: access))
                 return nil
             }
-            return statistics().envelope.encoded()
+            return access.filter(statistics()).envelope.encoded()
         case Header.deployManifest, Header.deployScripts:
             return deploy.answer(envelope, from: peer, sink: sink)
         case Header.deployPieces:

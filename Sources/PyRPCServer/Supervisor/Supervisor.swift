@@ -317,7 +317,14 @@ public final class Supervisor: Sendable {
 
     /// What the supervisor answers itself while no worker serves: statistics and deploys.
     private func answerAdmin(_ envelope: Envelope, from peer: String) -> [UInt8] {
-        if envelope.header == Header.statsRequest { return stats.statistics().envelope.encoded() }
+        if envelope.header == Header.statsRequest {
+            // No worker to say which client asks: only the operator sees statistics now.
+            guard deploys.service.guardian.mayInspect(token: envelope.value["token"]?.stringValue, peer: peer) else {
+                logger.warning("unauthorized STATS-REQ from \(peer) refused while no worker serves")
+                return RPCReply.exception(RPCError(.clientNotRegistered, "only this host or the deploy token may see statistics while no worker serves"))
+            }
+            return stats.statistics().envelope.encoded()
+        }
         if envelope.header == Header.deployPieces {
             switch deploys.service.admitPieces(envelope, from: peer) {
             case .failure(let error): return RPCReply.exception(error)
