@@ -24,6 +24,7 @@ let package = Package(
         // System libraries: a module map and a shim header each, nothing else.
         .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["libpython3-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // Linux calls the Glibc module lacks (epoll, eventfd, thread names), for the server's threads.
         .target(name: "CLinux"),
 
@@ -34,11 +35,13 @@ let package = Package(
             "CPython", "PyRPCWire", "CLinux",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // TLS through the system's OpenSSL: contexts from PEM files, sessions on sockets.
+        .target(name: "PyRPCTLS", dependencies: ["COpenSSL"]),
         // init.yaml -> typed network description.
         .target(name: "PyRPCConfig", dependencies: ["CYAML", "PyRPCWire"]),
         // The TCP server: framing, dispatch, authorisation, registry, deploy.
         .target(name: "PyRPCServer", dependencies: [
-            "PyRPCWire", "PyRPCPython", "PyRPCConfig", "CLinux",
+            "PyRPCWire", "PyRPCPython", "PyRPCConfig", "PyRPCTLS", "CLinux",
             .product(name: "NIOCore", package: "swift-nio"),
             // Locks ThreadSanitizer can see (pthread); Synchronization.Mutex's futex is invisible to it.
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

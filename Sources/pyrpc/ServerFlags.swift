@@ -39,6 +39,12 @@ struct ServerFlags: ParsableArguments {
     var maxBufferedBytes: Int = defaults.maxBufferedBytes
     @Option(help: "Seconds a message that started arriving may take to arrive whole (slowloris); idle connections fall under --idle-timeout.")
     var messageTimeout: Double = defaults.messageTimeout
+    @Option(help: "The server's certificate chain (PEM): with --tls-key, the server speaks TLS only (1.2 and 1.3).")
+    var tlsCert: String?
+    @Option(help: "The server certificate's private key (PEM).")
+    var tlsKey: String?
+    @Option(help: "A CA certificate (PEM): every client must present a certificate it signed (mutual TLS).")
+    var tlsClientCa: String?
     @Option(help: "A virtual environment the scripts import from (its site-packages go on sys.path); overrides init.yaml's `python: {venv:}`.")
     var venv: String?
     @Option(help: "With --processes: seconds a call may stay stuck past its deadline (answered Timeout, still running) before its worker is replaced.")
@@ -64,6 +70,9 @@ struct ServerFlags: ParsableArguments {
         options.maxBufferedBytes = maxBufferedBytes
         options.messageTimeout = messageTimeout
         options.venv = venv.map(absolutePath)
+        if let tlsCert, let tlsKey {
+            options.tls = TLSFiles(certificate: absolutePath(tlsCert), key: absolutePath(tlsKey), clientCA: tlsClientCa.map(absolutePath))
+        }
         options.harakiriGrace = harakiriGrace
         options.maxRequests = maxRequests
         options.maxResidentMegabytes = maxRSS
@@ -75,6 +84,12 @@ struct ServerFlags: ParsableArguments {
               maxConnections > 0, maxConnectionsPerIP >= 0, maxBufferedBytes > 0, messageTimeout > 0, harakiriGrace >= 0,
               (maxRequests ?? 1) > 0, (maxRSS ?? 1) > 0 else {
             throw ValidationError("limits must be positive numbers")
+        }
+        guard (tlsCert == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together: the certificate and its private key")
+        }
+        guard tlsClientCa == nil || tlsCert != nil else {
+            throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key: client certificates are asked for in a TLS handshake")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'; use trace, debug, info, notice, warning, error or critical")

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import PyRPCTLS
 import PyRPCWire
 
 /// One client connection of an I/O loop, touched only by the loop's leader (its state skips
@@ -47,6 +48,8 @@ final class Connection {
     /// When the message now arriving (part of a line held in `inbound`) began: it must end
     /// within the message timeout.
     @exclusivity(unchecked) var messageStarted: ContinuousClock.Instant?
+    /// The TLS session, on a server that speaks TLS (`IOLoop+TLS`).
+    @exclusivity(unchecked) var tls: TLSStream?
     /// The loop's idle epoch at the last traffic (see `IdleClock`).
     @exclusivity(unchecked) var lastActivity: UInt64
 

@@ -33,6 +33,13 @@ extension IOLoop {
         guard let link = core.supervisor.withLockedValue({ $0 }) else { return resumeReading() }
         for case let connection? in connections where !connection.isClosed && !connection.inputClosed {
             guard let items = connection.owed() else { continue }
+            if connection.tls != nil {
+                // A TLS session cannot move to another process: the connection ends here, with
+                // close_notify, once every answer it is owed is written and nothing unread is
+                // left; its client connects again.
+                if items.isEmpty, !connection.hasOutput, connection.inbound == nil { close(connection) }
+                continue
+            }
             let transfer = ConnectionTransfer(
                 peer: connection.peer, items: items, input: connection.inbound.map { Data($0.readableBytesView) } ?? Data(),
                 skippingOversize: connection.framer.isSkipping, descriptor: connection.fd)

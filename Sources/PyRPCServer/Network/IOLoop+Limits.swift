@@ -44,7 +44,7 @@ extension IOLoop {
     /// Answers `Bad Request` (best effort, without waiting) and closes.
     func refuse(_ connection: Connection, _ message: String) {
         let reply = RPCReply.exception(.badRequest(message))
-        _ = reply.withUnsafeBytes { send(connection.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
+        _ = reply.withUnsafeBytes { transmit(connection, $0) }
         close(connection)
     }
 

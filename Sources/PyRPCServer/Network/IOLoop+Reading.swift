@@ -41,6 +41,7 @@ extension IOLoop {
                 continue
             }
             let connection = insert(fd, peer: peer)
+            guard startTLS(on: connection) else { continue }
             register(fd, tag: connection.id, events: EPOLLIN.rawValue)
             if core.logger.logLevel <= .debug, let address = Sockets.describe(storage) {
                 core.logger.debug("connection from \(Sockets.endpoint(address.ip, address.port, isIPv6: address.isIPv6))")
@@ -105,14 +106,14 @@ extension IOLoop {
                 buffer.clear()
                 scratch = buffer
             }
-            if !connection.isClosed { account(connection, startingMessage: true) }
+            // A TLS handshake under way is a message arriving (`startTLS`).
+            if !connection.isClosed, connection.tls?.isEstablished != false { account(connection, startingMessage: true) }
         }
         for _ in 0..<16 {
             var result = 0
             var failure: Int32 = 0
             buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.readSize) { space in
-                result = Glibc.read(connection.fd, space.baseAddress, space.count)
-                failure = result < 0 ? errno : 0
+                (result, failure) = receive(connection, into: space)
                 return max(result, 0)
             }
             if result > 0 {
@@ -129,6 +130,9 @@ extension IOLoop {
             switch failure {
             case EINTR: continue
             case EAGAIN: return
+            case EPROTO:
+                close(connection)  // a TLS failure, reported where it happened (`IOLoop+TLS`)
+                return
             default:
                 close(connection, failure: failure)
                 return

@@ -34,15 +34,13 @@ extension IOLoop {
         // Whatever the outcome, the budget sees what is left unwritten (only big output counts).
         defer { if !connection.isClosed, connection.accountedBytes != 0 || connection.unwrittenBytes >= Self.countedOutputBytes { account(connection) } }
         while connection.hasOutput {
-            let written = connection.output.withUnsafeBytes { bytes in
-                send(connection.fd, bytes.baseAddress! + connection.outputOffset, bytes.count - connection.outputOffset,
-                     Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+            let (written, failure) = connection.output.withUnsafeBytes { bytes in
+                transmit(connection, UnsafeRawBufferPointer(rebasing: bytes[connection.outputOffset...]))
             }
             if written > 0 {
                 connection.wrote(written)
                 continue
             }
-            let failure = errno
             if failure == EINTR { continue }
             if failure == EAGAIN {
                 let throttle = connection.unwrittenBytes > Self.maxUnwritten
@@ -87,6 +85,7 @@ extension IOLoop {
         connections[Int(connection.fd)] = nil
         openConnections.subtract(1, ordering: .relaxed)
         pyrpc_fd_unmark(connection.fd)
+        connection.tls?.shutdown()
         _ = Glibc.close(connection.fd)  // also leaves the epoll set
         core.limits.closed(connection.peer)
         if connection.accountedBytes >= Self.trimWorthyBytes { trimPending = true }

@@ -246,7 +246,16 @@ final class IOLoop: @unchecked Sendable {
                 // asked for or not): the connection then ends here.
                 if !handingOver || flags & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 { read(connection) }
             }
-            if flags & EPOLLOUT.rawValue != 0, !connection.isClosed { write(connection) }
+            if flags & EPOLLOUT.rawValue != 0, !connection.isClosed {
+                // A TLS handshake that had to wait to write goes on by reading.
+                if connection.tls?.isEstablished == false {
+                    connection.wantsWritable = false
+                    updateInterest(connection)
+                    read(connection)
+                } else {
+                    write(connection)
+                }
+            }
         }
     }
 

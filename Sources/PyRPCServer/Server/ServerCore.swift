@@ -2,6 +2,7 @@ import Dispatch
 import Logging
 import NIOConcurrencyHelpers
 import PyRPCPython
+import PyRPCTLS
 import PyRPCWire
 import Synchronization
 
@@ -21,6 +22,8 @@ final class ServerCore: Sendable {
     let admin: AdminHandler
     let deployService: DeployService
     let store: StateStore?
+    /// The TLS settings new connections get; nil: plain TCP.
+    let tls: TLSContext?
     /// Deploys run one at a time.
     let deploySerializer = AsyncSerializer()
     /// The server's I/O loops, watched by the pool's monitor (see `Leadership`).
@@ -44,6 +47,7 @@ final class ServerCore: Sendable {
         logsEveryCall = logger.logLevel <= .debug
         limits = ConnectionLimits(options: options, logger: logger)
         store = try options.stateDirectory.map { try StateStore(directory: $0) }
+        tls = try options.tls?.context()
         let loops = self.loops
         pool = PythonWorkerPool(
             name: name, workers: options.pythonWorkers, maxPending: options.maxPendingCalls, logger: logger,

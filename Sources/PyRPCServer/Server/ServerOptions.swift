@@ -1,3 +1,4 @@
+import PyRPCTLS
 import PyRPCWire
 
 /// Limits and behaviour of one server, with the defaults of SPEC §8.
@@ -35,6 +36,8 @@ public struct ServerOptions: Sendable, Codable {
     public var maxDeployBytes = 1 << 30
     /// A message that has started arriving must end within this many seconds (slowloris).
     public var messageTimeout: Double = 30
+    /// `--tls-cert`, `--tls-key`, `--tls-client-ca`: the server speaks TLS only.
+    public var tls: TLSFiles?
     /// `--venv`: the virtual environment scripts import from, over the one deploys name.
     public var venv: String?
     /// The import path the server starts with (init.yaml's `python:` for it, with `venv`
@@ -64,5 +67,24 @@ public enum ServerRole: Sendable {
     var siblings: Int {
         if case .worker(let siblings) = self { return siblings }
         return 0
+    }
+}
+
+/// A server's certificate chain and key (PEM files), and the CA its clients' certificates
+/// must be signed by (mutual TLS) if any.
+public struct TLSFiles: Sendable, Codable, Equatable {
+    public var certificate: String
+    public var key: String
+    public var clientCA: String?
+
+    public init(certificate: String, key: String, clientCA: String? = nil) {
+        self.certificate = certificate
+        self.key = key
+        self.clientCA = clientCA
+    }
+
+    /// The OpenSSL context they make, or why they do not.
+    public func context() throws(TLSError) -> TLSContext {
+        try TLSContext(certificate: certificate, key: key, clientCA: clientCA)
     }
 }

@@ -1,6 +1,7 @@
 import CLinux
 import Foundation
 import NIOCore
+import PyRPCTLS
 import PyRPCWire
 import Synchronization
 
@@ -25,13 +26,16 @@ final class CrashLoopDesk: Sendable {
     private let unattended: @Sendable () -> String?
     /// The answer to STATS-REQ, DEPLOY-MANIFEST or DEPLOY-SCRIPTS from a peer.
     private let answerAdmin: @Sendable (Envelope, String) -> [UInt8]
+    /// The server speaks TLS: so does the desk.
+    private let tls: TLSContext?
     private let stopped = Atomic<Bool>(false)
 
     init(
-        listener: Int32, maxMessageBytes: Int, workers: WorkerSet, unattended: @escaping @Sendable () -> String?,
+        listener: Int32, maxMessageBytes: Int, tls: TLSContext?, workers: WorkerSet, unattended: @escaping @Sendable () -> String?,
         answerAdmin: @escaping @Sendable (Envelope, String) -> [UInt8]
     ) {
         self.listener = listener
+        self.tls = tls
         self.maxMessageBytes = maxMessageBytes
         self.workers = workers
         self.unattended = unattended
@@ -78,13 +82,22 @@ final class CrashLoopDesk: Sendable {
         defer { close(fd) }
         var timeout = timeval(tv_sec: 1, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let session: TLSStream?
+        do {
+            session = try tls.map { context throws(TLSError) in try TLSStream(context: context, fd: fd) }
+        } catch {
+            return
+        }
+        defer { session?.shutdown() }
+        let socket = DeskSocket(fd: fd, tls: session)
         var framer = LineFramer(maxBytes: maxMessageBytes)
         var buffer = ByteBuffer()
         var idleSeconds = 0
         while true {
             var received = 0
             buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 65536) { space in
-                received = recv(fd, space.baseAddress, space.count, 0)
+                received = socket.receive(into: space)
                 return max(0, received)
             }
             if received < 0 {
@@ -96,10 +109,10 @@ final class CrashLoopDesk: Sendable {
             idleSeconds = 0
             if received == 0 {
                 // Half-closed: a last message without its newline is still answered (SPEC §2).
-                for frame in framer.finish(&buffer) { send(answer(frame, peer: peer), to: fd) }
+                for frame in framer.finish(&buffer) { socket.send(answer(frame, peer: peer)) }
                 return
             }
-            while let frame = framer.next(from: &buffer) { send(answer(frame, peer: peer), to: fd) }
+            while let frame = framer.next(from: &buffer) { socket.send(answer(frame, peer: peer)) }
             buffer.discardReadBytes()
         }
     }
@@ -133,10 +146,38 @@ final class CrashLoopDesk: Sendable {
         }
     }
 
-    private func send(_ bytes: [UInt8], to fd: Int32) {
+}
+
+/// A desk connection's socket, blocking with 1 s timeouts: plain, or through its TLS session.
+private struct DeskSocket {
+    let fd: Int32
+    let tls: TLSStream?
+
+    /// Bytes read, 0 at the end, -1 with errno (EAGAIN: the timeout passed).
+    func receive(into space: UnsafeMutableRawBufferPointer) -> Int {
+        guard let tls else { return recv(fd, space.baseAddress, space.count, 0) }
+        switch tls.read(into: space) {
+        case .bytes(let count): return count
+        case .wantRead, .wantWrite:
+            errno = EAGAIN
+            return -1
+        case .closed: return 0
+        case .failed, .truncated:
+            errno = EPROTO
+            return -1
+        }
+    }
+
+    func send(_ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let written: Int
+            if let tls {
+                guard case .bytes(let count) = bytes[offset...].withUnsafeBytes({ tls.write($0) }) else { return }
+                written = count
+            } else {
+                written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            }
             guard written > 0 else { return }
             offset += written
         }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import PyRPCTLS
 import PyRPCWire
 
 #if canImport(Glibc)
@@ -34,11 +35,17 @@ public final class Supervisor: Sendable {
     /// Deploys and SIGHUP replacements run here, one at a time; they may block.
     private let coordination = DispatchQueue(label: "pyrpc.supervisor")
 
+    /// The server's TLS settings (each worker loads its own); nil: plain TCP.
+    private let tls: TLSContext?
+
     public init(name: String, host: String, port: Int, options: SupervisorOptions, logger: Logger) throws {
         self.name = name
         self.options = options
         self.logger = logger
         let store = try StateStore(directory: options.stateDirectory)
+        // Loaded here too, so that a certificate that does not load stops the start (the
+        // workers would die of it one after the other), and for the crash-loop desk.
+        tls = try options.server.tls?.context()
         let (listener, address) = try Sockets.listen(host: host, port: port)
         self.address = address
         launcher = WorkerLauncher(
@@ -60,7 +67,7 @@ public final class Supervisor: Sendable {
         for _ in 0..<options.processes { spawnWorker() }
         heartbeat.start()
         let desk = CrashLoopDesk(
-            listener: launcher.listener, maxMessageBytes: options.server.maxMessageBytes, workers: workers,
+            listener: launcher.listener, maxMessageBytes: options.server.maxMessageBytes, tls: tls, workers: workers,
             unattended: { [weak self] in self?.unattendedReason() },
             answerAdmin: { [weak self] envelope, peer in self?.answerAdmin(envelope, from: peer) ?? [] })
         desk.start()

@@ -26,10 +26,10 @@ enum CLIProcess {
         return "pyrpc"
     }
 
-    /// Runs to completion and captures output.
-    static func run(_ arguments: [String], in folder: URL? = nil) throws -> Output {
+    /// Runs to completion and captures output (of `pyrpc`, or of `executable`).
+    static func run(_ arguments: [String], in folder: URL? = nil, executable: String? = nil) throws -> Output {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+        process.executableURL = URL(fileURLWithPath: executable ?? binary)
         process.arguments = arguments
         if let folder { process.currentDirectoryURL = folder }
         let out = Pipe()

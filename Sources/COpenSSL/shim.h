@@ -1,0 +1,46 @@
+#ifndef PYRPC_COPENSSL_SHIM_H
+#define PYRPC_COPENSSL_SHIM_H
+// The system's OpenSSL 3 (Debian's libssl-dev). OpenSSL spells several calls as macros, which
+// Swift cannot call: they are wrapped here, with the one loop over a certificate's names.
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <string.h>
+
+static inline long pyrpc_ssl_ctx_set_mode(SSL_CTX *context, long mode) { return SSL_CTX_set_mode(context, mode); }
+static inline long pyrpc_ssl_mode_nonblocking(void) {
+    return SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS;
+}
+static inline int pyrpc_ssl_ctx_set_min_tls12(SSL_CTX *context) { return (int)SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION); }
+static inline uint64_t pyrpc_ssl_server_options(void) {
+    return SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION;
+}
+static inline long pyrpc_ssl_set_host_name(SSL *ssl, const char *name) { return SSL_set_tlsext_host_name(ssl, name); }
+
+/// The names a peer's verified certificate carries: its subject CN, then each DNS SAN, each
+/// followed by a newline, in `buffer` (truncated at `size`). Returns the bytes written, or -1
+/// when the peer sent no certificate.
+static inline int pyrpc_ssl_peer_names(SSL *ssl, char *buffer, int size) {
+    X509 *certificate = SSL_get0_peer_certificate(ssl);
+    if (certificate == NULL) return -1;
+    int used = 0;
+    char name[256];
+    int length = X509_NAME_get_text_by_NID(X509_get_subject_name(certificate), NID_commonName, name, sizeof name);
+    if (length > 0 && used + length + 1 <= size) { memcpy(buffer + used, name, length); used += length; buffer[used++] = '\n'; }
+    GENERAL_NAMES *names = X509_get_ext_d2i(certificate, NID_subject_alt_name, NULL, NULL);
+    if (names != NULL) {
+        for (int index = 0; index < sk_GENERAL_NAME_num(names); index++) {
+            const GENERAL_NAME *entry = sk_GENERAL_NAME_value(names, index);
+            if (entry->type != GEN_DNS) continue;
+            const unsigned char *text = ASN1_STRING_get0_data(entry->d.dNSName);
+            int count = ASN1_STRING_length(entry->d.dNSName);
+            if (count <= 0 || used + count + 1 > size || memchr(text, 0, count) != NULL) continue;
+            memcpy(buffer + used, text, count);
+            used += count;
+            buffer[used++] = '\n';
+        }
+        GENERAL_NAMES_free(names);
+    }
+    return used;
+}
+#endif
