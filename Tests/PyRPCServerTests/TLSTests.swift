@@ -76,6 +76,35 @@ final class TLSTests: ServerProcessTestCase {
         XCTAssertTrue(wait(10) { log.contains("TLS handshakes from 127.0.0.1 that failed") }, log)
     }
 
+    /// SIGHUP re-reads the certificate and key: new connections get the new ones, and a file
+    /// that does not load keeps the old ones, saying why.
+    func testSIGHUPRotatesTheCertificateAndABrokenOneKeepsTheOld() throws {
+        try startServer(["--tls-cert", "s1.pem", "--tls-key", "s1-key.pem", "--processes", "2"])
+        XCTAssertEqual(try python(client: nil, printSubject: true).stdout.split(separator: "\n").first, "s1")
+        let server = try XCTUnwrap(server)
+
+        // A new certificate for the same key pair's name, issued now.
+        let certificate = folder.appendingPathComponent("s1.pem")
+        try TestCertificates.issue("s1-next", subjectAltName: "IP:127.0.0.1", in: folder)
+        try FileManager.default.removeItem(at: certificate)
+        try FileManager.default.copyItem(at: folder.appendingPathComponent("s1-next.pem"), to: certificate)
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("s1-key.pem"))
+        try FileManager.default.copyItem(at: folder.appendingPathComponent("s1-next-key.pem"), to: folder.appendingPathComponent("s1-key.pem"))
+        kill(server.processIdentifier, SIGHUP)
+        XCTAssertTrue(wait(30) { occurrences(of: "(replaced (SIGHUP))") == 2 }, log)
+        let rotated = try python(client: nil, printSubject: true)
+        XCTAssertEqual(rotated.stdout.split(separator: "\n").first, "s1-next", rotated.stdout + rotated.stderr)
+
+        // A broken certificate: the workers serving keep theirs, and the log says why.
+        try "not a certificate\n".write(to: certificate, atomically: true, encoding: .utf8)
+        kill(server.processIdentifier, SIGHUP)
+        XCTAssertTrue(wait(30) { log.contains("is kept, and so are the others") }, log)
+        XCTAssertTrue(log.contains("cannot load the certificate"), log)
+        let kept = try python(client: nil, printSubject: true)
+        XCTAssertEqual(kept.stdout.split(separator: "\n").first, "s1-next", kept.stdout + kept.stderr)
+        XCTAssertTrue(kept.stdout.hasSuffix("42\n43\n44\n"), kept.stdout)
+    }
+
     // MARK: - Helpers
 
     private func startServer(_ flags: [String]) throws {
@@ -93,7 +122,7 @@ final class TLSTests: ServerProcessTestCase {
     /// Python's `ssl`: verifies the server against ca.pem and 127.0.0.1, presents `client`'s
     /// certificate if given, pipelines add(i, 42) for i in 0..<3; prints the TLS version and
     /// the sums.
-    private func python(client: String?, maximumVersion: String? = nil) throws -> CLIProcess.Output {
+    private func python(client: String?, maximumVersion: String? = nil, printSubject: Bool = false) throws -> CLIProcess.Output {
         let script = """
             import json, socket, ssl
             context = ssl.create_default_context(cafile="ca.pem")
@@ -101,7 +130,7 @@ final class TLSTests: ServerProcessTestCase {
             \(maximumVersion.map { "context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED; context.maximum_version = ssl.TLSVersion.\($0)" } ?? "")
             with socket.create_connection(("127.0.0.1", \(port)), timeout=10) as raw:
                 with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-                    print(tls.version())
+                    \(printSubject ? "print(dict(item[0] for item in tls.getpeercert()['subject'])['commonName'])" : "print(tls.version())")
                     for i in range(3):
                         request = {"header": "RPC-REQ", "value": {"client": "c1", "service": "svc", "rpc": "add", "arguments": [i, 42],
                                    "argument-types": ["int", "int"], "return-types": ["int"], "id": i}}
