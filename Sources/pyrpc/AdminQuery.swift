@@ -12,7 +12,9 @@ struct AdminQuery: ParsableArguments {
     @Option(help: "Ask the server at HOST:PORT.")
     var to: String?
 
-    @Option(name: .customLong("as"), help: "Ask as this declared client, which sees the services it is a tenant of (default: the operator, from this host or with the deploy token).")
+    @Option(name: .customLong("as"), help: ArgumentHelp(
+        "Ask as this declared client, which sees the services it is a tenant of (default: the operator, from this host or with the deploy token).",
+        valueName: "client"))
     var client: String?
 
     @Option(help: "A file holding the deploy token, which shows everything from another host (default: $PYRPC_DEPLOY_TOKEN).")
