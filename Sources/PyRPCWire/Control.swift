@@ -36,7 +36,9 @@ public enum ControlMessage: Codable, Sendable, Equatable {
     /// for the client (DEPLOY-NEED, DEPLOY-RES, STATS-RES or RPC-EX), as it is to be sent.
     case answer(request: Int, answer: [UInt8])
     case collectStats(round: Int)
-    case prepare(round: Int, manifest: ServerManifest, scripts: [String: String])
+    /// Build `manifest`'s generation, reading its scripts from the state directory (the
+    /// supervisor wrote them there first), and say `prepared`.
+    case prepare(round: Int, manifest: ServerManifest)
     case commit(round: Int)
     case abort(round: Int, reason: String)
     /// Leave: accept nothing new, finish the calls in flight, hand every connection over

@@ -8,7 +8,10 @@ public enum ScriptHash {
 
     public static func sha256<Bytes: Sequence>(bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var hasher = SHA256()
-        hasher.update(data: Array(bytes))
+        // Arrays and slices are hashed in place (a whole script may be tens of megabytes).
+        if bytes.withContiguousStorageIfAvailable({ hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }) == nil {
+            hasher.update(data: Array(bytes))
+        }
         return hex(hasher.finalize())
     }
 

@@ -91,14 +91,17 @@ public enum Deployer {
             }
             // A server that does not say its limit reads only whole scripts. (Escaping only
             // lengthens text: scripts longer than the limit are not encoded to find out.)
+            let limit = need.maxMessageBytes ?? .max
             let textBytes = request.scripts.values.reduce(0) { $0 + $1.utf8.count }
-            var message = need.maxMessageBytes.map { textBytes >= $0 } == true ? [] : request.envelope.encoded()
-            if let limit = need.maxMessageBytes, message.isEmpty || message.count > limit {
+            let whole = textBytes < limit ? request.envelope.encoded() : nil
+            let message: [UInt8]
+            if let whole, whole.count <= limit {
+                summary.scriptBytesSent = textBytes
+                message = whole
+            } else {
                 try await sendPieces(request.scripts, need: need, limit: limit, client: client, token: token, server: server.name, summary: &summary, progress: progress)
                 request.scripts = [:]
                 message = request.envelope.encoded()
-            } else {
-                summary.scriptBytesSent = textBytes
             }
             answer = try await exchange(client, message, server: server.name, summary: &summary)
         }

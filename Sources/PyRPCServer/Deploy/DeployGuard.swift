@@ -14,18 +14,13 @@ struct DeployGuard: Sendable {
             guard Self.constantTimeEqual(Array(given.utf8), Array(token.utf8)) else { return "wrong deploy token" }
             return nil
         }
-        if Self.isThisHost(peer) { return nil }
+        if ThisHost.owns(peer) { return nil }
         return "deploys from \(peer) are refused: without a deploy token only this machine may deploy (give the server a token with PYRPC_DEPLOY_TOKEN or --deploy-token-file, and `pyrpc deploy` the same one)"
     }
 
     /// Whether the operator asks (LS-REQ, STATS-REQ): this host, or the deploy token.
     func mayInspect(token given: String?, peer: String) -> Bool {
-        Self.isThisHost(peer) || (token != nil && check(token: given, peer: peer) == nil)
-    }
-
-    /// Loopback, or one of this machine's own addresses.
-    static func isThisHost(_ peer: String) -> Bool {
-        ThisHost.owns(peer)
+        ThisHost.owns(peer) || (token != nil && check(token: given, peer: peer) == nil)
     }
 
     /// What a server listening on `address` says at start. Without a token: others on the

@@ -27,37 +27,30 @@ struct DeployService: Sendable {
     /// A deploy message that may be carried out: the token and the server name checked.
     /// Otherwise the RPC-EX to answer.
     func admit(_ envelope: Envelope, from peer: String) -> Result<DeployRequest, RPCError> {
-        if let refusal = refusal(token: envelope.value["token"]?.stringValue, peer: peer) { return .failure(refusal) }
-        do throws(RPCError) {
-            let request = try DeployRequest(envelope)
-            if let refusal = refusal(server: request.manifest.server) { throw refusal }
-            return .success(request)
-        } catch {
-            return .failure(error)
-        }
+        admit(envelope, from: peer, read: DeployRequest.init, server: \.manifest.server)
     }
 
     /// DEPLOY-PIECES that may be kept: the token and the server name checked.
     func admitPieces(_ envelope: Envelope, from peer: String) -> Result<DeployPieces, RPCError> {
-        if let refusal = refusal(token: envelope.value["token"]?.stringValue, peer: peer) { return .failure(refusal) }
+        admit(envelope, from: peer, read: DeployPieces.init, server: \.server)
+    }
+
+    private func admit<Message>(
+        _ envelope: Envelope, from peer: String, read: (Envelope) throws(RPCError) -> Message, server: (Message) -> String
+    ) -> Result<Message, RPCError> {
+        if let refusal = guardian.check(token: envelope.value["token"]?.stringValue, peer: peer) {
+            logger.warning("unauthorized deploy from \(peer) refused: \(refusal)")
+            return .failure(RPCError(.deployRejected, refusal))
+        }
         do throws(RPCError) {
-            let pieces = try DeployPieces(envelope)
-            if let refusal = refusal(server: pieces.server) { throw refusal }
-            return .success(pieces)
+            let message = try read(envelope)
+            guard server(message) == serverName else {
+                throw RPCError(.deployRejected, "this is server \(serverName), but the deploy is for server \(server(message)); check the ports in init.yaml")
+            }
+            return .success(message)
         } catch {
             return .failure(error)
         }
-    }
-
-    private func refusal(token: String?, peer: String) -> RPCError? {
-        guard let refusal = guardian.check(token: token, peer: peer) else { return nil }
-        logger.warning("unauthorized deploy from \(peer) refused: \(refusal)")
-        return RPCError(.deployRejected, refusal)
-    }
-
-    private func refusal(server: String) -> RPCError? {
-        guard server != serverName else { return nil }
-        return RPCError(.deployRejected, "this is server \(serverName), but the deploy is for server \(server); check the ports in init.yaml")
     }
 
     /// Keeps a DEPLOY-PIECES' pieces; answers DEPLOY-RECEIVED, or `Deploy Rejected`.
@@ -83,17 +76,26 @@ struct DeployService: Sendable {
         uploads.script(hash) ?? store?.script(hash)
     }
 
-    /// The text of every script `manifest` names, from what the deploy sent or the store, or
-    /// the answer when some are missing: DEPLOY-NEED at the first step (the client sends
-    /// them next), `Deploy Rejected` naming the first after it, or when they pass the size limit.
-    func texts(of manifest: ServerManifest, sent: [String: String], firstStep: Bool, peer: String) -> Result<[String: String], Refusal> {
-        var texts: [String: String] = [:]
+    /// The texts of the scripts `manifest` names that the store lacks (sent with the deploy,
+    /// or in pieces before it), for `stage`, once every script is there, sent or stored; or
+    /// the answer when some are missing: DEPLOY-NEED at the first step (the client sends them
+    /// next), `Deploy Rejected` naming the first after it, or when they pass the size limit.
+    func unstoredTexts(of manifest: ServerManifest, sent: [String: String], firstStep: Bool, peer: String) -> Result<[String: String], Refusal> {
+        var unstored: [String: String] = [:]
         var missing: [String] = []
+        var bytes = 0
         for hash in manifest.scriptHashes.sorted() {
-            if let text = sent[hash] ?? held(hash) { texts[hash] = text } else { missing.append(hash) }
+            if let text = sent[hash] ?? uploads.script(hash) {
+                unstored[hash] = text
+                bytes += text.utf8.count
+            } else if let text = store?.script(hash) {
+                bytes += text.utf8.count
+            } else {
+                missing.append(hash)
+            }
         }
-        if let over = oversize(texts.values.reduce(0) { $0 + $1.utf8.count }) { return .failure(Refusal(rejected(over, peer: peer))) }
-        guard let first = missing.first else { return .success(texts) }
+        if let over = oversize(bytes) { return .failure(Refusal(rejected(over, peer: peer))) }
+        guard let first = missing.first else { return .success(unstored) }
         if firstStep { return .failure(need(missing, peer: peer)) }
         return .failure(Refusal(rejected(Self.lacking(first, in: manifest), peer: peer)))
     }
@@ -135,9 +137,10 @@ struct DeployService: Sendable {
         if let generation { try store.storeGeneration(generation) }
     }
 
-    /// Writes the scripts the store lacks before any process loads them (a supervisor's
-    /// deploy): workers and the trial process read them there, so no script crosses a control
-    /// socket. Named by their hash and written whole, they are unnamed until the manifest is.
+    /// Writes the scripts the store lacks (`unstoredTexts`) before any process loads
+    /// them (a supervisor's deploy): workers and the trial process read them there, so no
+    /// script crosses a control socket. Named by their hash and written whole, they are
+    /// unnamed until the manifest is.
     func stage(_ texts: [String: String]) throws(DeployError) {
         guard let store else { return }
         for (hash, text) in texts { try store.storeScript(hash, text) }

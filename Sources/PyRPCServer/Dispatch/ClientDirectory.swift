@@ -34,6 +34,29 @@ struct ClientDirectory: Sendable {
     func clients(at peer: String) -> [String] {
         namesByAddress[peer] ?? []
     }
+
+    /// Who a caller at `peer` is (SPEC §4): the client it names, declared and at its declared
+    /// address; without a name, the one client declared at its address.
+    enum Identity {
+        case client(String)
+        /// It names a client nobody declared.
+        case undeclared(String)
+        /// It names a declared client from another address.
+        case elsewhere(String)
+        /// No name, and no client at its address, or several.
+        case nobody
+        case ambiguous([String])
+    }
+
+    func identify(claimed name: String?, at peer: String) -> Identity {
+        if let name {
+            guard isDeclared(name) else { return .undeclared(name) }
+            return address(peer, matches: name) ? .client(name) : .elsewhere(name)
+        }
+        let here = clients(at: peer)
+        if here.count == 1 { return .client(here[0]) }
+        return here.isEmpty ? .nobody : .ambiguous(here)
+    }
 }
 
 /// Text forms of IP addresses, comparable across IPv4, IPv6 and IPv4-mapped IPv6.

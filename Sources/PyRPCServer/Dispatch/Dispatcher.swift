@@ -88,22 +88,17 @@ struct Dispatcher: Sendable {
             .failure(RPCError(.clientNotRegistered, reason, id: request.id))
         }
         let name: String
-        if let declared = request.client {
-            guard clients.isDeclared(declared) else {
-                return refuse("client '\(declared)' is not registered, so it may not access service '\(service.name)' (declare it under network.clients in init.yaml)")
-            }
-            guard clients.address(peer, matches: declared) else {
-                return refuse("client '\(declared)' may not access service '\(service.name)' from \(peer): its declared address is different")
-            }
-            name = declared
-        } else {
-            let here = clients.clients(at: peer)
-            guard here.count == 1 else {
-                return refuse(here.isEmpty
-                    ? "no registered client has address \(peer), so it may not access service '\(service.name)'"
-                    : "clients \(here.joined(separator: ", ")) share address \(peer): send 'client' in the request to say which one may access service '\(service.name)'")
-            }
-            name = here[0]
+        switch clients.identify(claimed: request.client, at: peer) {
+        case .client(let identified):
+            name = identified
+        case .undeclared(let declared):
+            return refuse("client '\(declared)' is not registered, so it may not access service '\(service.name)' (declare it under network.clients in init.yaml)")
+        case .elsewhere(let declared):
+            return refuse("client '\(declared)' may not access service '\(service.name)' from \(peer): its declared address is different")
+        case .nobody:
+            return refuse("no registered client has address \(peer), so it may not access service '\(service.name)'")
+        case .ambiguous(let here):
+            return refuse("clients \(here.joined(separator: ", ")) share address \(peer): send 'client' in the request to say which one may access service '\(service.name)'")
         }
         guard service.tenants.contains(name) else {
             return refuse("client '\(name)' may not access service '\(service.name)': it is not one of its tenants")

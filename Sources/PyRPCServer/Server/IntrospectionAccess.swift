@@ -13,21 +13,16 @@ enum IntrospectionAccess: Sendable, Equatable {
     static func of(_ envelope: Envelope, peer: String, guardian: DeployGuard, generation: Generation) -> Result<Self, RPCError> {
         if guardian.mayInspect(token: envelope.value["token"]?.stringValue, peer: peer) { return .success(.everything) }
         let what = envelope.header == Header.statsRequest ? "statistics" : "the list of rpcs"
-        let clients = generation.clients
         let name: String
-        if let declared = envelope.value["client"]?.stringValue {
-            guard clients.isDeclared(declared), clients.address(peer, matches: declared) else {
-                return .failure(RPCError(.clientNotRegistered, "client '\(declared)' is not registered at \(peer), so it may not see \(what) (declare it under network.clients in init.yaml)"))
-            }
-            name = declared
-        } else {
-            let here = clients.clients(at: peer)
-            guard here.count == 1 else {
-                return .failure(RPCError(.clientNotRegistered, here.isEmpty
-                    ? "no registered client has address \(peer), so it may not see \(what); only this host, the deploy token or a declared client may"
-                    : "clients \(here.joined(separator: ", ")) share address \(peer): send 'client' to say which one asks"))
-            }
-            name = here[0]
+        switch generation.clients.identify(claimed: envelope.value["client"]?.stringValue, at: peer) {
+        case .client(let identified):
+            name = identified
+        case .undeclared(let declared), .elsewhere(let declared):
+            return .failure(RPCError(.clientNotRegistered, "client '\(declared)' is not registered at \(peer), so it may not see \(what) (declare it under network.clients in init.yaml)"))
+        case .nobody:
+            return .failure(RPCError(.clientNotRegistered, "no registered client has address \(peer), so it may not see \(what); only this host, the deploy token or a declared client may"))
+        case .ambiguous(let here):
+            return .failure(RPCError(.clientNotRegistered, "clients \(here.joined(separator: ", ")) share address \(peer): send 'client' to say which one asks"))
         }
         let services = Set(generation.services.values.filter { $0.tenants.contains(name) }.map(\.name))
         return .success(.tenant(name, services: services))

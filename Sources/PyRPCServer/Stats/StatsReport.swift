@@ -23,13 +23,18 @@ enum StatsReport {
         }
     }
 
+    /// Which overload `stats` counts: service, rpc, signature and script.
+    static func key(_ stats: RPCStats) -> String {
+        "\(stats.service).\(stats.rpc)\(stats.signature)\(stats.hash)"
+    }
+
     /// One `RPCStats` per overload (in first-seen order): counters summed, latencies joined,
     /// the latest last, keeping at most `latencyLimit`.
     static func merge(_ processes: [[RPCStats]], latencyLimit: Int = .max) -> [RPCStats] {
         var order: [String] = []
         var merged: [String: RPCStats] = [:]
         for stats in processes.joined() {
-            let key = "\(stats.service).\(stats.rpc)\(stats.signature)\(stats.hash)"
+            let key = key(stats)
             if var known = merged[key] {
                 known.calls += stats.calls
                 known.errors += stats.errors

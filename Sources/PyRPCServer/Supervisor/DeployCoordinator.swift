@@ -53,15 +53,15 @@ final class DeployCoordinator: @unchecked Sendable {  // the two hooks are set o
     func deploy(_ request: DeployRequest, peer: String, unattended: Bool) -> [UInt8] {
         let manifest = request.manifest
         if request.firstStep, let refusal = service.oversize(manifest, sizes: request.sizes, peer: peer) { return refusal.answer }
-        let texts: [String: String]
-        switch service.texts(of: manifest, sent: request.scripts, firstStep: request.firstStep, peer: peer) {
-        case .success(let found): texts = found
+        let unstored: [String: String]
+        switch service.unstoredTexts(of: manifest, sent: request.scripts, firstStep: request.firstStep, peer: peer) {
+        case .success(let found): unstored = found
         case .failure(let refusal): return refusal.answer
         }
         // Scripts a failed deploy wrote go again; after a swap, those it no longer names.
         defer { service.tidyStore() }
         do throws(DeployError) {
-            try service.stage(texts)
+            try service.stage(unstored)
         } catch {
             return service.rejected(error.message, peer: peer)
         }
@@ -74,7 +74,7 @@ final class DeployCoordinator: @unchecked Sendable {  // the two hooks are set o
         }
         defer { endRound() }
         for pid in round.workers {
-            workers.channel(of: pid)?.send(.prepare(round: round.number, manifest: manifest, scripts: [:]))
+            workers.channel(of: pid)?.send(.prepare(round: round.number, manifest: manifest))
         }
         let prepared = round.waitForPrepared(until: Date().addingTimeInterval(600)) ?? [:]
         if let refusal = Self.refusal(prepared, expected: round.workers.count) {
@@ -84,7 +84,7 @@ final class DeployCoordinator: @unchecked Sendable {  // the two hooks are set o
         let results = prepared.values.compactMap { if case .swapped(let result) = $0 { result } else { nil } }
         if results.count == round.workers.count { return service.applied(results[0], peer: peer) }
         do throws(DeployError) {
-            try service.persist(manifest, scripts: texts)
+            try service.persist(manifest, scripts: [:])  // its scripts are staged
         } catch {
             abort(round, error.message)
             return service.rejected(error.message, peer: peer)

@@ -67,8 +67,8 @@ final class StatsAggregator: Sendable {
     private static func settle(_ pid: pid_t, _ state: inout State) {
         guard state.closed.contains(pid), let counted = state.exited[pid] else { return }
         let reported = state.latest.removeValue(forKey: pid)?.rpcs ?? []
-        let onBoard = Set((counted ?? []).map(Self.key))
-        let rpcs = (counted ?? []) + reported.filter { !onBoard.contains(Self.key($0)) }
+        let onBoard = Set((counted ?? []).map(StatsReport.key))
+        let rpcs = (counted ?? []) + reported.filter { !onBoard.contains(StatsReport.key($0)) }
         if !rpcs.isEmpty {
             state.retired = StatsReport.merge([state.retired, rpcs], latencyLimit: CallStats.window)
         }
@@ -79,10 +79,6 @@ final class StatsAggregator: Sendable {
     /// `pid` died: no gathering waits for it.
     func forget(_ pid: pid_t) {
         for gathering in state.withLockedValue({ Array($0.gatherings.values) }) { gathering.forget(pid) }
-    }
-
-    private static func key(_ stats: RPCStats) -> String {
-        "\(stats.service).\(stats.rpc)\(stats.signature)\(stats.hash)"
     }
 
     /// Gone workers' counts of overloads a deploy replaced or removed go too, as a single

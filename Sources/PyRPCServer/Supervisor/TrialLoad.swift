@@ -38,7 +38,7 @@ struct TrialLoad {
             channel.hangUp()
             coordinator.trial(nil)
         }
-        channel.send(.prepare(round: 0, manifest: trial, scripts: [:]))
+        channel.send(.prepare(round: 0, manifest: trial))
         let replies = round.waitForPrepared(until: Date().addingTimeInterval(600)) ?? [:]
         switch replies[pid] {
         case .prepared?, .swapped?: return nil

@@ -118,8 +118,8 @@ final class SupervisorLink: Sendable {
         case .answer(let request, let answer):
             let sink = state.withLockedValue { $0.sinks.removeValue(forKey: request) }
             sink?.deliver(answer)
-        case .prepare(let round, let manifest, let scripts):
-            prepare(round: round, manifest: manifest, scripts: scripts)
+        case .prepare(let round, let manifest):
+            prepare(round: round, manifest: manifest)
         case .commit(let round):
             decide(round, nil)
         case .abort(let round, let reason):
@@ -147,12 +147,13 @@ final class SupervisorLink: Sendable {
     }
 
     /// Builds the round's generation, says it is ready, and swaps it in on commit.
-    private func prepare(round: Int, manifest: ServerManifest, scripts: [String: String]) {
+    /// The scripts are read from the state directory, where the supervisor staged them.
+    private func prepare(round: Int, manifest: ServerManifest) {
         let (core, channel, state) = (self.core, self.channel, self.state)
         Task {
             await core.deploySerializer.run {
                 do throws(DeployError) {
-                    let report = try await core.registry.install(manifest, sources: scripts, stored: { core.store?.script($0) }, persist: { _, _ throws(DeployError) in
+                    let report = try await core.registry.install(manifest, sources: [:], stored: { core.store?.script($0) }, persist: { _, _ throws(DeployError) in
                         let abortReason: String? = await withCheckedContinuation { continuation in
                             let early = state.withLockedValue { state -> String? in
                                 if state.closed { return "the supervisor stopped" }
