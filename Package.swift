@@ -50,21 +50,21 @@ let package = Package(
         ]),
         // The Swift client library (async and blocking) and the deployer.
         .target(name: "PyRPCClient", dependencies: [
-            "PyRPCWire", "PyRPCConfig",
+            "PyRPCWire", "PyRPCConfig", "PyRPCTLS",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "pyrpc", dependencies: [
-            "PyRPCServer", "PyRPCClient", "PyRPCConfig", "PyRPCWire",
+            "PyRPCServer", "PyRPCClient", "PyRPCConfig", "PyRPCWire", "PyRPCTLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // The benchmark suite: `swift run -c release pyrpc-bench`.
         .executableTarget(name: "pyrpc-bench", dependencies: [
-            "PyRPCServer", "PyRPCClient", "PyRPCConfig", "PyRPCWire",
+            "PyRPCServer", "PyRPCClient", "PyRPCConfig", "PyRPCWire", "PyRPCTLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include <openssl/pem.h>
 #include <string.h>
 
 static inline long pyrpc_ssl_ctx_set_mode(SSL_CTX *context, long mode) { return SSL_CTX_set_mode(context, mode); }
@@ -16,13 +17,18 @@ static inline uint64_t pyrpc_ssl_server_options(void) {
     return SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION;
 }
 static inline long pyrpc_ssl_set_host_name(SSL *ssl, const char *name) { return SSL_set_tlsext_host_name(ssl, name); }
+static inline long pyrpc_ssl_ctx_add1_chain_cert(SSL_CTX *context, X509 *certificate) { return SSL_CTX_add1_chain_cert(context, certificate); }
+/// An empty memory BIO means "wait for more" (a retry), not the end of the stream.
+static inline long pyrpc_bio_mem_empty_is_retry(BIO *bio) { return BIO_set_mem_eof_return(bio, -1); }
+/// Shares session-ticket keys between processes (80 bytes: name, HMAC and AES keys), so a
+/// ticket one worker issued resumes in another.
+static inline long pyrpc_ssl_ctx_set_ticket_keys(SSL_CTX *context, unsigned char *keys, long length) {
+    return SSL_CTX_set_tlsext_ticket_keys(context, keys, length);
+}
 
-/// The names a peer's verified certificate carries: its subject CN, then each DNS SAN, each
-/// followed by a newline, in `buffer` (truncated at `size`). Returns the bytes written, or -1
-/// when the peer sent no certificate.
-static inline int pyrpc_ssl_peer_names(SSL *ssl, char *buffer, int size) {
-    X509 *certificate = SSL_get0_peer_certificate(ssl);
-    if (certificate == NULL) return -1;
+/// The names a certificate carries: its subject CN, then each DNS SAN, each followed by a
+/// newline, in `buffer` (truncated at `size`). Returns the bytes written.
+static inline int pyrpc_x509_names(X509 *certificate, char *buffer, int size) {
     int used = 0;
     char name[256];
     int length = X509_NAME_get_text_by_NID(X509_get_subject_name(certificate), NID_commonName, name, sizeof name);
@@ -42,5 +48,12 @@ static inline int pyrpc_ssl_peer_names(SSL *ssl, char *buffer, int size) {
         GENERAL_NAMES_free(names);
     }
     return used;
+}
+
+/// The names of a peer's certificate (`pyrpc_x509_names`), or -1 when it sent none.
+static inline int pyrpc_ssl_peer_names(SSL *ssl, char *buffer, int size) {
+    X509 *certificate = SSL_get0_peer_certificate(ssl);
+    if (certificate == NULL) return -1;
+    return pyrpc_x509_names(certificate, buffer, size);
 }
 #endif

@@ -19,12 +19,13 @@ public final class RPCClient: Sendable {
     public let localAddress: String?
     private let connection: NIOLockedConnection
 
-    public init(host: String, port: Int, client: String? = nil, localAddress: String? = nil) {
+    /// Over TLS when `tls` is given (the server's certificate must name `host`).
+    public init(host: String, port: Int, client: String? = nil, localAddress: String? = nil, tls: TLSConfiguration? = nil) {
         self.host = host
         self.port = port
         self.clientName = client
         self.localAddress = localAddress
-        connection = NIOLockedConnection()
+        connection = NIOLockedConnection(tls: tls)
     }
 
     /// Typed call: `let n: Int = try await client.call("calc", "add", 2, 3)`.
@@ -47,13 +48,15 @@ public final class RPCClient: Sendable {
 
     /// Sends any message and returns the answer envelope (used for LS-REQ, STATS-REQ, deploy).
     public func send(_ message: [UInt8]) async throws(RPCClientError) -> Envelope {
-        do {
-            let line = try await connection.get(host: host, port: port, localAddress: localAddress)
-            return try await line.send(message).get()
-        } catch let error as RPCClientError {
-            throw error
-        } catch {
-            throw .network("\(host):\(port): \(LineConnection.explain(error))")
+        var attempt = 1
+        while true {
+            do {
+                let line = try await connection.get(host: host, port: port, localAddress: localAddress)
+                return try await line.send(message).get()
+            } catch {
+                try CallEncoding.sendAgain(after: error, attempt: attempt, server: "\(host):\(port)")
+                attempt += 1
+            }
         }
     }
 
@@ -75,12 +78,13 @@ public final class BlockingRPCClient: Sendable {
     public let clientName: String?
     public let localAddress: String?
 
-    public init(host: String, port: Int, client: String? = nil, localAddress: String? = nil) {
+    /// Over TLS when `tls` is given (the server's certificate must name `host`).
+    public init(host: String, port: Int, client: String? = nil, localAddress: String? = nil, tls: TLSConfiguration? = nil) {
         self.host = host
         self.port = port
         self.clientName = client
         self.localAddress = localAddress
-        connection = NIOLockedConnection()
+        connection = NIOLockedConnection(tls: tls)
     }
 
     public func call<Result: RPCValue>(_ service: String, _ rpc: String, _ arguments: any RPCValue..., timeout: Double? = nil) throws(RPCClientError) -> Result {
@@ -100,13 +104,15 @@ public final class BlockingRPCClient: Sendable {
     }
 
     public func send(_ message: [UInt8]) throws(RPCClientError) -> Envelope {
-        do {
-            let line = try connection.getBlocking(host: host, port: port, localAddress: localAddress)
-            return try line.send(message).wait()
-        } catch let error as RPCClientError {
-            throw error
-        } catch {
-            throw .network("\(host):\(port): \(LineConnection.explain(error))")
+        var attempt = 1
+        while true {
+            do {
+                let line = try connection.getBlocking(host: host, port: port, localAddress: localAddress)
+                return try line.send(message).wait()
+            } catch {
+                try CallEncoding.sendAgain(after: error, attempt: attempt, server: "\(host):\(port)")
+                attempt += 1
+            }
         }
     }
 
@@ -117,6 +123,21 @@ public final class BlockingRPCClient: Sendable {
 
 /// The request and answer handling both clients share.
 enum CallEncoding {
+    /// How often a request the server did not read (GOAWAY) is sent: each time is a worker
+    /// leaving, so more than a few in a row means something else is wrong.
+    static let sendsOfUnreadRequests = 4
+
+    /// Returns when a send that failed with `error` may be made again: a request the server
+    /// never read (GOAWAY) goes again on a new connection. Otherwise, the error to report.
+    static func sendAgain(after error: Error, attempt: Int, server: String) throws(RPCClientError) {
+        switch error {
+        case let error as RPCClientError: throw error
+        case let unread as UnreadRequest where attempt >= sendsOfUnreadRequests: throw .network("\(server): \(unread)")
+        case is UnreadRequest: return
+        default: throw .network("\(server): \(LineConnection.explain(error))")
+        }
+    }
+
     static func request(
         client: String?, _ service: String, _ rpc: String, _ arguments: [JSONValue], _ argumentTypes: [RPCType],
         _ returnTypes: [RPCType], timeout: Double?, id: JSONValue?

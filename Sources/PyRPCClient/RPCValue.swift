@@ -74,11 +74,13 @@ public enum RPCClientError: Error, Sendable, Equatable, CustomStringConvertible 
     case protocolViolation(String)
     /// A returned value does not fit the Swift type asked for.
     case unexpectedValue(JSONValue, expected: RPCType)
+    /// The client's own settings do not work (a TLS file that does not load).
+    case configuration(String)
 
     public var description: String {
         switch self {
         case .rpc(let error): return error.description
-        case .network(let message): return message
+        case .network(let message), .configuration(let message): return message
         case .protocolViolation(let message): return "protocol error: \(message)"
         case .unexpectedValue(let value, let expected): return "the server returned \(ValueCoercion.describe(value)), expected \(expected)"
         }

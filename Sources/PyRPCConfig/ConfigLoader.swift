@@ -10,7 +10,8 @@
 /// ```
 /// Script files are not opened here; see `NetworkConfig.missingSources()`.
 public enum ConfigLoader {
-    /// Reads and parses the file at `path`; relative `src` paths resolve against its folder.
+    /// Reads and parses the file at `path`; relative paths (`src`, `python` folders, `tls`
+    /// files) resolve against its folder.
     public static func load(path: String) throws(ConfigError) -> NetworkConfig {
         let bytes: [UInt8]
         switch FilePaths.read(path) {
@@ -24,8 +25,9 @@ public enum ConfigLoader {
         return try parse(bytes: bytes, file: path, baseDirectory: baseDirectory)
     }
 
-    /// Parses YAML text. `file` is used in errors and `NetworkConfig.file`; relative `src`
-    /// paths resolve against `baseDirectory` (itself made absolute against the current directory).
+    /// Parses YAML text. `file` is used in errors and `NetworkConfig.file`; relative paths
+    /// (`src`, `python` folders, `tls` files) resolve against `baseDirectory` (itself made
+    /// absolute against the current directory).
     public static func parse(yaml: String, file: String, baseDirectory: String) throws(ConfigError) -> NetworkConfig {
         try parse(bytes: Array(yaml.utf8), file: file, baseDirectory: FilePaths.absolute(baseDirectory))
     }

@@ -8,6 +8,11 @@ public struct TLSError: Error, Sendable, CustomStringConvertible {
         description = "\(what): \(Self.drainErrors())"
     }
 
+    /// A reason of pyrpc's own, with no OpenSSL error behind it.
+    init(plain reason: String) {
+        description = reason
+    }
+
     /// OpenSSL's queued errors for this thread, oldest first, and the queue emptied (a
     /// leftover error would be blamed on the next call).
     static func drainErrors() -> String {

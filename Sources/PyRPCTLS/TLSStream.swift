@@ -58,11 +58,8 @@ public final class TLSStream {
     /// The names of the peer's verified certificate: its subject CN, then its DNS SANs.
     /// Empty when it presented none.
     public var peerNames: [String] {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let length = pyrpc_ssl_peer_names(ssl, &buffer, Int32(buffer.count))
-        guard length > 0, SSL_get_verify_result(ssl) == X509_V_OK else { return [] }
-        let text = String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return text.split(separator: "\n").map(String.init)
+        guard SSL_get_verify_result(ssl) == X509_V_OK else { return [] }
+        return CertificateNames.read { pyrpc_ssl_peer_names(ssl, $0, $1) }
     }
 
     /// The negotiated protocol, e.g. "TLSv1.3".
@@ -83,7 +80,11 @@ public final class TLSStream {
             ERR_clear_error()
             return .truncated
         default:
-            return .failed(TLSError.drainErrors())
+            let reason = TLSError.drainErrors()
+            // A client certificate the CA check refused: say which check (expired, unknown CA...).
+            let verification = SSL_get_verify_result(ssl)
+            guard verification != X509_V_OK else { return .failed(reason) }
+            return .failed("\(reason): the client's certificate was refused: \(String(cString: X509_verify_cert_error_string(verification)))")
         }
     }
 }

@@ -15,6 +15,9 @@ public enum Header {
     public static let deployPieces = "DEPLOY-PIECES"
     public static let deployReceived = "DEPLOY-RECEIVED"
     public static let deployResult = "DEPLOY-RES"
+    /// A TLS connection's last message from a leaving worker: `{"last-request": N}`, the
+    /// requests it read and answered; the client sends the ones after it again elsewhere.
+    public static let goAway = "GOAWAY"
 }
 
 /// `{"header": "<TYPE>", "value": {...}}`; `"type"` is accepted as an alias of `"header"`.

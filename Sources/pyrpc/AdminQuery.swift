@@ -23,6 +23,8 @@ struct AdminQuery: ParsableArguments {
     @Flag(help: "Send the deploy token to servers on other hosts although the connection is not encrypted.")
     var insecurePlaintextToken = false
 
+    @OptionGroup var tlsFlags: TLSClientFlags
+
     @OptionGroup var configOption: ConfigOption
 
     /// Each server's answer read as `Reply` (LS-RES, STATS-RES); a server that is unreachable,
@@ -51,19 +53,19 @@ struct AdminQuery: ParsableArguments {
 
     /// (name, answer or error) per server.
     private func ask(_ header: String) async throws -> [(name: String, answer: Result<Envelope, RPCClientError>)] {
-        var targets: [(name: String, host: String, port: Int)] = []
+        var targets: [(name: String, host: String, port: Int, node: ServerNode?)] = []
+        let network = try configOption.load(required: to == nil)
         if let to {
             let endpoint = try parseEndpoint(to)
-            targets = [(to, endpoint.host, endpoint.port)]
-        } else {
-            let network = try configOption.load()!
+            targets = [(to, endpoint.host, endpoint.port, network?.server(at: endpoint.host, endpoint.port))]
+        } else if let network {
             if let server {
                 guard let node = network.server(named: server) else {
                     throw CLIExit.usage("\(network.file) declares no server '\(server)'; it declares \(network.servers.map(\.name).joined(separator: ", "))")
                 }
-                targets = [(node.name, node.host, node.port)]
+                targets = [(node.name, node.host, node.port, node)]
             } else {
-                targets = network.servers.map { ($0.name, $0.host, $0.port) }
+                targets = network.servers.map { ($0.name, $0.host, $0.port, $0) }
             }
         }
         let token = try readDeployToken(file: deployTokenFile)
@@ -71,11 +73,19 @@ struct AdminQuery: ParsableArguments {
         for target in targets {
             var value: [String: JSONValue] = [:]
             if let client { value["client"] = .string(client) }
-            // Only where it stays on this machine, unless told: see `PlaintextToken`.
-            if let token, insecurePlaintextToken || PlaintextToken.refusal(host: target.host, port: target.port) == nil {
+            // As the client asked for, or as the operator (init.yaml's top-level certificate).
+            let identity = self.client.map { network?.client(named: $0)?.tls } ?? network?.tls
+            let tls: TLSConfiguration?
+            do {
+                tls = try TLSConfiguration.choose(for: target.node, in: network, identity: identity, overrides: tlsFlags.overrides)
+            } catch {
+                throw CLIExit.usage("\(error)")
+            }
+            // Only encrypted or where it stays on this machine, unless told: see `PlaintextToken`.
+            if let token, tls != nil || insecurePlaintextToken || PlaintextToken.refusal(host: target.host, port: target.port) == nil {
                 value["token"] = .string(token)
             }
-            let client = RPCClient(host: target.host, port: target.port)
+            let client = RPCClient(host: target.host, port: target.port, tls: tls)
             defer { client.close() }
             // The awaited answer goes into a local before it is wrapped: see `Deployer.outcome`.
             let answer: Envelope

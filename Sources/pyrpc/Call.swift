@@ -44,6 +44,8 @@ struct Call: AsyncParsableCommand {
     @Flag(help: "Print the server's answer as JSON.")
     var json = false
 
+    @OptionGroup var tlsFlags: TLSClientFlags
+
     @OptionGroup var configOption: ConfigOption
 
     func validate() throws {
@@ -75,9 +77,16 @@ struct Call: AsyncParsableCommand {
 
         var failures: [String] = []
         for target in targets {
+            let tls: TLSConfiguration?
+            do {
+                tls = try TLSConfiguration.choose(
+                    for: target.node, in: network, identity: clientName.flatMap { network?.client(named: $0)?.tls }, overrides: tlsFlags.overrides)
+            } catch {
+                throw CLIExit.usage("\(error)")
+            }
             let connection = RPCClient(
                 host: target.host, port: target.port, client: clientName,
-                localAddress: localAddress(for: clientHost, target: target.host))
+                localAddress: localAddress(for: clientHost, target: target.host), tls: tls)
             defer { connection.close() }
             let answer: Envelope
             do {
@@ -88,12 +97,22 @@ struct Call: AsyncParsableCommand {
             }
             return try report(answer)
         }
-        // The hint fits the failure: a server that is not running, or one that dropped the call.
-        let notRunning = failures.contains { $0.contains("cannot connect") }
-        let hint = notRunning
-            ? "(start the servers with `pyrpc up` or `pyrpc serve NAME`)"
-            : "(the server's log says why; a worker process that crashed during the call is replaced at once)"
-        throw CLIExit.network(failures.joined(separator: "\n") + "\n" + hint)
+        throw CLIExit.network(failures.joined(separator: "\n") + "\n" + Self.hint(for: failures))
+    }
+
+    /// What to try, for the failure seen: TLS settings that do not match the server's, a
+    /// server that is not running, or one that dropped the call.
+    static func hint(for failures: [String]) -> String {
+        if failures.contains(where: { $0.contains("TLS") }) {
+            return "(check the TLS files: --tls-ca or init.yaml's `tls: {ca}` must be the CA that signed the server's certificate, which must name the host called; a server that requires client certificates needs --tls-cert/--tls-key or the client's `tls:` in init.yaml)"
+        }
+        if failures.contains(where: { $0.contains("reset by peer") || $0.contains("closed the connection before answering") }) {
+            return "(if the server speaks TLS, declare `tls:` for it in init.yaml or pass --tls-ca; otherwise the server's log says why; a worker process that crashed during the call is replaced at once)"
+        }
+        if failures.contains(where: { $0.contains("cannot connect") }) {
+            return "(start the servers with `pyrpc up` or `pyrpc serve NAME`)"
+        }
+        return "(the server's log says why; a worker process that crashed during the call is replaced at once)"
     }
 
     private func report(_ answer: Envelope) throws {
@@ -112,19 +131,22 @@ struct Call: AsyncParsableCommand {
         }
     }
 
-    private func endpoints(_ network: NetworkConfig?, _ service: ServiceConfig?) throws -> [(host: String, port: Int)] {
-        if let to { return [try parseEndpoint(to)] }
+    private func endpoints(_ network: NetworkConfig?, _ service: ServiceConfig?) throws -> [(host: String, port: Int, node: ServerNode?)] {
+        if let to {
+            let endpoint = try parseEndpoint(to)
+            return [(endpoint.host, endpoint.port, network?.server(at: endpoint.host, endpoint.port))]
+        }
         guard let network else { throw CLIExit.usage("no \(configOption.config) here: pass --to HOST:PORT and --arg-types/--return-types") }
         if let server {
             guard let node = network.server(named: server) else {
                 throw CLIExit.usage("\(network.file) declares no server '\(server)'; it declares \(network.servers.map(\.name).joined(separator: ", "))")
             }
-            return [(node.host, node.port)]
+            return [(node.host, node.port, node)]
         }
         guard let service else {
             throw CLIExit.usage("\(network.file) declares no service '\(self.service)'; it declares \(network.services.map(\.name).joined(separator: ", "))")
         }
-        return service.providers.compactMap { network.server(named: $0) }.map { ($0.host, $0.port) }
+        return service.providers.compactMap { network.server(named: $0) }.map { ($0.host, $0.port, $0) }
     }
 
     /// Connect from the client's declared address when it is another loopback address

@@ -26,10 +26,12 @@ struct Deploy: AsyncParsableCommand {
     @Flag(help: "Send the deploy token to servers on other hosts although the connection is not encrypted (anyone on the path can read it).")
     var insecurePlaintextToken = false
 
+    @OptionGroup var tlsFlags: TLSClientFlags
+
     func run() async throws {
         let token = try readDeployToken(file: deployTokenFile)
         let network = try loadNetwork(config)!
-        let code = await deployEverywhere(network, token: token, allowPlaintextToken: insecurePlaintextToken)
+        let code = await deployEverywhere(network, token: token, allowPlaintextToken: insecurePlaintextToken, tlsOverrides: tlsFlags.overrides)
         guard watch else {
             if code != 0 { throw CLIExit(code: code) }
             return
@@ -51,14 +53,14 @@ struct Deploy: AsyncParsableCommand {
             guard now != seen else { continue }
             seen = now
             print("change detected; deploying")
-            _ = await deployEverywhere(network, token: token, allowPlaintextToken: insecurePlaintextToken)
+            _ = await deployEverywhere(network, token: token, allowPlaintextToken: insecurePlaintextToken, tlsOverrides: tlsFlags.overrides)
         }
     }
 }
 
 /// Deploys to every server in parallel with a progress line each and a table at the end.
 /// Returns the exit code: 0, 1 (a server refused) or 3 (a server was unreachable).
-func deployEverywhere(_ network: NetworkConfig, token: String?, allowPlaintextToken: Bool = false) async -> Int32 {
+func deployEverywhere(_ network: NetworkConfig, token: String?, allowPlaintextToken: Bool = false, tlsOverrides: TLSSettings = TLSSettings()) async -> Int32 {
     // A venv on this machine is checked here, with its line in init.yaml; a remote
     // server checks its own.
     let problems = network.servers.filter { isLocal($0.host) }.flatMap { network.pythonProblems(server: $0.name) }
@@ -71,7 +73,7 @@ func deployEverywhere(_ network: NetworkConfig, token: String?, allowPlaintextTo
     }
     flushStandardOutput()
     let line = DeployProgressLine()
-    let outcomes = await Deployer.deployAll(network, token: token, allowPlaintextToken: allowPlaintextToken, sending: { line.update($0) }, progress: { outcome in
+    let outcomes = await Deployer.deployAll(network, token: token, allowPlaintextToken: allowPlaintextToken, tlsOverrides: tlsOverrides, sending: { line.update($0) }, progress: { outcome in
         line.finished(outcome.server) {
             if let summary = outcome.summary {
                 print("\(outcome.server): generation \(summary.generation) \(summary.changed ? "live" : "unchanged (already deployed)")")

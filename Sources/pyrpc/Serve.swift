@@ -60,7 +60,8 @@ struct Serve: AsyncParsableCommand {
             throw CLIExit.usage("\(network.file) declares no server '\(name)'; it declares \(known)")
         }
         let endpoint: (host: String, port: Int) = try listen.map(parseEndpoint) ?? (node!.host, node!.port)
-        var options = settings?.options ?? flags.options
+        var options = try settings?.options ?? flags.options(for: node, in: network)
+        if worker, let material = try WorkerTLS.take() { options.tls?.material = material }
         options.stateDirectory = stateDir ?? StateStore.defaultDirectory(server: name)
         // Read again at each worker's start: SIGHUP's workers use init.yaml's `python:` as it is now.
         options.python = try startEnvironment(network, server: name, venv: options.venv)

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PyRPCConfig
 import PyRPCServer
+import PyRPCTLS
 import PyRPCWire
 
 /// Server limits and logging (SPEC §8): each flag's spelling and help. What it means and its
@@ -94,6 +95,25 @@ struct ServerFlags: ParsableArguments {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'; use trace, debug, info, notice, warning, error or critical")
         }
+    }
+
+    /// The options of server `node` of `network`: these flags, with TLS from init.yaml (the
+    /// server's `tls: {cert, key}`, the top-level `ca` for client certificates) unless
+    /// `--tls-cert` says otherwise. The top-level certificate is the operator's: whoever
+    /// presents one with its name may deploy and see everything.
+    func options(for node: ServerNode?, in network: NetworkConfig?) throws -> ServerOptions {
+        var options = self.options
+        if options.tls == nil, let declared = node?.tls, let certificate = declared.cert, let key = declared.key {
+            options.tls = TLSFiles(certificate: certificate, key: key, clientCA: tlsClientCa.map(absolutePath) ?? network?.tls?.ca)
+        }
+        if let operatorCertificate = network?.tls?.cert, options.tls != nil {
+            do {
+                options.tls?.operators = try CertificateNames.ofFile(operatorCertificate)
+            } catch {
+                throw CLIExit.usage("\(network?.file ?? "init.yaml"): the operator's certificate (tls: {cert}): \(error)")
+            }
+        }
+        return options
     }
 
     /// Logs to standard error at `--log-level` (a worker: at its supervisor's, `level`).

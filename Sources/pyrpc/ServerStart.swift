@@ -26,6 +26,13 @@ func flushStandardOutput() {
 /// How `serve` and `up` run a server under a supervisor: `processes` workers, started with
 /// `workerArguments`, that get `options` and the log level from it (`WorkerSettings`).
 func supervisorOptions(processes: Int, options: ServerOptions, logLevel: String, workerArguments: [String]) -> SupervisorOptions {
+    var options = options
+    // One set of session-ticket keys for all the workers, so that a client's next connection
+    // resumes its TLS session whichever worker takes it. They live as long as the supervisor.
+    if options.tls != nil, options.tls?.ticketKeys == nil {
+        var generator = SystemRandomNumberGenerator()
+        options.tls?.ticketKeys = (0..<80).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    }
     var settings = SupervisorOptions(server: options)
     settings.processes = processes
     settings.workerArguments = workerArguments

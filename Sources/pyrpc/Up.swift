@@ -43,7 +43,7 @@ struct Up: AsyncParsableCommand {
         var supervisors: [Supervisor] = []
         do {
             for node in network.servers {
-                var options = flags.options
+                var options = try flags.options(for: node, in: network)
                 options.stateDirectory = absolutePath(stateDirectory(node.name))
                 options.python = try startEnvironment(network, server: node.name, venv: options.venv)  // folder errors now, at their line
                 let settings = supervisorOptions(
@@ -75,7 +75,7 @@ struct Up: AsyncParsableCommand {
         var environments: Set<String> = []
         do {
             for node in network.servers {
-                var options = flags.options
+                var options = try flags.options(for: node, in: network)
                 options.stateDirectory = stateDirectory(node.name)
                 options.python = try startEnvironment(network, server: node.name, venv: options.venv)
                 if let environment = options.python, !environment.isEmpty { environments.insert(environment.description) }

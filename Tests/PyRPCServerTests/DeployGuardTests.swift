@@ -10,49 +10,23 @@ import Glibc
 /// namespaces this test makes (root only; elsewhere it skips and says why).
 final class DeployGuardTests: XCTestCase {
     var folder: URL!
-    var namespace = ""
-    var hostSide = ""
-    var subnet = 0
+    var host: ClientHost!
 
     override func setUp() async throws {
-        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") else {
+        guard ClientHost.isAvailable else {
             throw XCTSkip("needs root and iproute2 to make a network namespace for the client host")
         }
         folder = try makeTemporaryFolder()
-        subnet = Int.random(in: 10...250)
-        namespace = "pyrpc-guard-\(subnet)"
-        hostSide = "pgh\(subnet)"
-        let peerSide = "pgn\(subnet)"
-        _ = try? ip(["netns", "del", namespace])
-        try ip(["netns", "add", namespace])
-        try ip(["link", "add", hostSide, "type", "veth", "peer", "name", peerSide])
-        try ip(["link", "set", peerSide, "netns", namespace])
-        try ip(["addr", "add", "\(serverAddress)/24", "dev", hostSide])
-        try ip(["link", "set", hostSide, "up"])
-        try ip(["netns", "exec", namespace, "ip", "addr", "add", "\(clientAddress)/24", "dev", peerSide])
-        try ip(["netns", "exec", namespace, "ip", "link", "set", peerSide, "up"])
-        try ip(["netns", "exec", namespace, "ip", "link", "set", "lo", "up"])
+        host = try ClientHost()
     }
 
     override func tearDown() async throws {
-        if !namespace.isEmpty { _ = try? ip(["netns", "del", namespace]) }
+        host?.remove()
         if let folder { try? FileManager.default.removeItem(at: folder) }
     }
 
-    var serverAddress: String { "10.213.\(subnet).1" }
-    var clientAddress: String { "10.213.\(subnet).2" }
-
-    @discardableResult
-    private func ip(_ arguments: [String]) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = arguments
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw RawSocket.Failure(description: "ip \(arguments.joined(separator: " ")) failed") }
-        return process.terminationStatus
-    }
+    var serverAddress: String { host.serverAddress }
+    var clientAddress: String { host.clientAddress }
 
     /// `pyrpc deploy` run from inside the client host's namespace.
     private func deployFromClientHost(token: String? = nil, _ extra: [String] = ["--insecure-plaintext-token"]) throws -> CLIProcess.Output {
@@ -61,20 +35,7 @@ final class DeployGuardTests: XCTestCase {
 
     /// `pyrpc ARGUMENTS` run from inside the client host's namespace.
     private func fromClientHost(_ command: [String], token: String? = nil) throws -> CLIProcess.Output {
-        var arguments = ["netns", "exec", namespace]
-        if let token { arguments += ["env", "PYRPC_DEPLOY_TOKEN=\(token)"] }
-        arguments += [CLIProcess.binary] + command
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = arguments
-        process.currentDirectoryURL = folder
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return CLIProcess.Output(status: process.terminationStatus, stdout: text, stderr: "")
+        try host.pyrpc(command, in: folder, token: token)
     }
 
     private func writeNetwork(port: Int) throws {
@@ -177,9 +138,8 @@ final class DeployGuardTests: XCTestCase {
 
         // The same host from an address no client is declared at: nothing, unless it has the
         // token (sent in plain text only when told).
-        let other = "10.213.\(subnet).3"
-        try ip(["netns", "exec", namespace, "ip", "addr", "add", "\(other)/24", "dev", "pgn\(subnet)"])
-        try ip(["netns", "exec", namespace, "ip", "route", "replace", serverAddress, "dev", "pgn\(subnet)", "src", other])
+        let other = "10.213.\(host.subnet).3"
+        try host.useSourceAddress(other)
         for command in ["ls", "stats"] {
             let refused = try fromClientHost([command])
             XCTAssertNotEqual(refused.status, 0, refused.stdout)

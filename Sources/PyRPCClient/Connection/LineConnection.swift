@@ -1,22 +1,28 @@
 import NIOCore
 import NIOPosix
+import PyRPCTLS
 import PyRPCWire
+import NIOConcurrencyHelpers
 
 /// One TCP connection speaking newline-delimited JSON. Requests may be pipelined: answers
 /// come back in order and complete the requests' futures in order.
 public final class LineConnection: Sendable {
     let channel: Channel
     private let replies: NIOLoopBound<ReplyHandler>
+    /// The server said GOAWAY: nothing more may be sent here.
+    let wentAway: NIOLockedValueBox<Bool>
 
     private init(channel: Channel, replies: NIOLoopBound<ReplyHandler>) {
         self.channel = channel
         self.replies = replies
+        wentAway = replies.value.wentAway
     }
 
     /// Connects to `host:port`, from `localAddress` when given (to call as a client declared
-    /// at another loopback address such as 127.0.0.2).
+    /// at another loopback address such as 127.0.0.2); over TLS when `tls` is given, ready
+    /// once the handshake is over.
     public static func connect(
-        host: String, port: Int, localAddress: String? = nil, timeout: Double = 5,
+        host: String, port: Int, localAddress: String? = nil, tls: TLSConfiguration? = nil, timeout: Double = 5,
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) -> EventLoopFuture<LineConnection> {
         var bootstrap = ClientBootstrap(group: group)
@@ -24,6 +30,11 @@ public final class LineConnection: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        let session = try TLSClientSession(context: tls.context, host: host, port: port)
+                        try channel.pipeline.syncOperations.addHandler(TLSClientHandler(
+                            session: session, server: "\(host):\(port)", handshake: channel.eventLoop.makePromise()))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(NewlineSplitter()))
                     try channel.pipeline.syncOperations.addHandler(ReplyHandler())
                 }
@@ -31,7 +42,14 @@ public final class LineConnection: Sendable {
         if let localAddress, let bind = try? SocketAddress(ipAddress: localAddress, port: 0) {
             bootstrap = bootstrap.bind(to: bind)
         }
-        return bootstrap.connect(host: host, port: port).flatMapThrowing { channel in
+        return bootstrap.connect(host: host, port: port).flatMap { channel in
+            // Over TLS, usable once the handshake is over (its failure says why, e.g. the
+            // server's certificate does not name `host`).
+            guard let handshake = try? channel.pipeline.syncOperations.handler(type: TLSClientHandler.self).handshake else {
+                return channel.eventLoop.makeSucceededFuture(channel)
+            }
+            return handshake.futureResult.map { channel }
+        }.flatMapThrowing { channel in
             let handler = try channel.pipeline.syncOperations.handler(type: ReplyHandler.self)
             return LineConnection(channel: channel, replies: NIOLoopBound(handler, eventLoop: channel.eventLoop))
         }.flatMapErrorThrowing { error in
@@ -53,8 +71,10 @@ public final class LineConnection: Sendable {
         let replies = self.replies
         let channel = self.channel
         channel.eventLoop.execute {
-            guard channel.isActive else {
-                promise.fail(RPCClientError.network("the connection is closed"))
+            // Closed (or going away) before the message was written: nothing was sent, so the
+            // client may send it again on a new connection.
+            guard channel.isActive, !replies.value.wentAway.withLockedValue({ $0 }) else {
+                promise.fail(UnreadRequest())
                 return
             }
             replies.value.waiting.append(promise)
@@ -72,7 +92,7 @@ public final class LineConnection: Sendable {
         return answer
     }
 
-    public var isActive: Bool { channel.isActive }
+    public var isActive: Bool { channel.isActive && !wentAway.withLockedValue { $0 } }
 
     public func close() {
         channel.close(promise: nil)
@@ -105,18 +125,29 @@ final class ReplyHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     var waiting = CircularBuffer<EventLoopPromise<Envelope>>()
+    /// Set by a GOAWAY (read on the loop, and by `LineConnection.isActive` anywhere).
+    let wentAway = NIOLockedValueBox(false)
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let line = unwrapInboundIn(data)
-        guard let promise = waiting.popFirst() else { return }
         let parsed: Result<JSONValue, JSONParseError> = line.withUnsafeReadableBytes { bytes in
             Result { () throws(JSONParseError) -> JSONValue in try JSONParser.parse(bytes) }
         }
+        let envelope: Envelope
         do {
-            promise.succeed(try Envelope(message: try parsed.get()))
+            envelope = try Envelope(message: try parsed.get())
         } catch {
-            promise.fail(RPCClientError.protocolViolation("unreadable answer: \(error)"))
+            waiting.popFirst()?.fail(RPCClientError.protocolViolation("unreadable answer: \(error)"))
+            return
         }
+        if envelope.header == Header.goAway {
+            // The server answered everything it read and closes: what still waits was never
+            // read, so it is safe to send again on a new connection.
+            wentAway.withLockedValue { $0 = true }
+            failAll(UnreadRequest())
+            return
+        }
+        waiting.popFirst()?.succeed(envelope)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -125,11 +156,18 @@ final class ReplyHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        failAll(RPCClientError.network("connection failed: \(error)"))
+        failAll(error as? RPCClientError ?? RPCClientError.network("connection failed: \(error)"))
         context.close(promise: nil)
     }
 
     private func failAll(_ error: Error) {
         while let promise = waiting.popFirst() { promise.fail(error) }
     }
+}
+
+/// A request the server never read: it said GOAWAY (its worker is leaving) before reaching
+/// it, or the connection had closed before it was written. `RPCClient` sends it again on a
+/// new connection.
+struct UnreadRequest: Error, CustomStringConvertible {
+    var description: String { "the connection closed before the request was read" }
 }

@@ -9,6 +9,11 @@ final class NIOLockedConnection: Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
+    private let tls: TLSConfiguration?
+
+    init(tls: TLSConfiguration?) {
+        self.tls = tls
+    }
 
     private func future(host: String, port: Int, localAddress: String?) -> EventLoopFuture<LineConnection> {
         state.withLockedValue { state in
@@ -18,7 +23,7 @@ final class NIOLockedConnection: Sendable {
                 state.pending = nil
             }
             if let pending = state.pending { return pending }
-            let fresh = LineConnection.connect(host: host, port: port, localAddress: localAddress)
+            let fresh = LineConnection.connect(host: host, port: port, localAddress: localAddress, tls: tls)
             state.pending = fresh
             return fresh
         }

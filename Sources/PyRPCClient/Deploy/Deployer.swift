@@ -52,12 +52,19 @@ public enum Deployer {
 
     /// `allowPlaintextToken`: send `token` to a server on another host although the
     /// connection is not encrypted (`--insecure-plaintext-token`); otherwise such a deploy
-    /// fails before anything is sent.
+    /// fails before anything is sent. Over TLS (the server declared with `tls:`, or
+    /// `tlsOverrides`), the operator's certificate is presented (`TLSConfiguration.choose`).
     public static func deploy(
         _ config: NetworkConfig, to server: ServerNode, token: String?, allowPlaintextToken: Bool = false,
-        progress: @Sendable (DeployProgress) -> Void = { _ in }
+        tlsOverrides: TLSSettings = TLSSettings(), progress: @Sendable (DeployProgress) -> Void = { _ in }
     ) async throws(DeployFailure) -> DeploySummary {
-        if token != nil, !allowPlaintextToken, let refusal = PlaintextToken.refusal(host: server.host, port: server.port) {
+        let tls: TLSConfiguration?
+        do {
+            tls = try TLSConfiguration.choose(for: server, in: config, identity: config.tls, overrides: tlsOverrides)
+        } catch {
+            throw DeployFailure(server: server.name, message: error.description, isNetwork: false)
+        }
+        if token != nil, tls == nil, !allowPlaintextToken, let refusal = PlaintextToken.refusal(host: server.host, port: server.port) {
             throw DeployFailure(server: server.name, message: refusal, isNetwork: false)
         }
         let built: (manifest: ServerManifest, sources: [String: String])
@@ -66,7 +73,7 @@ public enum Deployer {
         } catch {
             throw DeployFailure(server: server.name, message: error.description, isNetwork: false)
         }
-        let client = RPCClient(host: server.host, port: server.port)
+        let client = RPCClient(host: server.host, port: server.port, tls: tls)
         defer { client.close() }
         var summary = DeploySummary(
             server: server.name, generation: 0, added: 0, replaced: 0, removed: 0, unchanged: 0,

@@ -17,14 +17,16 @@ extension Deployer {
     /// `sending` hears the script bytes each server holds while a deploy too big for one
     /// message goes in pieces.
     public static func deployAll(
-        _ network: NetworkConfig, token: String?, allowPlaintextToken: Bool = false,
+        _ network: NetworkConfig, token: String?, allowPlaintextToken: Bool = false, tlsOverrides: TLSSettings = TLSSettings(),
         sending: @escaping @Sendable (DeployProgress) -> Void = { _ in },
         progress: (ServerDeployOutcome) -> Void = { _ in }
     ) async -> [ServerDeployOutcome] {
         var outcomes: [String: ServerDeployOutcome] = [:]
         await withTaskGroup(of: ServerDeployOutcome.self) { group in
             for server in network.servers {
-                group.addTask { await outcome(network, to: server, token: token, allowPlaintextToken: allowPlaintextToken, sending: sending) }
+                group.addTask {
+                    await outcome(network, to: server, token: token, allowPlaintextToken: allowPlaintextToken, tlsOverrides: tlsOverrides, sending: sending)
+                }
             }
             for await outcome in group {
                 outcomes[outcome.server] = outcome
@@ -43,12 +45,13 @@ extension Deployer {
     /// groups are not needed to show it. The awaited value goes into a local first and the
     /// group carries a struct, the shape the compiler gets right.
     static func outcome(
-        _ network: NetworkConfig, to server: ServerNode, token: String?, allowPlaintextToken: Bool,
+        _ network: NetworkConfig, to server: ServerNode, token: String?, allowPlaintextToken: Bool, tlsOverrides: TLSSettings,
         sending: @escaping @Sendable (DeployProgress) -> Void
     ) async -> ServerDeployOutcome {
         let summary: DeploySummary
         do {
-            summary = try await deploy(network, to: server, token: token, allowPlaintextToken: allowPlaintextToken, progress: sending)
+            summary = try await deploy(
+                network, to: server, token: token, allowPlaintextToken: allowPlaintextToken, tlsOverrides: tlsOverrides, progress: sending)
         } catch {
             return ServerDeployOutcome(server: server.name, summary: nil, failure: error)
         }

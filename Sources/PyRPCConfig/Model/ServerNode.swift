@@ -7,11 +7,16 @@ public struct ServerNode: Sendable, Equatable {
     public var port: Int
     /// The venv and import folders of its scripts: its own `python:` keys over the top-level ones.
     public var python: PythonSettings
+    /// Its `tls: {cert, key}`: the certificate it answers with, so it speaks TLS only, on its
+    /// port. Nil when it speaks plain text. Whether it also requires client certificates is
+    /// the network's choice, `NetworkConfig.requiresClientCertificates`, not the server's.
+    public var tls: TLSSettings?
 
-    public init(name: String, host: String, port: Int, python: PythonSettings = .none) {
+    public init(name: String, host: String, port: Int, python: PythonSettings = .none, tls: TLSSettings? = nil) {
         self.name = name
         self.host = host
         self.port = port
         self.python = python
+        self.tls = tls
     }
 }

@@ -5,7 +5,8 @@ struct NetworkSection: Sendable {
 
     static let keys = [KeySpec("servers"), KeySpec("clients")]
     static let nodeKeys = [KeySpec("ip", aliases: ["host"]), KeySpec("port")]
-    static let serverKeys = nodeKeys + [KeySpec("python")]
+    static let serverKeys = nodeKeys + [KeySpec("python"), KeySpec("tls")]
+    static let clientKeys = nodeKeys + [KeySpec("tls")]
     static let serverExample = "- s1: {ip: 127.0.0.1, port: 8181}"
     static let clientExample = "- c1: {ip: 127.0.0.1, port: 6000}"
 
@@ -44,7 +45,7 @@ struct NetworkSection: Sendable {
                     throw reader.error(at: entry.nameNode, "client '\(entry.name)' is declared twice (first at line \(line))")
                 }
                 seen[entry.name] = entry.nameNode.line
-                clients.append(try Self.client(entry, reader: reader))
+                clients.append(try Self.client(entry, baseDirectory: baseDirectory, reader: reader))
             }
         }
     }
@@ -64,18 +65,28 @@ struct NetworkSection: Sendable {
             settings = try PythonSection(pythonNode, what: "the python settings of \(what)", baseDirectory: baseDirectory, reader: reader)
                 .settings(over: python)
         }
-        return ServerNode(name: entry.name, host: host, port: port, python: settings)
+        var tls: TLSSettings? = nil
+        if let tlsNode = fields["tls"], !tlsNode.isNull {
+            tls = try TLSSection(node: tlsNode, kind: "server", name: entry.name, role: "speaks TLS with its own certificate",
+                                 baseDirectory: baseDirectory, reader: reader).settings
+        }
+        return ServerNode(name: entry.name, host: host, port: port, python: settings, tls: tls)
     }
 
-    private static func client(_ entry: NamedEntry, reader: NodeReader) throws(ConfigError) -> ClientNode {
+    private static func client(_ entry: NamedEntry, baseDirectory: String, reader: NodeReader) throws(ConfigError) -> ClientNode {
         let what = "client '\(entry.name)'"
-        let fields = try Fields(entry.body, keys: nodeKeys, what: what, example: "{ip: 127.0.0.1, port: 6000}", reader: reader)
+        let fields = try Fields(entry.body, keys: clientKeys, what: what, example: "{ip: 127.0.0.1, port: 6000}", reader: reader)
         let host = try Self.host(fields, what: what, at: entry.nameNode, reader: reader)
         var port: Int? = nil
         if let portNode = fields["port"], !portNode.isNull {
             port = try reader.integer(portNode, in: 1...65535, expected: "the port of \(what)")
         }
-        return ClientNode(name: entry.name, host: host, port: port)
+        var tls: TLSSettings? = nil
+        if let tlsNode = fields["tls"], !tlsNode.isNull {
+            tls = try TLSSection(node: tlsNode, kind: "client", name: entry.name, role: "presents its own certificate when it calls",
+                                 baseDirectory: baseDirectory, reader: reader).settings
+        }
+        return ClientNode(name: entry.name, host: host, port: port, tls: tls)
     }
 
     /// `ip:` (or `host:`): an address or host name. `[::1]` is accepted for `::1`.

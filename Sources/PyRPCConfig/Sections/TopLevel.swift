@@ -1,11 +1,12 @@
-/// Reads the whole document: `network`, `service(s)` and `rpc(s)`, in that order, and
-/// assembles the typed `NetworkConfig`.
+/// Reads the whole document: `python`, `tls`, `network`, `service(s)` and `rpc(s)`, in that
+/// order, and assembles the typed `NetworkConfig`.
 enum TopLevel {
     static let keys = [
         KeySpec("network"),
         KeySpec("service", aliases: ["services"]),
         KeySpec("rpc", aliases: ["rpcs"]),
         KeySpec("python"),
+        KeySpec("tls"),
     ]
     static let expected = "a map with 'network', 'service' and 'rpc' sections"
 
@@ -27,6 +28,11 @@ enum TopLevel {
             python = try PythonSection(pythonNode, what: "the top-level python settings", baseDirectory: baseDirectory, reader: reader)
                 .settings(over: .none)
         }
+        var tls: TLSSettings? = nil
+        if let tlsNode = fields["tls"], !tlsNode.isNull {
+            let settings = try TLSSection(network: tlsNode, baseDirectory: baseDirectory, reader: reader).settings
+            tls = settings == TLSSettings() ? nil : settings
+        }
         let network = try NetworkSection(networkNode, python: python, baseDirectory: baseDirectory, reader: reader)
 
         guard let serviceNode = fields["service"] else {
@@ -45,6 +51,7 @@ enum TopLevel {
                 ServiceConfig(
                     name: draft.name, providers: draft.providers, tenants: draft.tenants,
                     rpcs: rpcs.rpcs.filter { $0.service == draft.name })
-            })
+            },
+            tls: tls)
     }
 }

@@ -22,9 +22,10 @@ struct DeployHandler: Sendable {
     /// Set in a worker process: deploys then go to its supervisor, which runs them in every worker.
     let supervisor: NIOLockedValueBox<SupervisorLink?>
 
-    func answer(_ envelope: Envelope, from peer: String, sink: any ReplySink) -> [UInt8]? {
+    func answer(_ envelope: Envelope, from caller: Peer, sink: any ReplySink) -> [UInt8]? {
+        let peer = caller.address
         let request: DeployRequest
-        switch service.admit(envelope, from: peer) {
+        switch service.admit(envelope, from: caller) {
         case .success(let admitted): request = admitted
         case .failure(let error): return RPCReply.exception(error)
         }
@@ -40,9 +41,10 @@ struct DeployHandler: Sendable {
     }
 
     /// DEPLOY-PIECES: kept where deploys are carried out (the supervisor, if any).
-    func keep(_ envelope: Envelope, from peer: String, sink: any ReplySink) -> [UInt8]? {
+    func keep(_ envelope: Envelope, from caller: Peer, sink: any ReplySink) -> [UInt8]? {
+        let peer = caller.address
         let pieces: DeployPieces
-        switch service.admitPieces(envelope, from: peer) {
+        switch service.admitPieces(envelope, from: caller) {
         case .success(let admitted): pieces = admitted
         case .failure(let error): return RPCReply.exception(error)
         }

@@ -26,20 +26,20 @@ struct DeployService: Sendable {
 
     /// A deploy message that may be carried out: the token and the server name checked.
     /// Otherwise the RPC-EX to answer.
-    func admit(_ envelope: Envelope, from peer: String) -> Result<DeployRequest, RPCError> {
+    func admit(_ envelope: Envelope, from peer: Peer) -> Result<DeployRequest, RPCError> {
         admit(envelope, from: peer, read: DeployRequest.init, server: \.manifest.server)
     }
 
     /// DEPLOY-PIECES that may be kept: the token and the server name checked.
-    func admitPieces(_ envelope: Envelope, from peer: String) -> Result<DeployPieces, RPCError> {
+    func admitPieces(_ envelope: Envelope, from peer: Peer) -> Result<DeployPieces, RPCError> {
         admit(envelope, from: peer, read: DeployPieces.init, server: \.server)
     }
 
     private func admit<Message>(
-        _ envelope: Envelope, from peer: String, read: (Envelope) throws(RPCError) -> Message, server: (Message) -> String
+        _ envelope: Envelope, from peer: Peer, read: (Envelope) throws(RPCError) -> Message, server: (Message) -> String
     ) -> Result<Message, RPCError> {
         if let refusal = guardian.check(token: envelope.value["token"]?.stringValue, peer: peer) {
-            logger.warning("unauthorized deploy from \(peer) refused: \(refusal)")
+            logger.warning("unauthorized deploy from \(peer.withCertificate) refused: \(refusal)")
             return .failure(RPCError(.deployRejected, refusal))
         }
         do throws(RPCError) {

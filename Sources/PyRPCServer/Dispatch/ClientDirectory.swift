@@ -39,6 +39,8 @@ struct ClientDirectory: Sendable {
     /// address; without a name, the one client declared at its address.
     enum Identity {
         case client(String)
+        /// A verified certificate names a declared client, and the request claims another.
+        case certified(holder: String, claimed: String)
         /// It names a client nobody declared.
         case undeclared(String)
         /// It names a declared client from another address.
@@ -48,7 +50,15 @@ struct ClientDirectory: Sendable {
         case ambiguous([String])
     }
 
-    func identify(claimed name: String?, at peer: String) -> Identity {
+    ///
+    /// A verified client certificate whose CN or DNS SAN is a declared client's name is that
+    /// client, wherever it connects from (a NAT or a proxy makes addresses meaningless); a
+    /// certificate that names no declared client (the operator's) leaves the address rules.
+    func identify(claimed name: String?, at peer: String, certificate: [String] = []) -> Identity {
+        if let holder = certificate.first(where: isDeclared) {
+            guard let name, name != holder else { return .client(holder) }
+            return .certified(holder: holder, claimed: name)
+        }
         if let name {
             guard isDeclared(name) else { return .undeclared(name) }
             return address(peer, matches: name) ? .client(name) : .elsewhere(name)

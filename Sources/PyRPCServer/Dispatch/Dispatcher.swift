@@ -46,7 +46,7 @@ struct Dispatcher: Sendable {
     let serverName: String
     let options: ServerOptions
 
-    func decide(_ request: RPCRequest, from peerAddress: String, generation: Generation) -> Decision {
+    func decide(_ request: RPCRequest, from peer: Peer, generation: Generation) -> Decision {
         // 1. service
         guard let service = generation.services[request.service] else {
             let offered = generation.manifest.services.map(\.name)
@@ -65,7 +65,7 @@ struct Dispatcher: Sendable {
         }
         // 3. client
         let caller: String
-        switch identify(request, from: peerAddress, service: service, clients: generation.clients) {
+        switch identify(request, from: peer, service: service, clients: generation.clients) {
         case .success(let name): caller = name
         case .failure(let error): return .reject(error)
         }
@@ -83,14 +83,16 @@ struct Dispatcher: Sendable {
         }
     }
 
-    private func identify(_ request: RPCRequest, from peer: String, service: ServiceTable, clients: ClientDirectory) -> Result<String, RPCError> {
+    private func identify(_ request: RPCRequest, from peer: Peer, service: ServiceTable, clients: ClientDirectory) -> Result<String, RPCError> {
         func refuse(_ reason: String) -> Result<String, RPCError> {
             .failure(RPCError(.clientNotRegistered, reason, id: request.id))
         }
         let name: String
-        switch clients.identify(claimed: request.client, at: peer) {
+        switch clients.identify(claimed: request.client, at: peer.address, certificate: peer.certificate) {
         case .client(let identified):
             name = identified
+        case .certified(let holder, let claimed):
+            return refuse("the certificate of client '\(holder)' cannot call as client '\(claimed)': a certificate's client calls as itself (drop 'client' from the request, or use \(claimed)'s certificate)")
         case .undeclared(let declared):
             return refuse("client '\(declared)' is not registered, so it may not access service '\(service.name)' (declare it under network.clients in init.yaml)")
         case .elsewhere(let declared):

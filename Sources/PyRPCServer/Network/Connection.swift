@@ -50,6 +50,10 @@ final class Connection {
     @exclusivity(unchecked) var messageStarted: ContinuousClock.Instant?
     /// The TLS session, on a server that speaks TLS (`IOLoop+TLS`).
     @exclusivity(unchecked) var tls: TLSStream?
+    /// The names of the client's verified certificate, once the handshake is over.
+    @exclusivity(unchecked) var certificate: [String] = []
+    /// GOAWAY is queued: the connection closes once it is written (`IOLoop+HandOver`).
+    @exclusivity(unchecked) var saidGoAway = false
     /// The loop's idle epoch at the last traffic (see `IdleClock`).
     @exclusivity(unchecked) var lastActivity: UInt64
 
@@ -61,6 +65,9 @@ final class Connection {
         framer = LineFramer(maxBytes: maxMessageBytes)
         lastActivity = epoch
     }
+
+    /// Who is at the other end, for authorization.
+    var caller: Peer { Peer(address: peer, certificate: certificate) }
 
     /// Every message has been answered and the answers handed to `output`.
     var isIdle: Bool { sent == received }
@@ -90,7 +97,8 @@ final class Connection {
         return true
     }
 
-    private func append(_ reply: [UInt8]) {
+    /// A message of the server's own, after every answer queued so far (GOAWAY).
+    func append(_ reply: [UInt8]) {
         if output.isEmpty {
             output = reply  // no copy: a megabyte answer is written from its own array
         } else {

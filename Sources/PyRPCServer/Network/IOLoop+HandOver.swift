@@ -34,10 +34,7 @@ extension IOLoop {
         for case let connection? in connections where !connection.isClosed && !connection.inputClosed {
             guard let items = connection.owed() else { continue }
             if connection.tls != nil {
-                // A TLS session cannot move to another process: the connection ends here, with
-                // close_notify, once every answer it is owed is written and nothing unread is
-                // left; its client connects again.
-                if items.isEmpty, !connection.hasOutput, connection.inbound == nil { close(connection) }
+                sayGoAway(connection)
                 continue
             }
             let transfer = ConnectionTransfer(
@@ -50,6 +47,22 @@ extension IOLoop {
             if core.logger.logLevel <= .debug { core.logger.debug("handed over a connection from \(connection.peer) (\(items.count) answers or requests owed, \(transfer.input.count) bytes unread)") }
             close(connection)
         }
+    }
+
+    /// A TLS session cannot move to another process: once no call of the connection is in
+    /// flight, its answers are followed by GOAWAY naming the last request read, and the
+    /// connection ends here (close_notify) once that is written. pyrpc's clients send the
+    /// requests after it again on a new connection; what arrived after it is dropped unread.
+    private func sayGoAway(_ connection: Connection) {
+        if !connection.saidGoAway {
+            connection.saidGoAway = true
+            connection.append(Envelope(header: Header.goAway, value: [
+                "last-request": .int(connection.sent),
+                "reason": .string("this worker of server \(core.name) is leaving; send the requests after the last one answered again on a new connection"),
+            ]).encoded())
+            write(connection)
+        }
+        if !connection.isClosed, !connection.hasOutput { close(connection) }
     }
 
     /// The supervisor is gone: nobody can take the connections, so this worker serves them

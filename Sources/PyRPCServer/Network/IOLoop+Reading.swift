@@ -55,7 +55,11 @@ extension IOLoop {
         pyrpc_fd_mark(fd)
         serial = (serial + 1) & 0x7fff_ffff
         let connection = Connection(
-            id: serial << 32 | UInt64(UInt32(bitPattern: fd)), fd: fd, peer: peer, memo: peers.takeMemo(for: peer, generation: core.memoEpoch),
+            id: serial << 32 | UInt64(UInt32(bitPattern: fd)), fd: fd, peer: peer,
+            // A memory holds its request's decision, made for that connection's certificate:
+            // over TLS it is never handed to another connection (the next one from the same
+            // address may present another certificate).
+            memo: core.tls == nil ? peers.takeMemo(for: peer, generation: core.memoEpoch) : RequestMemo(),
             maxMessageBytes: core.options.maxMessageBytes, epoch: idle.epoch)
         if skippingOversize { connection.framer = LineFramer(maxBytes: core.options.maxMessageBytes, skipping: true) }
         let slot = Int(fd)
@@ -175,7 +179,7 @@ extension IOLoop {
         assertLeads()
         let sequence = connection.nextSequence()
         let route = ReplyRoute(loop: self, connection: connection.id, sequence: sequence)
-        if let reply = core.answer(frame, from: connection.peer, sink: route, memo: connection.memo) {
+        if let reply = core.answer(frame, from: connection.caller, sink: route, memo: connection.memo) {
             deliver(reply, sequence: sequence, to: connection)
         }
     }

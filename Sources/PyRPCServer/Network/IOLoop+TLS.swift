@@ -77,8 +77,9 @@ extension IOLoop {
 
     private func established(_ connection: Connection, _ tls: TLSStream) {
         connection.messageStarted = nil
+        connection.certificate = tls.peerNames
         if core.logger.logLevel <= .debug {
-            let names = tls.peerNames
+            let names = connection.certificate
             core.logger.debug("TLS (\(tls.version)) with \(connection.peer)\(names.isEmpty ? "" : ", certificate of \(names.joined(separator: ", "))")")
         }
     }

@@ -91,7 +91,7 @@ extension IOLoop {
         if connection.accountedBytes >= Self.trimWorthyBytes { trimPending = true }
         _ = core.limits.buffer(0, insteadOf: connection.accountedBytes)
         connection.accountedBytes = 0
-        peers.keep(connection.memo, for: connection.peer, generation: core.memoEpoch)
+        if connection.tls == nil { peers.keep(connection.memo, for: connection.peer, generation: core.memoEpoch) }
     }
 
     /// Closes a connection whose socket failed (reset by the client, say), and says so.

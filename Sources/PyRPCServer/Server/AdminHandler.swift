@@ -13,14 +13,14 @@ struct AdminHandler: Sendable {
     let supervisor: NIOLockedValueBox<SupervisorLink?>
     let logger: Logger
 
-    func answer(_ envelope: Envelope, from peer: String, sink: any ReplySink) -> [UInt8]? {
+    func answer(_ envelope: Envelope, from peer: Peer, sink: any ReplySink) -> [UInt8]? {
         switch envelope.header {
         case Header.listRequest, Header.statsRequest:
             let access: IntrospectionAccess
             switch IntrospectionAccess.of(envelope, peer: peer, guardian: deploy.service.guardian, generation: registry.current) {
             case .success(let granted): access = granted
             case .failure(let refusal):
-                logger.warning("unauthorized \(envelope.header) from \(peer) refused: \(refusal.message)")
+                logger.warning("unauthorized \(envelope.header) from \(peer.withCertificate) refused: \(refusal.message)")
                 return RPCReply.exception(refusal)
             }
             if envelope.header == Header.listRequest { return access.filter(listing()).envelope.encoded() }

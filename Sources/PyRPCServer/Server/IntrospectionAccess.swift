@@ -10,13 +10,15 @@ enum IntrospectionAccess: Sendable, Equatable {
     case everything
     case tenant(String, services: Set<String>)
 
-    static func of(_ envelope: Envelope, peer: String, guardian: DeployGuard, generation: Generation) -> Result<Self, RPCError> {
+    static func of(_ envelope: Envelope, peer: Peer, guardian: DeployGuard, generation: Generation) -> Result<Self, RPCError> {
         if guardian.mayInspect(token: envelope.value["token"]?.stringValue, peer: peer) { return .success(.everything) }
         let what = envelope.header == Header.statsRequest ? "statistics" : "the list of rpcs"
         let name: String
-        switch generation.clients.identify(claimed: envelope.value["client"]?.stringValue, at: peer) {
+        switch generation.clients.identify(claimed: envelope.value["client"]?.stringValue, at: peer.address, certificate: peer.certificate) {
         case .client(let identified):
             name = identified
+        case .certified(let holder, let claimed):
+            return .failure(RPCError(.clientNotRegistered, "the certificate of client '\(holder)' cannot ask as client '\(claimed)'"))
         case .undeclared(let declared), .elsewhere(let declared):
             return .failure(RPCError(.clientNotRegistered, "client '\(declared)' is not registered at \(peer), so it may not see \(what) (declare it under network.clients in init.yaml)"))
         case .nobody:

@@ -162,7 +162,7 @@ public final class PyRPCServer: Sendable {
         let byDescriptors = ProcessGuard.descriptorLimit.map { max(0, $0 - 64) } ?? options.maxConnections
         core.logger.info("server \(name) holds at most \(min(byDescriptors, options.maxConnections)) connections (\(options.maxConnectionsPerAddress > 0 ? "\(options.maxConnectionsPerAddress)" : "no limit") per address; descriptor limit \(ProcessGuard.descriptorLimit.map(String.init) ?? "unlimited")), \(options.maxBufferedBytes >> 20) MiB of buffered messages")
         // A worker's supervisor says it once for all its workers.
-        if !shared, let warning = DeployGuard.startWarning(hasToken: core.options.deployToken != nil, listeningOn: address) {
+        if !shared, let warning = DeployGuard.startWarning(hasToken: core.options.deployToken != nil, encrypted: core.tls != nil, listeningOn: address) {
             core.logger.warning("\(warning)")
         }
         return address

@@ -54,7 +54,7 @@ final class ServerCore: Sendable {
             onTick: { loops.handOverIfStuck() })
         registry = RPCRegistry(serverName: name, venvOverride: options.venv, pool: pool, logger: logger)
         dispatcher = Dispatcher(serverName: name, options: options)
-        deployService = DeployService(serverName: name, store: store, guardian: DeployGuard(token: options.deployToken),
+        deployService = DeployService(serverName: name, store: store, guardian: DeployGuard(token: options.deployToken, operators: Set(options.tls?.operators ?? [])),
             limits: DeployLimits(options), logger: logger)
         let deploy = DeployHandler(service: deployService, registry: registry, serializer: deploySerializer, supervisor: supervisor)
         admin = AdminHandler(
@@ -68,7 +68,7 @@ final class ServerCore: Sendable {
     /// Answers one framed message from `peer` (an IP address in text form): returns the
     /// answer, or nil when it will be delivered through `sink` later. `memo` is the
     /// connection's memory of its last request.
-    func answer(_ frame: Frame, from peer: String, sink: any ReplySink, memo: RequestMemo? = nil) -> [UInt8]? {
+    func answer(_ frame: Frame, from peer: Peer, sink: any ReplySink, memo: RequestMemo? = nil) -> [UInt8]? {
         switch frame {
         case .oversize(let limit):
             logger.warning("bad request from \(peer): message over \(limit) bytes")
@@ -92,7 +92,7 @@ final class ServerCore: Sendable {
             }
             switch fast {
             case .decided(let call, let rawArguments, let id):
-                return run(call, rawArguments: rawArguments, id: id, peer: peer, sink: sink)
+                return run(call, rawArguments: rawArguments, id: id, peer: peer.address, sink: sink)
             case .request(let request):
                 return self.call(request, from: peer, sink: sink, memo: memo)
             case nil:
@@ -143,7 +143,7 @@ final class ServerCore: Sendable {
         case request(RPCRequest)
     }
 
-    private func call(_ request: RPCRequest, from peer: String, sink: any ReplySink, memo: RequestMemo? = nil) -> [UInt8]? {
+    private func call(_ request: RPCRequest, from peer: Peer, sink: any ReplySink, memo: RequestMemo? = nil) -> [UInt8]? {
         // Entered before its functions are read, so that a deploy cannot release the
         // generation between the decision and the call.
         let generation = registry.enterCurrent()
@@ -156,7 +156,7 @@ final class ServerCore: Sendable {
             }
             let label = "\(request.service).\(request.rpc)"
             if error.type == .clientNotRegistered {
-                logger.warning("unauthorized: \(label) from \(peer) as \(request.client ?? "?"): \(error.message)")
+                logger.warning("unauthorized: \(label) from \(peer.withCertificate) as \(request.client ?? "?"): \(error.message)")
             } else {
                 logger.info("\(label) from \(peer): \(error.type.rawValue): \(error.message)")
             }
@@ -164,7 +164,7 @@ final class ServerCore: Sendable {
         case .run(let call):
             // The connection's next request like this one reuses the decision.
             if memo?.template != nil { memo?.decision = call }
-            return run(call, rawArguments: request.rawArguments, id: request.id, peer: peer, sink: sink)
+            return run(call, rawArguments: request.rawArguments, id: request.id, peer: peer.address, sink: sink)
         }
     }
 

@@ -76,15 +76,34 @@ public struct TLSFiles: Sendable, Codable, Equatable {
     public var certificate: String
     public var key: String
     public var clientCA: String?
+    /// Names of the operator's certificate (CN or DNS SAN): a client presenting a verified
+    /// certificate with one of them may deploy and see everything, as this host may.
+    public var operators: [String]
+    /// Session-ticket keys all of a server's workers share (80 random bytes the supervisor
+    /// makes), so a client resumes its session whichever worker it reaches. Nil: each
+    /// context makes its own.
+    public var ticketKeys: [UInt8]?
+    /// The files' contents as the supervisor last read them (at start, on SIGHUP); a worker
+    /// uses these rather than the files (see `TLSMaterial`). Nil: read the files.
+    public var material: TLSMaterial?
 
-    public init(certificate: String, key: String, clientCA: String? = nil) {
+    public init(certificate: String, key: String, clientCA: String? = nil, operators: [String] = [], ticketKeys: [UInt8]? = nil) {
         self.certificate = certificate
         self.key = key
         self.clientCA = clientCA
+        self.operators = operators
+        self.ticketKeys = ticketKeys
     }
 
     /// The OpenSSL context they make, or why they do not.
     public func context() throws(TLSError) -> TLSContext {
-        try TLSContext(certificate: certificate, key: key, clientCA: clientCA)
+        let material: TLSMaterial
+        if let given = self.material { material = given } else { material = try read() }
+        return try TLSContext(material: material, ticketKeys: ticketKeys)
+    }
+
+    /// The files' contents now.
+    public func read() throws(TLSError) -> TLSMaterial {
+        try TLSMaterial.read(certificate: certificate, key: key, clientCA: clientCA)
     }
 }

@@ -25,14 +25,14 @@ final class CrashLoopDesk: Sendable {
     /// Why no worker serves (the message for `Server Busy`); nil while a worker does.
     private let unattended: @Sendable () -> String?
     /// The answer to STATS-REQ, DEPLOY-MANIFEST or DEPLOY-SCRIPTS from a peer.
-    private let answerAdmin: @Sendable (Envelope, String) -> [UInt8]
+    private let answerAdmin: @Sendable (Envelope, Peer) -> [UInt8]
     /// The server speaks TLS: so does the desk.
     private let tls: TLSContext?
     private let stopped = Atomic<Bool>(false)
 
     init(
         listener: Int32, maxMessageBytes: Int, tls: TLSContext?, workers: WorkerSet, unattended: @escaping @Sendable () -> String?,
-        answerAdmin: @escaping @Sendable (Envelope, String) -> [UInt8]
+        answerAdmin: @escaping @Sendable (Envelope, Peer) -> [UInt8]
     ) {
         self.listener = listener
         self.tls = tls
@@ -109,15 +109,15 @@ final class CrashLoopDesk: Sendable {
             idleSeconds = 0
             if received == 0 {
                 // Half-closed: a last message without its newline is still answered (SPEC §2).
-                for frame in framer.finish(&buffer) { socket.send(answer(frame, peer: peer)) }
+                for frame in framer.finish(&buffer) { socket.send(answer(frame, peer: socket.peer(at: peer))) }
                 return
             }
-            while let frame = framer.next(from: &buffer) { socket.send(answer(frame, peer: peer)) }
+            while let frame = framer.next(from: &buffer) { socket.send(answer(frame, peer: socket.peer(at: peer))) }
             buffer.discardReadBytes()
         }
     }
 
-    private func answer(_ frame: Frame, peer: String) -> [UInt8] {
+    private func answer(_ frame: Frame, peer: Peer) -> [UInt8] {
         let envelope: Envelope
         switch frame {
         case .oversize(let limit):
@@ -152,6 +152,11 @@ final class CrashLoopDesk: Sendable {
 private struct DeskSocket {
     let fd: Int32
     let tls: TLSStream?
+
+    /// Who is at `address`, with the names of their verified certificate, if any.
+    func peer(at address: String) -> Peer {
+        Peer(address: address, certificate: tls?.peerNames ?? [])
+    }
 
     /// Bytes read, 0 at the end, -1 with errno (EAGAIN: the timeout passed).
     func receive(into space: UnsafeMutableRawBufferPointer) -> Int {

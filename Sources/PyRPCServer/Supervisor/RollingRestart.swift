@@ -18,6 +18,7 @@ struct RollingRestart {
     func run() {
         let workers = supervisor.workers
         let logger = supervisor.logger
+        supervisor.reloadTLS()
         let old = workers.read { $0.live.map(\.pid).sorted() }
         logger.info("replacing \(old.count) worker\(old.count == 1 ? "" : "s") one by one (SIGHUP)")
         for pid in old {

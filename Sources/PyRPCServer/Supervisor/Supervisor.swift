@@ -35,7 +35,8 @@ public final class Supervisor: Sendable {
     /// Deploys and SIGHUP replacements run here, one at a time; they may block.
     private let coordination = DispatchQueue(label: "pyrpc.supervisor")
 
-    /// The server's TLS settings (each worker loads its own); nil: plain TCP.
+    /// The server's TLS settings, for the crash-loop desk (each worker makes its own from the
+    /// files' contents its launcher hands it); nil: plain TCP.
     private let tls: TLSContext?
 
     public init(name: String, host: String, port: Int, options: SupervisorOptions, logger: Logger) throws {
@@ -43,17 +44,19 @@ public final class Supervisor: Sendable {
         self.options = options
         self.logger = logger
         let store = try StateStore(directory: options.stateDirectory)
-        // Loaded here too, so that a certificate that does not load stops the start (the
-        // workers would die of it one after the other), and for the crash-loop desk.
-        tls = try options.server.tls?.context()
+        // Read here, so that a certificate that does not load stops the start (the workers
+        // would die of it one after the other); the workers get what was read.
+        let material = try options.server.tls?.read()
+        tls = try material.map { material throws(TLSError) in try TLSContext(material: material, ticketKeys: options.server.tls?.ticketKeys) }
         let (listener, address) = try Sockets.listen(host: host, port: port)
         self.address = address
         launcher = WorkerLauncher(
-            listener: listener, arguments: options.workerArguments, environment: options.workerEnvironment, processes: options.processes)
+            listener: listener, arguments: options.workerArguments, environment: options.workerEnvironment, processes: options.processes,
+            tlsMaterial: material)
         stats = StatsAggregator(name: name, workers: workers, store: store)
         heartbeat = Heartbeat(workers: workers)
         relay = ConnectionRelay(workers: workers, logger: logger)
-        let service = DeployService(serverName: name, store: store, guardian: DeployGuard(token: options.server.deployToken),
+        let service = DeployService(serverName: name, store: store, guardian: DeployGuard(token: options.server.deployToken, operators: Set(options.server.tls?.operators ?? [])),
             limits: DeployLimits(options.server), logger: logger)
         deploys = DeployCoordinator(
             name: name, processes: options.processes, service: service, store: store, workers: workers,
@@ -73,7 +76,7 @@ public final class Supervisor: Sendable {
         desk.start()
         self.desk.withLockedValue { $0 = desk }
         logger.info("server \(name) listening on \(PyRPCServer.describe(address)) with \(options.processes) worker process\(options.processes == 1 ? "" : "es")")
-        if let warning = DeployGuard.startWarning(hasToken: options.server.deployToken != nil, listeningOn: address) {
+        if let warning = DeployGuard.startWarning(hasToken: options.server.deployToken != nil, encrypted: options.server.tls != nil, listeningOn: address) {
             logger.warning("\(warning)")
         }
     }
@@ -95,6 +98,19 @@ public final class Supervisor: Sendable {
     }
 
     /// SIGHUP: replaces the workers one by one (`RollingRestart`).
+    /// SIGHUP: the TLS files are read again for the workers started from now on; files that
+    /// do not load leave them the ones read before.
+    func reloadTLS() {
+        guard let files = options.server.tls else { return }
+        do {
+            let material = try files.read()
+            launcher.tlsMaterial.withLockedValue { $0 = material }
+            logger.info("read the TLS certificate and key again (\(files.certificate)); new workers use them")
+        } catch {
+            logger.error("cannot load the TLS files again: \(error); the workers keep the certificate read before (fix the files, then SIGHUP again)")
+        }
+    }
+
     public func replaceWorkers() {
         coordination.async { [self] in RollingRestart(supervisor: self).run() }
     }
@@ -323,26 +339,26 @@ public final class Supervisor: Sendable {
     }
 
     /// What the supervisor answers itself while no worker serves: statistics and deploys.
-    private func answerAdmin(_ envelope: Envelope, from peer: String) -> [UInt8] {
+    private func answerAdmin(_ envelope: Envelope, from peer: Peer) -> [UInt8] {
         if envelope.header == Header.statsRequest {
             // No worker to say which client asks: only the operator sees statistics now.
             guard deploys.service.guardian.mayInspect(token: envelope.value["token"]?.stringValue, peer: peer) else {
-                logger.warning("unauthorized STATS-REQ from \(peer) refused while no worker serves")
-                return RPCReply.exception(RPCError(.clientNotRegistered, "only this host or the deploy token may see statistics while no worker serves"))
+                logger.warning("unauthorized STATS-REQ from \(peer.withCertificate) refused while no worker serves")
+                return RPCReply.exception(RPCError(.clientNotRegistered, "only this host, the deploy token or the operator's certificate may see statistics while no worker serves"))
             }
             return stats.statistics().envelope.encoded()
         }
         if envelope.header == Header.deployPieces {
             switch deploys.service.admitPieces(envelope, from: peer) {
             case .failure(let error): return RPCReply.exception(error)
-            case .success(let pieces): return deploys.service.receive(pieces, peer: peer)
+            case .success(let pieces): return deploys.service.receive(pieces, peer: peer.address)
             }
         }
         switch deploys.service.admit(envelope, from: peer) {
         case .failure(let error):
             return RPCReply.exception(error)
         case .success(let request):
-            return coordination.sync { deploys.deploy(request, peer: peer, unattended: unattendedReason() != nil) }
+            return coordination.sync { deploys.deploy(request, peer: peer.address, unattended: unattendedReason() != nil) }
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
+import PyRPCTLS
 import PyRPCWire
 
 #if canImport(Glibc)
@@ -14,11 +15,14 @@ final class WorkerLauncher: Sendable {
     private let arguments: [String]
     private let environment: [String: String]
     private let siblings: Int
+    /// The TLS files' contents each child gets (`WorkerTLS`); nil: plain TCP.
+    let tlsMaterial: NIOLockedValueBox<TLSMaterial?>
     /// Each child's scoreboard (`Scoreboard`) and stats board (`StatsBoard`), read when it exits.
     private let boards = NIOLockedValueBox<[pid_t: (scoreboard: Int32, stats: Int32)]>([:])
 
-    init(listener: Int32, arguments: [String], environment: [String: String], processes: Int) {
+    init(listener: Int32, arguments: [String], environment: [String: String], processes: Int, tlsMaterial: TLSMaterial? = nil) {
         self.listener = listener
+        self.tlsMaterial = NIOLockedValueBox(tlsMaterial)
         self.arguments = arguments
         self.environment = environment
         siblings = processes - 1
@@ -35,7 +39,9 @@ final class WorkerLauncher: Sendable {
     }
 
     private func spawn(_ role: [String]) throws -> (pid: pid_t, channel: ControlChannel) {
-        let spawned = try WorkerSpawner.spawn(arguments: arguments + role, environment: environment, listener: listener)
+        let spawned = try WorkerSpawner.spawn(
+            arguments: arguments + role, environment: environment.merging(WorkerTLS.environment(tlsMaterial.withLockedValue { $0 })) { $1 },
+            listener: listener)
         boards.withLockedValue { $0[spawned.pid] = (spawned.scoreboard, spawned.statsBoard) }
         return (spawned.pid, ControlChannel(fd: spawned.control))
     }
