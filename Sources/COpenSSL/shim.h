@@ -10,7 +10,14 @@
 
 static inline long pyrpc_ssl_ctx_set_mode(SSL_CTX *context, long mode) { return SSL_CTX_set_mode(context, mode); }
 static inline long pyrpc_ssl_mode_nonblocking(void) {
-    return SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS;
+    return SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER;
+}
+/// Per-call costs a server does without: no session cache (TLS 1.3 tickets carry the session,
+/// and OpenSSL 3.0 walks the whole cache every 255 handshakes to expire entries), and records
+/// read with as few read() calls as the socket allows.
+static inline void pyrpc_ssl_ctx_tune_server(SSL_CTX *context) {
+    SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_read_ahead(context, 1);
 }
 static inline int pyrpc_ssl_ctx_set_min_tls12(SSL_CTX *context) { return (int)SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION); }
 static inline uint64_t pyrpc_ssl_server_options(void) {

@@ -46,8 +46,8 @@ public final class TLSClientContext: Sendable {
             }
             let privateKey = try PEM.privateKey(key, what: "the client key")
             defer { EVP_PKEY_free(privateKey) }
+            guard X509_check_private_key(chain[0], privateKey) == 1 else { throw TLSError("the client key does not belong to the client certificate") }
             guard SSL_CTX_use_PrivateKey(context, privateKey) == 1 else { throw TLSError("cannot use the client key") }
-            guard SSL_CTX_check_private_key(context) == 1 else { throw TLSError("the client key does not belong to the client certificate") }
         default:
             throw TLSError(plain: "a client certificate and its key go together")
         }

@@ -24,6 +24,9 @@ public final class TLSContext: @unchecked Sendable {  // OpenSSL contexts are sa
         _ = pyrpc_ssl_ctx_set_min_tls12(context)
         _ = SSL_CTX_set_options(context, pyrpc_ssl_server_options())
         _ = pyrpc_ssl_ctx_set_mode(context, pyrpc_ssl_mode_nonblocking())
+        pyrpc_ssl_ctx_tune_server(context)
+        // One ticket per handshake: a client resumes with one, and each costs an encryption.
+        _ = SSL_CTX_set_num_tickets(context, 1)
         guard SSL_CTX_set_cipher_list(context, Self.ciphers) == 1 else { throw TLSError("cannot set the TLS 1.2 ciphers") }
         let chain = try PEM.certificates(Array(material.certificate), what: "the certificate")
         defer { chain.forEach { X509_free($0) } }
@@ -33,8 +36,8 @@ public final class TLSContext: @unchecked Sendable {  // OpenSSL contexts are sa
         }
         let key = try PEM.privateKey(Array(material.key), what: "the key")
         defer { EVP_PKEY_free(key) }
+        guard X509_check_private_key(chain[0], key) == 1 else { throw TLSError("the key does not belong to the certificate") }
         guard SSL_CTX_use_PrivateKey(context, key) == 1 else { throw TLSError("cannot use the key") }
-        guard SSL_CTX_check_private_key(context) == 1 else { throw TLSError("the key does not belong to the certificate") }
         if let clientCA = material.clientCA {
             let authorities = try PEM.certificates(Array(clientCA), what: "the client CA")
             defer { authorities.forEach { X509_free($0) } }

@@ -33,6 +33,10 @@ public final class TLSStream {
         SSL_free(ssl)
     }
 
+    /// Bytes the session read from the socket and has not handed out yet (it reads ahead):
+    /// the socket may have nothing more to say, so the reader must not wait for it.
+    public var hasPending: Bool { SSL_has_pending(ssl) == 1 }
+
     /// The handshake is over: what is read now is the client's.
     public var isEstablished: Bool { SSL_is_init_finished(ssl) == 1 }
 

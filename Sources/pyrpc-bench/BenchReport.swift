@@ -15,10 +15,17 @@ struct BenchRow {
     var userPerCall: Double
     var rss: Int
     var sample: String
+    /// TLS connections the load generator opened, and how many resumed a session.
+    var handshakes = 0
+    var resumed = 0
 
     var consoleLine: String {
         "\(workload) [\(server)]: \(Int(callsPerSecond)) calls/s, p50 \(micros(p50)) µs, p99 \(micros(p99)) µs, server CPU \(micros(cpuPerCall)) µs/call (user \(micros(userPerCall))), RSS \(rss / 1_048_576) MiB, \(failures) failures"
+            + (handshakes > 0 ? ", \(resumptions)" : "")
     }
+
+    /// "R of H TLS connections resumed".
+    var resumptions: String { "\(resumed) of \(handshakes) TLS connections resumed" }
 }
 
 struct DeployRow {
@@ -77,6 +84,7 @@ struct BenchReport {
             let cheaper = baseline.map { String(format: "%.1f× cheaper", $0.cpuPerCall / max(ours.cpuPerCall, 1e-12)) } ?? "–"
             text += "| \(workload) | \(cpuRatio) | \(throughputRatio) | \(cheaper) |\n"
         }
+        text += tlsAndGRPC()
         if !deploys.isEmpty {
             text += "\n## Deploy\n\n| deploy of | step | seconds | round trips | script bytes sent | bytes sent |\n|---|---|---:|---:|---:|---:|\n"
             for row in deploys {
@@ -90,7 +98,7 @@ struct BenchReport {
                                row.secondLabel, Double(row.second) / 1_048_576, Double(row.second - row.first) / 1_048_576)
             }
         }
-        text += "\n## Targets (issues 4 and 11)\n\n" + targets() + "\n"
+        text += "\n## Targets (issues 4 and 11; TLS)\n\n" + targets() + "\n"
         return text
     }
 
@@ -124,6 +132,14 @@ struct BenchReport {
         if let total = row("total(List[float]) 100,000 floats", "pyrpc") {
             check("total 100,000 floats ≤ 3 ms CPU/call", total.cpuPerCall <= 3e-3, "\(micros(total.cpuPerCall)) µs")
         }
+        if let tls = row("add persistent c=8", "pyrpc TLS"), let plaintext = row("add persistent c=8", "pyrpc") {
+            check("TLS add persistent c=8, CPU/call ≤ 1.5× plaintext", tls.cpuPerCall <= 1.5 * plaintext.cpuPerCall,
+                  "\(ratio(tls.cpuPerCall, plaintext.cpuPerCall)): \(micros(tls.cpuPerCall)) µs vs \(micros(plaintext.cpuPerCall)) µs")
+        }
+        if let tls = row("add one-shot c=8 TLS resumed", "pyrpc TLS"), let plaintext = row("add one-shot c=8", "pyrpc") {
+            check("TLS add one-shot c=8 resumed, CPU/call ≤ 2× plaintext one-shot", tls.cpuPerCall <= 2 * plaintext.cpuPerCall,
+                  "\(ratio(tls.cpuPerCall, plaintext.cpuPerCall)): \(micros(tls.cpuPerCall)) µs vs \(micros(plaintext.cpuPerCall)) µs; \(tls.resumptions)")
+        }
         for row in memory {
             check("RSS flat within 5 MB across \(row.what)", abs(row.second - row.first) <= 5_000_000,
                   String(format: "%.1f MiB growth", Double(row.second - row.first) / 1_048_576))
@@ -133,5 +149,37 @@ struct BenchReport {
                   "\(unchanged.roundTrips) round trip(s), \(String(format: "%.3f", unchanged.seconds)) s")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// pyrpc over TLS against plaintext pyrpc, and gRPC-Python against pyrpc, CPU per call;
+    /// empty when neither ran.
+    private func tlsAndGRPC() -> String {
+        let servers = ["pyrpc TLS", "gRPC-Python", "gRPC-Python TLS"]
+        var workloads: [String] = []
+        for row in rows where servers.contains(row.server) && !workloads.contains(row.workload) { workloads.append(row.workload) }
+        guard !workloads.isEmpty else { return "" }
+        var text = "\n## TLS and gRPC-Python\n\n"
+        text += "pyrpc TLS is the same server with a certificate (EC P-256, TLS 1.3), serving a copy of the plaintext server's deployed state. "
+        text += "Its rows' connections: persistent ones and the resumed one-shots share one client context per sample (warm-up and run), so each new connection resumes the session the last one kept (a ticket); "
+        text += "a full-handshake one-shot makes a fresh context for each connection. The one-shot TLS rows are compared with the plaintext one-shot row.\n\n"
+        text += "| workload | CPU/call: pyrpc TLS ÷ pyrpc | CPU/call: gRPC-Python ÷ pyrpc | CPU/call: gRPC-Python TLS ÷ pyrpc TLS | pyrpc TLS connections |\n|---|---:|---:|---:|---|\n"
+        for workload in workloads {
+            // The TLS one-shot rows have the plaintext one-shot row as their plaintext counterpart.
+            let plaintextWorkload = workload.hasPrefix("add one-shot c=8") ? "add one-shot c=8" : workload
+            let ours = row(plaintextWorkload, "pyrpc")
+            let oursTLS = row(workload, "pyrpc TLS")
+            func cpuRatio(_ first: BenchRow?, _ second: BenchRow?) -> String {
+                guard let first, let second else { return "–" }
+                return ratio(first.cpuPerCall, second.cpuPerCall)
+            }
+            let connections = oursTLS.map { $0.handshakes > 0 ? $0.resumptions : "–" } ?? "–"
+            text += "| \(workload) | \(cpuRatio(oursTLS, ours)) | \(cpuRatio(row(workload, "gRPC-Python"), workload == plaintextWorkload ? ours : nil)) "
+            text += "| \(cpuRatio(row(workload, "gRPC-Python TLS"), oursTLS)) | \(connections) |\n"
+        }
+        return text
+    }
+
+    private func ratio(_ first: Double, _ second: Double) -> String {
+        String(format: "%.2f×", first / max(second, 1e-12))
     }
 }

@@ -10,6 +10,8 @@ final class BenchSuite {
     let benchmarksFolder: URL
     var report = BenchReport()
     var servers: [ServerUnderTest] = []
+    /// Made when a TLS server first needs them (`tlsCertificates`).
+    var certificates: BenchCertificates?
 
     init(options: Bench) throws {
         self.options = options
@@ -136,9 +138,10 @@ final class BenchSuite {
     // MARK: Workloads
 
     /// Runs one load against `server` and records a row: throughput, latency, server CPU per call, RSS.
-    func measure(_ workload: String, _ server: ServerUnderTest, request: [UInt8], mode: LoadGenerator.Mode,
+    /// `grpc`: the same call for a gRPC server.
+    func measure(_ workload: String, _ server: ServerUnderTest, request: [UInt8], grpc: GRPCClient.Call? = nil, mode: LoadGenerator.Mode,
                  concurrency: Int, duration: Double? = nil, calls: Int? = nil) {
-        record(workload, server, sample(server, request: request, mode: mode, concurrency: concurrency, duration: duration, calls: calls))
+        record(workload, server, sample(server, request: request, grpc: grpc, mode: mode, concurrency: concurrency, duration: duration, calls: calls))
     }
 
     /// Runs `workload` against every server in turn, `rounds` times, each for its share of
@@ -147,13 +150,34 @@ final class BenchSuite {
     /// whichever ran first.
     func measureInTurns(_ workload: String, _ servers: [ServerUnderTest], request: [UInt8], mode: LoadGenerator.Mode,
                         concurrency: Int, duration: Double, rounds: Int = 3) {
-        var totals = Array(repeating: Sample(), count: servers.count)
+        measureInTurns(Contender.all(workload, servers), request: request, mode: mode, concurrency: concurrency, duration: duration, rounds: rounds)
+    }
+
+    /// The same, for contenders that may fill rows of different names (plaintext, TLS with
+    /// full handshakes, TLS resumed): measured in the same turns, their ratios hold.
+    func measureInTurns(_ contenders: [Contender], request: [UInt8], grpc: GRPCClient.Call? = nil, mode: LoadGenerator.Mode,
+                        concurrency: Int, duration: Double, rounds: Int = 3) {
+        var totals = Array(repeating: Sample(), count: contenders.count)
         for _ in 0..<rounds {
-            for (index, server) in servers.enumerated() {
-                totals[index].add(sample(server, request: request, mode: mode, concurrency: concurrency, duration: duration / Double(rounds)))
+            for (index, contender) in contenders.enumerated() {
+                totals[index].add(sample(contender.server, request: request, grpc: grpc, mode: mode, concurrency: concurrency,
+                                         duration: duration / Double(rounds), handshakes: contender.handshakes))
             }
         }
-        for (server, total) in zip(servers, totals) { record(workload, server, total) }
+        for (contender, total) in zip(contenders, totals) { record(contender.workload, contender.server, total) }
+    }
+
+    /// A server in a group measured in turns, the row it fills, and how its clients
+    /// handshake if it speaks TLS.
+    struct Contender {
+        let workload: String
+        let server: ServerUnderTest
+        var handshakes = TLSHandshakes.resumed
+
+        /// The servers that run (nil: not started), in order.
+        static func all(_ workload: String, _ servers: [ServerUnderTest?], handshakes: TLSHandshakes = .resumed) -> [Contender] {
+            servers.compactMap { $0.map { Contender(workload: workload, server: $0, handshakes: handshakes) } }
+        }
     }
 
     /// One warmed-up load run and the server CPU it cost.
@@ -169,13 +193,19 @@ final class BenchSuite {
         }
     }
 
-    func sample(_ server: ServerUnderTest, request: [UInt8], mode: LoadGenerator.Mode, concurrency: Int,
-                duration: Double? = nil, calls: Int? = nil) -> Sample {
+    func sample(_ server: ServerUnderTest, request: [UInt8], grpc: GRPCClient.Call? = nil, mode: LoadGenerator.Mode, concurrency: Int,
+                duration: Double? = nil, calls: Int? = nil, handshakes: TLSHandshakes = .resumed) -> Sample {
+        if let client = server.grpcClient {
+            guard let grpc else { preconditionFailure("\(server.name) is measured with a call that has no gRPC form") }
+            return client.sample(server, call: grpc, mode: mode, concurrency: concurrency, duration: duration, calls: calls)
+        }
+        // One TLS setting for the warm-up and the run: resumed connections resume from the first.
+        let tls = server.tlsCA.map { handshakes.load(ca: $0) }
         // Warm up (connections, caches, lazy imports) without counting.
-        _ = LoadGenerator.run(port: server.port, request: request, mode: mode, concurrency: concurrency, calls: max(concurrency * 20, 50))
+        _ = LoadGenerator.run(port: server.port, request: request, mode: mode, concurrency: concurrency, calls: max(concurrency * 20, 50), tls: tls)
         let cpuBefore = server.cpuNanoseconds
         let userBefore = server.userNanoseconds
-        let load = LoadGenerator.run(port: server.port, request: request, mode: mode, concurrency: concurrency, duration: duration, calls: calls)
+        let load = LoadGenerator.run(port: server.port, request: request, mode: mode, concurrency: concurrency, duration: duration, calls: calls, tls: tls)
         return Sample(load: load, cpuNanoseconds: server.cpuNanoseconds - cpuBefore, userNanoseconds: server.userNanoseconds - userBefore)
     }
 
@@ -186,14 +216,14 @@ final class BenchSuite {
             workload: workload, server: server.name, calls: result.calls, failures: result.failures,
             callsPerSecond: result.callsPerSecond, p50: result.percentile(0.5), p99: result.percentile(0.99),
             cpuPerCall: perCall(sample.cpuNanoseconds), userPerCall: perCall(sample.userNanoseconds),
-            rss: server.residentBytes, sample: result.firstAnswer)
+            rss: server.residentBytes, sample: result.firstAnswer, handshakes: result.handshakes, resumed: result.resumed)
         report.rows.append(row)
         say(row.consoleLine)
     }
 
     /// A comparison server, or nil with a note when this machine cannot run it (no C
     /// compiler, no python3): the pyrpc figures are still worth having.
-    func comparison(_ name: String, _ start: () throws -> ServerUnderTest) -> ServerUnderTest? {
+    func comparison<Server>(_ name: String, _ start: () throws -> Server) -> Server? {
         do {
             return try start()
         } catch {
@@ -215,14 +245,25 @@ final class BenchSuite {
         let supervised = addWorkloads.contains(where: wanted) ? try await startSupervised(processes: 1) : nil
         let ceiling = options.skipComparisons ? nil : comparison("C ceiling", startCeiling)
         let baseline = options.skipComparisons ? nil : comparison("Python baseline", startBaseline)
+        // The same workloads over TLS, and gRPC-Python plaintext and over TLS (BenchSuite+TLS).
+        let oursTLS = Self.tlsWorkloads.contains(where: wanted) ? startPyRPCOverTLS(from: "main") : nil
+        let (grpc, grpcTLS) = options.skipComparisons || !Self.grpcWorkloads.contains(where: wanted) ? (nil, nil) : startGRPC()
 
-        for (label, mode, concurrency) in [("add persistent c=1", LoadGenerator.Mode.persistent, 1),
-                                           ("add persistent c=8", .persistent, 8),
-                                           ("add one-shot c=8", .oneShot, 8)] where wanted(label) {
-            measureInTurns(label, [ours, supervised, ceiling, baseline].compactMap({ $0 }), request: addRequest, mode: mode, concurrency: concurrency, duration: duration)
+        // Each group's servers take turns; TLS rows join the plaintext ones they are compared with.
+        let groups: [(LoadGenerator.Mode, Int, [Contender])] = [
+            (.persistent, 1, Contender.all("add persistent c=1", [ours, supervised, ceiling, baseline])),
+            (.persistent, 8, Contender.all("add persistent c=8", [ours, oursTLS, supervised, ceiling, baseline, grpc, grpcTLS])),
+            (.oneShot, 8, Contender.all("add one-shot c=8", [ours, supervised, ceiling, baseline, grpc])
+                + Contender.all(Self.oneShotFullHandshake, [oursTLS, grpcTLS], handshakes: .full)
+                + Contender.all(Self.oneShotResumed, [oursTLS], handshakes: .resumed)),
+        ]
+        for (mode, concurrency, contenders) in groups {
+            let chosen = contenders.filter { wanted($0.workload) }
+            if chosen.isEmpty { continue }
+            measureInTurns(chosen, request: addRequest, grpc: .add, mode: mode, concurrency: concurrency, duration: duration)
         }
-        for server in [ours, baseline].compactMap({ $0 }) where wanted("total(List[float]) 100,000 floats") {
-            measure("total(List[float]) 100,000 floats", server, request: totalRequest, mode: .persistent, concurrency: 1, calls: options.largeCalls)
+        for server in [ours, oursTLS, baseline, grpc, grpcTLS].compactMap({ $0 }) where wanted("total(List[float]) 100,000 floats") {
+            measure("total(List[float]) 100,000 floats", server, request: totalRequest, grpc: .total, mode: .persistent, concurrency: 1, calls: options.largeCalls)
         }
         for server in [ours, baseline].compactMap({ $0 }) where wanted("echo(str) 1 MB") {
             measure("echo(str) 1 MB", server, request: echoRequest, mode: .persistent, concurrency: 1, calls: options.largeCalls)
@@ -231,6 +272,7 @@ final class BenchSuite {
         supervised?.stop()
         ceiling?.stop()
         baseline?.stop()
+        for server in [oursTLS, grpc, grpcTLS] { server?.stop() }
 
         if wanted("spin") || wanted("worker crash") { try await processWorkloads(duration: duration) }
 

@@ -1,4 +1,5 @@
 import Foundation
+import PyRPCTLS
 
 #if canImport(Glibc)
 import Glibc
@@ -12,6 +13,9 @@ struct LoadResult {
     /// Per-call latencies in seconds.
     var latencies: [Double] = []
     var firstAnswer = ""
+    /// TLS connections opened, and how many of them resumed an earlier session.
+    var handshakes = 0
+    var resumed = 0
 
     var callsPerSecond: Double { seconds > 0 ? Double(calls) / seconds : 0 }
 
@@ -21,6 +25,8 @@ struct LoadResult {
         failures += other.failures
         seconds += other.seconds
         latencies += other.latencies
+        handshakes += other.handshakes
+        resumed += other.resumed
         if firstAnswer.isEmpty { firstAnswer = other.firstAnswer }
     }
 
@@ -38,12 +44,32 @@ enum LoadGenerator {
     enum Mode {
         /// One connection per thread, reused for every call.
         case persistent
-        /// Connect, send, half-close, read the answer, close — for every call.
+        /// Connect, send, half-close, read the answer, close — for every call. Over TLS:
+        /// connect, handshake, send, close_notify and half-close, read until the server closes.
         case oneShot
     }
 
-    /// Runs until `duration` seconds pass or `calls` calls are done (whichever is given).
-    static func run(port: Int, request: [UInt8], mode: Mode, concurrency: Int, duration: Double? = nil, calls: Int? = nil) -> LoadResult {
+    /// How a run's connections speak TLS.
+    enum TLS: Sendable {
+        /// One context for every connection: each new one resumes the session the last one
+        /// kept (TLS 1.3 tickets).
+        case resuming(TLSClientContext)
+        /// A fresh context for each connection, with this CA: nothing to resume, so every
+        /// handshake is a full one (certificate, signature, key exchange).
+        case fullHandshakes(ca: [UInt8])
+
+        func contextForNextConnection() -> TLSClientContext? {
+            switch self {
+            case .resuming(let context): return context
+            case .fullHandshakes(let ca): return try? TLSClientContext(ca: ca, certificate: nil, key: nil)
+            }
+        }
+    }
+
+    /// Runs until `duration` seconds pass or `calls` calls are done (whichever is given);
+    /// plaintext unless `tls` is given.
+    static func run(port: Int, request: [UInt8], mode: Mode, concurrency: Int, duration: Double? = nil, calls: Int? = nil,
+                    tls: TLS? = nil) -> LoadResult {
         let deadline = duration.map { Date().addingTimeInterval($0) }
         let budget = Budget(calls ?? Int.max)
         let results = ResultSlots(count: concurrency)
@@ -52,7 +78,7 @@ enum LoadGenerator {
         for index in 0..<concurrency {
             group.enter()
             let thread = Thread {
-                results.set(index, worker(port: port, request: request, mode: mode, deadline: deadline, budget: budget))
+                results.set(index, worker(port: port, request: request, mode: mode, tls: tls, deadline: deadline, budget: budget))
                 group.leave()
             }
             thread.stackSize = 1 << 20
@@ -66,22 +92,29 @@ enum LoadGenerator {
         return total
     }
 
-    private static func worker(port: Int, request: [UInt8], mode: Mode, deadline: Date?, budget: Budget) -> LoadResult {
+    private static func worker(port: Int, request: [UInt8], mode: Mode, tls: TLS?, deadline: Date?, budget: Budget) -> LoadResult {
         var result = LoadResult()
         result.latencies.reserveCapacity(1 << 16)
-        var connection: Connection?
+        var connection: LoadConnection?
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while budget.take() {
             // Every call: threads checking only now and then stop up to that many calls apart,
             // and the last ones alone leave a server with several workers short of work.
             if let deadline, Date() >= deadline { break }
             let start = DispatchTime.now().uptimeNanoseconds
-            if connection == nil { connection = Connection(port: port) }
+            if connection == nil {
+                connection = LoadConnection(port: port, tls: tls?.contextForNextConnection())
+                if let connection, tls != nil {
+                    result.handshakes += 1
+                    if connection.isResumed { result.resumed += 1 }
+                }
+            }
             guard let open = connection else { result.failures += 1; continue }
             var ok = open.send(request)
-            if ok, mode == .oneShot { shutdown(open.fd, Int32(SHUT_WR)) }
+            if ok, mode == .oneShot { open.finishSending() }
             var answer: [UInt8] = []
             if ok { ok = open.readLine(into: &answer, scratch: &buffer) }
+            if ok, mode == .oneShot, tls != nil { open.drainUntilClosed(scratch: &buffer) }
             let end = DispatchTime.now().uptimeNanoseconds
             if ok {
                 result.calls += 1
@@ -97,51 +130,6 @@ enum LoadGenerator {
         }
         connection?.close()
         return result
-    }
-
-    private final class Connection {
-        let fd: Int32
-        private var pending: [UInt8] = []
-
-        init?(port: Int) {
-            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var one: Int32 = 1
-            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            if !connectToLoopback(fd, port: port) {
-                Glibc.close(fd)
-                return nil
-            }
-        }
-
-        func send(_ bytes: [UInt8]) -> Bool {
-            var offset = 0
-            while offset < bytes.count {
-                let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
-                if written <= 0 { return false }
-                offset += written
-            }
-            return true
-        }
-
-        /// Reads up to and including the next newline (the answer may be megabytes).
-        func readLine(into answer: inout [UInt8], scratch: inout [UInt8]) -> Bool {
-            answer = pending
-            pending = []
-            var searchFrom = 0
-            while true {
-                if let newline = answer[searchFrom...].firstIndex(of: UInt8(ascii: "\n")) {
-                    pending = Array(answer[(newline + 1)...])
-                    answer.removeSubrange(newline...)
-                    return true
-                }
-                searchFrom = answer.count
-                let count = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                if count <= 0 { return false }
-                answer.append(contentsOf: scratch[0..<count])
-            }
-        }
-
-        func close() { Glibc.close(fd) }
     }
 
     private final class Budget: @unchecked Sendable {

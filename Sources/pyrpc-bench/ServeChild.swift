@@ -11,6 +11,10 @@ struct ServeChild: AsyncParsableCommand {
     @Option var port: Int
     @Option var stateDir: String
     @Option var workers: Int = 8
+    @Option(help: "Speak TLS with this certificate (PEM), as `pyrpc serve --tls-cert`.")
+    var tlsCert: String?
+    @Option(help: "The certificate's key (PEM).")
+    var tlsKey: String?
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -21,7 +25,11 @@ struct ServeChild: AsyncParsableCommand {
         var options = ServerOptions()
         options.stateDirectory = stateDir
         options.pythonWorkers = workers
+        if let tlsCert, let tlsKey { options.tls = TLSFiles(certificate: tlsCert, key: tlsKey) }
         let server = try PyRPCServer(name: "s1", options: options)
+        // As `pyrpc serve` does, before listening: the TLS server of the bench starts on a copy
+        // of the plaintext server's deployed state instead of being deployed to itself.
+        try await server.restoreState()
         try await server.start(host: "127.0.0.1", port: port)
         while true { try await Task.sleep(for: .seconds(3600)) }
     }

@@ -4,7 +4,8 @@ import Foundation
 import Glibc
 #endif
 
-/// A server process the benchmark drives: pyrpc itself, the C ceiling, or the Python baseline.
+/// A server process the benchmark drives: pyrpc itself (plaintext or TLS), the C ceiling, the
+/// Python baseline, or gRPC-Python.
 /// Pinned to core 0 when the machine has two or more cores (the load generator takes core 1).
 final class ServerUnderTest {
     let name: String
@@ -14,6 +15,12 @@ final class ServerUnderTest {
     let withChildren: Bool
 
     var pid: Int32 { process.processIdentifier }
+
+    /// A TLS server: the CA its certificate is signed by, which its clients verify it against.
+    var tlsCA: [UInt8]?
+    /// A gRPC server: its load comes from this Python client instead of the Swift generator,
+    /// which speaks no HTTP/2.
+    var grpcClient: GRPCClient?
 
     private init(name: String, port: Int, process: Process, withChildren: Bool) {
         self.name = name

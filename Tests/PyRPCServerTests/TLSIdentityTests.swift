@@ -1,4 +1,5 @@
 import Foundation
+import PyRPCClient
 import XCTest
 
 #if canImport(Glibc)
@@ -97,6 +98,22 @@ final class TLSIdentityTests: TLSTestCase {
             XCTAssertEqual(call.status, 3, call.stdout + call.stderr)
             XCTAssertTrue(call.stderr.contains("the server's certificate was refused: \(reason)"), "\(certificate): \(call.stderr)")
             stopServer()
+        }
+    }
+
+    /// The Swift client with PEM bytes rather than files; a key that is not the certificate's
+    /// is refused when the configuration is made, saying so.
+    func testTheBlockingSwiftClientTakesPEMBytes() throws {
+        try startServer()
+        XCTAssertEqual(try CLIProcess.run(["deploy"], in: folder).status, 0, log)
+        func pem(_ name: String) throws -> TLSConfiguration.PEM { .bytes(Array(try Data(contentsOf: folder.appendingPathComponent(name)))) }
+        let tls = try TLSConfiguration(ca: try pem("ca.pem"), certificate: try pem("c1.pem"), key: try pem("c1-key.pem"))
+        let client = BlockingRPCClient(host: "127.0.0.1", port: port, client: "c1", tls: tls)
+        defer { client.close() }
+        let sum: Int = try client.call("svc", "add", 20, 22)
+        XCTAssertEqual(sum, 42)
+        XCTAssertThrowsError(try TLSConfiguration(ca: try pem("ca.pem"), certificate: try pem("c1.pem"), key: try pem("c2-key.pem"))) { error in
+            XCTAssertEqual("\(error)".contains("the client key does not belong to the client certificate"), true, "\(error)")
         }
     }
 

@@ -29,6 +29,8 @@ final class TLSTests: TLSTestCase {
         let lines = output.stdout.split(separator: "\n")
         XCTAssertTrue(["TLSv1.3", "TLSv1.2"].contains(lines.first ?? ""), output.stdout)
         XCTAssertEqual(Array(lines.dropFirst()), ["42", "43", "44"], output.stdout)
+        let corked = try python(client: nil, corked: true)
+        XCTAssertEqual(corked.stdout.split(separator: "\n").dropFirst(), ["42", "43", "44"], corked.stdout + corked.stderr)
         // TLS 1.1 and older are refused.
         let old = try python(client: nil, maximumVersion: "TLSv1_1")
         XCTAssertNotEqual(old.status, 0, old.stdout)
@@ -120,7 +122,9 @@ final class TLSTests: TLSTestCase {
     /// Python's `ssl`: verifies the server against ca.pem and 127.0.0.1, presents `client`'s
     /// certificate if given, pipelines add(i, 42) for i in 0..<3; prints the TLS version and
     /// the sums.
-    private func python(client: String?, maximumVersion: String? = nil, printSubject: Bool = false) throws -> CLIProcess.Output {
+    /// `corked`: the three requests' records leave in one TCP segment, so the server reads
+    /// them in one read (it reads ahead) and must not wait for the socket to say more.
+    private func python(client: String?, maximumVersion: String? = nil, printSubject: Bool = false, corked: Bool = false) throws -> CLIProcess.Output {
         let script = """
             import json, socket, ssl
             context = ssl.create_default_context(cafile="ca.pem")
@@ -129,10 +133,12 @@ final class TLSTests: TLSTestCase {
             with socket.create_connection(("127.0.0.1", \(port)), timeout=10) as raw:
                 with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
                     \(printSubject ? "print(dict(item[0] for item in tls.getpeercert()['subject'])['commonName'])" : "print(tls.version())")
+                    tls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, \(corked ? 1 : 0))
                     for i in range(3):
                         request = {"header": "RPC-REQ", "value": {"client": "c1", "service": "svc", "rpc": "add", "arguments": [i, 42],
                                    "argument-types": ["int", "int"], "return-types": ["int"], "id": i}}
                         tls.sendall((json.dumps(request) + "\\n").encode())
+                    tls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
                     answers = tls.makefile("rb")
                     for i in range(3):
                         print(json.loads(answers.readline())["value"]["return-values"][0])

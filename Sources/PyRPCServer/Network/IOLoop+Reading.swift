@@ -123,7 +123,8 @@ extension IOLoop {
             if result > 0 {
                 let filled = buffer.writableBytes == 0
                 frame(&buffer, of: connection)
-                if connection.isClosed || connection.paused || !filled { return }
+                // A short read drained the socket, unless TLS read ahead and holds more records.
+                if connection.isClosed || connection.paused || (!filled && !(connection.tls?.hasPending ?? false)) { return }
                 if buffer.readableBytes > 0 { buffer.discardReadBytes() }
                 continue
             }
