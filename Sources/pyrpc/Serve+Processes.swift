@@ -9,9 +9,14 @@ import Glibc
 
 /// `pyrpc serve --processes N`: the supervisor, and the workers it starts (`--worker`).
 extension Serve {
-    func runSupervisor(processes: Int, endpoint: (host: String, port: Int), options: ServerOptions, signals: TerminationSignals) async throws {
+    func runSupervisor(
+        processes: Int, endpoint: (host: String, port: Int), operations: (host: String, port: Int)?, options: ServerOptions, signals: TerminationSignals
+    ) async throws {
+        // Before any worker starts: they must not inherit NOTIFY_SOCKET (NotifyAccess=main).
+        let systemd = SystemdNotifier.fromEnvironment()
         let settings = supervisorOptions(
-            processes: processes, options: options, logLevel: flags.logLevel, workerArguments: Self.workerArguments(CommandLine.arguments))
+            processes: processes, options: options, logLevel: flags.logLevel, workerArguments: Self.workerArguments(CommandLine.arguments),
+            operations: operations, drainSeconds: flags.drainSeconds)
         let supervisor = try await startSupervisor(name: name, endpoint: endpoint, settings: settings)
         do {
             try await supervisor.waitUntilReady(processes)
@@ -23,9 +28,16 @@ extension Serve {
         print("\(name): serving \(rpcs) rpc\(rpcs == 1 ? "" : "s") from \(settings.stateDirectory) in \(processes) worker process\(processes == 1 ? "" : "es") (module state is per process); update them with `pyrpc deploy`")
         print("\(name) serving on \(formatEndpoint(endpoint.host, endpoint.port)); stop with Ctrl-C, replace the workers with SIGHUP.")
         flushStandardOutput()
-        signals.onHangUp { supervisor.replaceWorkers() }
+        systemd?.ready(status: "serving \(rpcs) rpc\(rpcs == 1 ? "" : "s") on \(formatEndpoint(endpoint.host, endpoint.port)) with \(processes) worker process\(processes == 1 ? "" : "es")")
+        systemd?.startWatchdog { supervisor.isResponsive }
+        signals.onHangUp {
+            systemd?.reloading()
+            supervisor.replaceWorkers { systemd?.ready() }
+        }
         let signalNumber = await signals.wait()
-        LogFile.write("received signal \(signalNumber); finishing calls in flight...\n")
+        systemd?.stopping()
+        LogFile.write("received signal \(signalNumber); \(flags.drainSeconds > 0 ? "draining, then " : "")finishing calls in flight...\n")
+        await supervisor.drain { _ = await signals.next() }
         await supervisor.stop()
         throw CLIExit(code: 0)
     }

@@ -66,8 +66,12 @@ struct Serve: AsyncParsableCommand {
         // Read again at each worker's start: SIGHUP's workers use init.yaml's `python:` as it is now.
         options.python = try startEnvironment(network, server: name, venv: options.venv)
         if worker { return try await runWorker(options: options, signals: signals) }
+        let operations = try flags.operationsAddress(for: node)
         if let processCount {
-            return try await runSupervisor(processes: processCount, endpoint: endpoint, options: options, signals: signals)
+            return try await runSupervisor(processes: processCount, endpoint: endpoint, operations: operations, options: options, signals: signals)
+        }
+        if operations != nil || flags.drainSeconds > 0 {
+            throw CLIExit.usage("--metrics-listen, init.yaml's `metrics:` and --drain-seconds need a supervisor (--processes 1 or more): the operations port must answer while Python is busy")
         }
         let server = try makeServer(name: name, options: options)
         do {

@@ -48,6 +48,12 @@ struct ServerFlags: ParsableArguments {
     var tlsClientCa: String?
     @Option(help: "A virtual environment the scripts import from (its site-packages go on sys.path); overrides init.yaml's `python: {venv:}`.")
     var venv: String?
+    @Option(help: ArgumentHelp(
+        "With --processes: serve the operations port (HTTP: /livez, /readyz) on HOST:PORT, from the supervisor (default: init.yaml's `metrics:` for the server).",
+        valueName: "host:port"))
+    var metricsListen: String?
+    @Option(help: "With --processes: on SIGTERM, seconds to keep serving while /readyz answers 503, so load balancers move traffic away first.")
+    var drainSeconds: Double = 0
     @Option(help: "With --processes: seconds a call may stay stuck past its deadline (answered Timeout, still running) before its worker is replaced.")
     var harakiriGrace: Double = defaults.harakiriGrace
     @Option(help: "With --processes: replace a worker gracefully after about this many calls (up to 10% more, so workers do not recycle together).")
@@ -83,7 +89,7 @@ struct ServerFlags: ParsableArguments {
     func validate() throws {
         guard maxMessageBytes > 0, maxDeployBytes > 0, idleTimeout > 0, callTimeout > 0, maxPending > 0, workers > 0, shutdownGrace >= 0,
               maxConnections > 0, maxConnectionsPerIP >= 0, maxBufferedBytes > 0, messageTimeout > 0, harakiriGrace >= 0,
-              (maxRequests ?? 1) > 0, (maxRSS ?? 1) > 0 else {
+              (maxRequests ?? 1) > 0, (maxRSS ?? 1) > 0, drainSeconds >= 0 else {
             throw ValidationError("limits must be positive numbers")
         }
         guard (tlsCert == nil) == (tlsKey == nil) else {
@@ -114,6 +120,13 @@ struct ServerFlags: ParsableArguments {
             }
         }
         return options
+    }
+
+    /// Where server `node`'s operations port listens: `--metrics-listen`, else init.yaml's
+    /// `metrics:`; nil: none.
+    func operationsAddress(for node: ServerNode?) throws -> (host: String, port: Int)? {
+        if let metricsListen { return try parseEndpoint(metricsListen) }
+        return node?.metrics.map { ($0.host, $0.port) }
     }
 
     /// Logs to standard error at `--log-level` (a worker: at its supervisor's, `level`).

@@ -25,7 +25,10 @@ func flushStandardOutput() {
 
 /// How `serve` and `up` run a server under a supervisor: `processes` workers, started with
 /// `workerArguments`, that get `options` and the log level from it (`WorkerSettings`).
-func supervisorOptions(processes: Int, options: ServerOptions, logLevel: String, workerArguments: [String]) -> SupervisorOptions {
+func supervisorOptions(
+    processes: Int, options: ServerOptions, logLevel: String, workerArguments: [String],
+    operations: (host: String, port: Int)? = nil, drainSeconds: Double = 0
+) -> SupervisorOptions {
     var options = options
     // One set of session-ticket keys for all the workers, so that a client's next connection
     // resumes its TLS session whichever worker takes it. They live as long as the supervisor.
@@ -37,6 +40,8 @@ func supervisorOptions(processes: Int, options: ServerOptions, logLevel: String,
     settings.processes = processes
     settings.workerArguments = workerArguments
     settings.workerEnvironment = WorkerSettings(options: options, logLevel: logLevel).environment
+    settings.operations = operations
+    settings.drainSeconds = drainSeconds
     return settings
 }
 

@@ -61,6 +61,13 @@ final class TerminationSignals: Sendable {
         }
     }
 
+    /// The next SIGINT or SIGTERM after the one `wait` returned (a second Ctrl-C cuts a drain
+    /// short).
+    func next() async -> Int32 {
+        received.withLockedValue { $0.signal = nil }
+        return await wait()
+    }
+
     deinit {
         for source in sources { source.cancel() }
     }

@@ -37,7 +37,18 @@ struct Up: AsyncParsableCommand {
         let network = try loadNetwork(config)!
         if network.servers.isEmpty { throw CLIExit.usage("\(config) declares no servers") }
         let count = processes == "auto" ? EventLoops.usableCores : Int(processes)!
-        if count == 0 { return try await runInThisProcess(network, signals: signals) }
+        if flags.metricsListen != nil, network.servers.count > 1 {
+            throw CLIExit.usage("--metrics-listen names one address, and \(config) declares \(network.servers.count) servers: give each its own `metrics:` in \(config)")
+        }
+        if count == 0 {
+            if flags.metricsListen != nil || flags.drainSeconds > 0 {
+                throw CLIExit.usage("--metrics-listen and --drain-seconds need supervisors (--processes 1 or more): the operations port must answer while Python is busy")
+            }
+            if network.servers.contains(where: { $0.metrics != nil }) {
+                printError("warning: with --processes 0 the operations ports of \(config) (`metrics:`) are not served: they need a supervisor")
+            }
+            return try await runInThisProcess(network, signals: signals)
+        }
 
         // Each server: a supervisor of its own (no Python here) and its worker processes.
         var supervisors: [Supervisor] = []
@@ -48,7 +59,8 @@ struct Up: AsyncParsableCommand {
                 options.python = try startEnvironment(network, server: node.name, venv: options.venv)  // folder errors now, at their line
                 let settings = supervisorOptions(
                     processes: count, options: options, logLevel: flags.logLevel,
-                    workerArguments: ["serve", node.name, "--config", absolutePath(config), "--state-dir", options.stateDirectory!])
+                    workerArguments: ["serve", node.name, "--config", absolutePath(config), "--state-dir", options.stateDirectory!],
+                    operations: try flags.operationsAddress(for: node), drainSeconds: flags.drainSeconds)
                 supervisors.append(try await startSupervisor(name: node.name, endpoint: (node.host, node.port), settings: settings))
             }
             for supervisor in supervisors {
@@ -113,7 +125,10 @@ struct Up: AsyncParsableCommand {
         if let deployedNote { printError("note: \(deployedNote)") }
         printBanner(network, note: note)
         let signalNumber = await signals.wait()
-        LogFile.write("received signal \(signalNumber); finishing calls in flight...\n")
+        LogFile.write("received signal \(signalNumber); \(flags.drainSeconds > 0 ? "draining, then " : "")finishing calls in flight...\n")
+        await withTaskGroup(of: Void.self) { group in
+            for server in running { group.addTask { await server.drain { _ = await signals.next() } } }
+        }
         for server in running { await server.stop() }
         throw CLIExit(code: 0)
     }
@@ -168,8 +183,12 @@ struct Up: AsyncParsableCommand {
 /// What `pyrpc up` stops at the end: a supervisor per server, or with `--processes 0` the
 /// servers themselves.
 protocol StoppableServer: Sendable {
+    /// SIGTERM: `/readyz` says so, and serving goes on for `--drain-seconds` (supervisors).
+    func drain(interrupted: @escaping @Sendable () async -> Void) async
     func stop() async
 }
 
 extension Supervisor: StoppableServer {}
-extension PyRPCServer: StoppableServer {}
+extension PyRPCServer: StoppableServer {
+    func drain(interrupted: @escaping @Sendable () async -> Void) async {}
+}

@@ -5,7 +5,7 @@ struct NetworkSection: Sendable {
 
     static let keys = [KeySpec("servers"), KeySpec("clients")]
     static let nodeKeys = [KeySpec("ip", aliases: ["host"]), KeySpec("port")]
-    static let serverKeys = nodeKeys + [KeySpec("python"), KeySpec("tls")]
+    static let serverKeys = nodeKeys + [KeySpec("python"), KeySpec("tls"), KeySpec("metrics")]
     static let clientKeys = nodeKeys + [KeySpec("tls")]
     static let serverExample = "- s1: {ip: 127.0.0.1, port: 8181}"
     static let clientExample = "- c1: {ip: 127.0.0.1, port: 6000}"
@@ -20,6 +20,7 @@ struct NetworkSection: Sendable {
 
         var seen: [String: Int] = [:]               // name -> line, servers and clients separately
         var addresses: [String: (name: String, line: Int)] = [:]
+        var listeners: [Listener] = []              // every RPC and metrics address so far
         let serverEntries = try reader.namedEntries(serversNode, kind: "server", example: Self.serverExample)
         guard !serverEntries.isEmpty else {
             throw reader.error(at: serversNode, "network declares no servers; expected at least one, like `\(Self.serverExample)`")
@@ -29,12 +30,23 @@ struct NetworkSection: Sendable {
                 throw reader.error(at: entry.nameNode, "server '\(entry.name)' is declared twice (first at line \(line))")
             }
             seen[entry.name] = entry.nameNode.line
-            let server = try Self.server(entry, python: python, baseDirectory: baseDirectory, reader: reader)
+            let (server, metrics) = try Self.server(entry, python: python, baseDirectory: baseDirectory, reader: reader)
             let address = "\(server.host) port \(server.port)"
             if let other = addresses[address] {
                 throw reader.error(at: entry.nameNode, "server '\(entry.name)' uses \(server.host):\(server.port), which server '\(other.name)' (line \(other.line)) already uses; give each server its own port")
             }
             addresses[address] = (entry.name, entry.nameNode.line)
+            let rpc = Listener(server: entry.name, line: entry.nameNode.line, machine: server.host,
+                               host: server.host, port: server.port, isMetrics: false)
+            if let other = listeners.first(where: { $0.isMetrics && $0.conflicts(with: rpc) }) {
+                let theirs = other.address == rpc.address ? "" : " (\(other.address))"
+                throw reader.error(at: entry.nameNode, "server '\(entry.name)' uses \(rpc.address), which server '\(other.server)' (line \(other.line)) already uses for its metrics\(theirs); give each its own port")
+            }
+            try metrics?.check(server: entry.name, rpc: rpc, earlier: listeners, reader: reader)
+            listeners.append(rpc)
+            if let metrics {
+                listeners.append(metrics.listener(server: entry.name, line: rpc.line, machine: rpc.machine))
+            }
             servers.append(server)
         }
 
@@ -52,7 +64,7 @@ struct NetworkSection: Sendable {
 
     private static func server(
         _ entry: NamedEntry, python: PythonSettings, baseDirectory: String, reader: NodeReader
-    ) throws(ConfigError) -> ServerNode {
+    ) throws(ConfigError) -> (ServerNode, MetricsSection?) {
         let what = "server '\(entry.name)'"
         let fields = try Fields(entry.body, keys: serverKeys, what: what, example: "{ip: 127.0.0.1, port: 8181}", reader: reader)
         let host = try Self.host(fields, what: what, at: entry.nameNode, reader: reader)
@@ -70,7 +82,11 @@ struct NetworkSection: Sendable {
             tls = try TLSSection(node: tlsNode, kind: "server", name: entry.name, role: "speaks TLS with its own certificate",
                                  baseDirectory: baseDirectory, reader: reader).settings
         }
-        return ServerNode(name: entry.name, host: host, port: port, python: settings, tls: tls)
+        var metrics: MetricsSection? = nil
+        if let metricsNode = fields["metrics"], !metricsNode.isNull {
+            metrics = try MetricsSection(metricsNode, server: entry.name, serverHost: host, reader: reader)
+        }
+        return (ServerNode(name: entry.name, host: host, port: port, python: settings, tls: tls, metrics: metrics?.address), metrics)
     }
 
     private static func client(_ entry: NamedEntry, baseDirectory: String, reader: NodeReader) throws(ConfigError) -> ClientNode {

@@ -6,6 +6,9 @@ enum SyntaxHints {
         if lines.contains(where: hasUnquotedBracketType) {
             hints.append(#"quote types containing brackets inside [...] lists, e.g. ["List[int]", int]"#)
         }
+        if lines.contains(where: hasUnquotedBracketedMetrics) {
+            hints.append(#"quote a metrics address in brackets, e.g. metrics: "[::1]:9181" (unquoted, '[' starts a list)"#)
+        }
         if lines.contains(where: { $0.contains("::") }) {
             hints.append(#"quote IPv6 addresses inside {...} maps, e.g. {ip: "::1", port: 8181}"#)
         }
@@ -13,6 +16,12 @@ enum SyntaxHints {
             hints.append("indent with spaces; YAML does not allow tabs")
         }
         return hints
+    }
+
+    /// True for a line like `metrics: [::1]:9181`: an IPv6 operations address written unquoted.
+    static func hasUnquotedBracketedMetrics(_ line: String) -> Bool {
+        guard let key = line.range(of: "metrics:") else { return false }
+        return line[key.upperBound...].drop(while: { $0 == " " }).first == "["
     }
 
     /// True for a line like `args: [List[int], int]`: a name directly followed by `[`, which in

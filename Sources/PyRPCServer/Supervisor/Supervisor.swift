@@ -32,6 +32,9 @@ public final class Supervisor: Sendable {
     private let heartbeat: Heartbeat
     private let relay: ConnectionRelay
     private let desk = NIOLockedValueBox<CrashLoopDesk?>(nil)
+    let operations = NIOLockedValueBox<OperationsServer?>(nil)
+    /// SIGTERM came: `/readyz` says so while the server still serves (`drain`).
+    let draining = NIOLockedValueBox(false)
     /// Deploys and SIGHUP replacements run here, one at a time; they may block.
     private let coordination = DispatchQueue(label: "pyrpc.supervisor")
 
@@ -75,6 +78,7 @@ public final class Supervisor: Sendable {
             answerAdmin: { [weak self] envelope, peer in self?.answerAdmin(envelope, from: peer) ?? [] })
         desk.start()
         self.desk.withLockedValue { $0 = desk }
+        startOperations()
         logger.info("server \(name) listening on \(PyRPCServer.describe(address)) with \(options.processes) worker process\(options.processes == 1 ? "" : "es")")
         if let warning = DeployGuard.startWarning(hasToken: options.server.deployToken != nil, encrypted: options.server.tls != nil, listeningOn: address) {
             logger.warning("\(warning)")
@@ -97,7 +101,6 @@ public final class Supervisor: Sendable {
         try outcome.get()
     }
 
-    /// SIGHUP: replaces the workers one by one (`RollingRestart`).
     /// SIGHUP: the TLS files are read again for the workers started from now on; files that
     /// do not load leave them the ones read before.
     func reloadTLS() {
@@ -111,13 +114,22 @@ public final class Supervisor: Sendable {
         }
     }
 
-    public func replaceWorkers() {
-        coordination.async { [self] in RollingRestart(supervisor: self).run() }
+    /// SIGHUP: replaces the workers one by one (`RollingRestart`), then runs `done`.
+    public func replaceWorkers(then done: (@Sendable () -> Void)? = nil) {
+        coordination.async { [self] in
+            RollingRestart(supervisor: self).run()
+            done?()
+        }
     }
+
+    /// The supervisor's record of its workers can be read: its threads are not deadlocked
+    /// (what systemd's watchdog asks).
+    public var isResponsive: Bool { workers.read { _ in true } }
 
     /// Stops accepting, lets the workers finish their calls (up to the shutdown grace), and
     /// ends them all.
     public func stop() async {
+        draining.withLockedValue { $0 = true }
         desk.withLockedValue { $0 }?.stop()
         heartbeat.stop()
         let pids = workers.change { contents -> [pid_t] in
@@ -139,6 +151,7 @@ public final class Supervisor: Sendable {
         }
         _ = shutdown(launcher.listener, Int32(SHUT_RDWR))
         close(launcher.listener)
+        operations.withLockedValue { $0 }?.stop()
         logger.info("server \(name) stopped")
     }
 

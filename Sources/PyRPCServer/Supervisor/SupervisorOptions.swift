@@ -11,6 +11,11 @@ public struct SupervisorOptions: Sendable {
     public var workerArguments: [String] = []
     /// Added to a worker's environment (how it gets its settings).
     public var workerEnvironment: [String: String] = [:]
+    /// Where the operations port listens (`--metrics-listen`); nil: none.
+    public var operations: (host: String, port: Int)?
+    /// On SIGTERM, seconds the server keeps accepting and serving while `/readyz` says it
+    /// drains, so that load balancers polling it move traffic away first (`--drain-seconds`).
+    public var drainSeconds = 0.0
 
     /// `server` must name a state directory: the supervisor owns it.
     public init(server: ServerOptions) {

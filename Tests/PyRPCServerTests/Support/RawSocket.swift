@@ -82,6 +82,13 @@ final class RawSocket: @unchecked Sendable {
         }
     }
 
+    /// Everything until the peer closes (or the timeout, which throws).
+    func readToEnd() throws -> [UInt8] {
+        while try fill() > 0 {}
+        defer { buffer = [] }
+        return buffer
+    }
+
     /// True when the server closes the connection (EOF) with nothing more to read.
     func readsEOF() throws -> Bool {
         buffer.isEmpty ? try fill() == 0 : false
