@@ -112,6 +112,11 @@ final class TLSIdentityTests: TLSTestCase {
         defer { client.close() }
         let sum: Int = try client.call("svc", "add", 20, 22)
         XCTAssertEqual(sum, 42)
+        // A new connection resumes the session (a ticket): its certificate is still c1's, and
+        // c1 is still not at its declared address.
+        client.close()
+        let again: Int = try client.call("svc", "add", 1, 2)
+        XCTAssertEqual(again, 3)
         XCTAssertThrowsError(try TLSConfiguration(ca: try pem("ca.pem"), certificate: try pem("c1.pem"), key: try pem("c2-key.pem"))) { error in
             XCTAssertEqual("\(error)".contains("the client key does not belong to the client certificate"), true, "\(error)")
         }

@@ -1,6 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+// Socket constants (SOCK_STREAM...): a clean build of this module finds them only through
+// CLinux (Swift 6.3), since another file of it imports CLinux.
+import CLinux
 import Dispatch
 import Foundation
 import NIOCore

@@ -3,6 +3,9 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+// Socket constants (SOCK_STREAM...): a clean build of this module finds them only through
+// CLinux (Swift 6.3), since another file of it imports CLinux.
+import CLinux
 
 /// Runs the real `pyrpc` binary: the one `PYRPC_BINARY` names (`.ci/run` points it at the
 /// release build, the binary users run), else the one built next to the test bundle.

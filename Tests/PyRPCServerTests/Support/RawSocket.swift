@@ -3,6 +3,9 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+// Socket constants (SOCK_STREAM...): a clean build of this module finds them only through
+// CLinux (Swift 6.3), since another file of it imports CLinux.
+import CLinux
 
 /// A plain blocking TCP socket for byte-exact protocol tests (partial writes, half-close,
 /// reading to EOF). Reads time out after `timeout` seconds so a broken server fails the test.
