@@ -13,6 +13,8 @@ public final class TLSClientSession {
     private let context: TLSClientContext
     private let server: String
     private var sessionKept = false
+    /// Where `read` decrypts into: one record's plaintext at most, kept between reads.
+    private var chunk = [UInt8](repeating: 0, count: 16384)
 
     /// What a step did.
     public enum Outcome: Equatable {
@@ -80,7 +82,6 @@ public final class TLSClientSession {
 
     /// Reads the plaintext that arrived, handing it to `take` in chunks.
     public func read(_ take: (UnsafeRawBufferPointer) -> Void) -> Outcome {
-        var chunk = [UInt8](repeating: 0, count: 16384)
         while true {
             var count = 0
             let result = chunk.withUnsafeMutableBytes { SSL_read_ex(ssl, $0.baseAddress, $0.count, &count) }

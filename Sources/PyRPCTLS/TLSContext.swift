@@ -12,11 +12,6 @@ public final class TLSContext: @unchecked Sendable {  // OpenSSL contexts are sa
     /// TLS 1.2 suites a modern client offers (TLS 1.3's are all AEAD and forward secret).
     static let ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
-    /// From PEM files (`TLSMaterial.read`).
-    public convenience init(certificate: String, key: String, clientCA: String? = nil, ticketKeys: [UInt8]? = nil) throws(TLSError) {
-        try self.init(material: TLSMaterial.read(certificate: certificate, key: key, clientCA: clientCA), ticketKeys: ticketKeys)
-    }
-
     public init(material: TLSMaterial, ticketKeys: [UInt8]? = nil) throws(TLSError) {
         guard let context = SSL_CTX_new(TLS_server_method()) else { throw TLSError("cannot make a TLS context") }
         self.context = context

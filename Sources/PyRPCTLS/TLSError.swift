@@ -9,7 +9,7 @@ public struct TLSError: Error, Sendable, CustomStringConvertible {
     }
 
     /// A reason of pyrpc's own, with no OpenSSL error behind it.
-    init(plain reason: String) {
+    public init(plain reason: String) {
         description = reason
     }
 

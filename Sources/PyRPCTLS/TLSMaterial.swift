@@ -9,20 +9,14 @@ public struct TLSMaterial: Sendable, Codable, Equatable {
     public var key: Data
     public var clientCA: Data?
 
-    /// Reads the files and checks that they make a context (the key matches the certificate).
+    /// Reads the files (`TLSContext(material:)` checks that they go together).
     public static func read(certificate: String, key: String, clientCA: String?) throws(TLSError) -> TLSMaterial {
         func contents(_ path: String, _ what: String) throws(TLSError) -> Data {
             guard let data = FileManager.default.contents(atPath: path) else { throw TLSError(plain: "cannot read the \(what) \(path)") }
             return data
         }
-        let material = TLSMaterial(
+        return TLSMaterial(
             certificate: try contents(certificate, "certificate"), key: try contents(key, "key"),
             clientCA: try clientCA.map { path throws(TLSError) in try contents(path, "client CA") })
-        do {
-            _ = try TLSContext(material: material)
-        } catch {
-            throw TLSError(plain: "\(certificate), \(key)\(clientCA.map { ", \($0)" } ?? ""): \(error)")
-        }
-        return material
     }
 }

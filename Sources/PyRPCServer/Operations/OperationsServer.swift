@@ -71,7 +71,7 @@ public final class OperationsServer: Sendable {
     }
 
     private func serve(_ fd: Int32) {
-        answer(fd)
+        respond(on: fd)
         lingeringClose(fd)
     }
 
@@ -91,7 +91,8 @@ public final class OperationsServer: Sendable {
         }
     }
 
-    private func answer(_ fd: Int32) {
+    /// Reads one request head and answers it.
+    private func respond(on fd: Int32) {
         var timeout = timeval(tv_sec: Self.timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))

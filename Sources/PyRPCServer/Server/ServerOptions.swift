@@ -95,15 +95,21 @@ public struct TLSFiles: Sendable, Codable, Equatable {
         self.ticketKeys = ticketKeys
     }
 
-    /// The OpenSSL context they make, or why they do not.
+    /// The OpenSSL context they make (from `material` when the supervisor gave it), or why
+    /// they do not.
     public func context() throws(TLSError) -> TLSContext {
-        let material: TLSMaterial
-        if let given = self.material { material = given } else { material = try read() }
+        guard let material else { return try load().context }
         return try TLSContext(material: material, ticketKeys: ticketKeys)
     }
 
-    /// The files' contents now.
-    public func read() throws(TLSError) -> TLSMaterial {
-        try TLSMaterial.read(certificate: certificate, key: key, clientCA: clientCA)
+    /// The files' contents now, and the context they make: a certificate, key or CA that does
+    /// not load, or a key that is not the certificate's, is an error naming the files.
+    public func load() throws(TLSError) -> (material: TLSMaterial, context: TLSContext) {
+        let material = try TLSMaterial.read(certificate: certificate, key: key, clientCA: clientCA)
+        do {
+            return (material, try TLSContext(material: material, ticketKeys: ticketKeys))
+        } catch {
+            throw TLSError(plain: "\(certificate), \(key)\(clientCA.map { ", \($0)" } ?? ""): \(error)")
+        }
     }
 }

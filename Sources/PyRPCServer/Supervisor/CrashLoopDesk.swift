@@ -94,6 +94,8 @@ final class CrashLoopDesk: Sendable {
         var framer = LineFramer(maxBytes: maxMessageBytes)
         var buffer = ByteBuffer()
         var idleSeconds = 0
+        // Known once data arrived: over TLS, the handshake (and the certificate) came first.
+        var caller: Peer?
         while true {
             var received = 0
             buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 65536) { space in
@@ -107,12 +109,14 @@ final class CrashLoopDesk: Sendable {
                 continue
             }
             idleSeconds = 0
+            let asker = caller ?? socket.peer(at: peer)
+            caller = asker
             if received == 0 {
                 // Half-closed: a last message without its newline is still answered (SPEC §2).
-                for frame in framer.finish(&buffer) { socket.send(answer(frame, peer: socket.peer(at: peer))) }
+                for frame in framer.finish(&buffer) { socket.send(answer(frame, peer: asker)) }
                 return
             }
-            while let frame = framer.next(from: &buffer) { socket.send(answer(frame, peer: socket.peer(at: peer))) }
+            while let frame = framer.next(from: &buffer) { socket.send(answer(frame, peer: asker)) }
             buffer.discardReadBytes()
         }
     }

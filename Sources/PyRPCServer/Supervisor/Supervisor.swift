@@ -49,13 +49,13 @@ public final class Supervisor: Sendable {
         let store = try StateStore(directory: options.stateDirectory)
         // Read here, so that a certificate that does not load stops the start (the workers
         // would die of it one after the other); the workers get what was read.
-        let material = try options.server.tls?.read()
-        tls = try material.map { material throws(TLSError) in try TLSContext(material: material, ticketKeys: options.server.tls?.ticketKeys) }
+        let loaded = try options.server.tls?.load()
+        tls = loaded?.context
         let (listener, address) = try Sockets.listen(host: host, port: port)
         self.address = address
         launcher = WorkerLauncher(
             listener: listener, arguments: options.workerArguments, environment: options.workerEnvironment, processes: options.processes,
-            tlsMaterial: material)
+            tlsMaterial: loaded?.material)
         stats = StatsAggregator(name: name, workers: workers, store: store)
         heartbeat = Heartbeat(workers: workers)
         relay = ConnectionRelay(workers: workers, logger: logger)
@@ -106,7 +106,7 @@ public final class Supervisor: Sendable {
     func reloadTLS() {
         guard let files = options.server.tls else { return }
         do {
-            let material = try files.read()
+            let material = try files.load().material
             launcher.tlsMaterial.withLockedValue { $0 = material }
             logger.info("read the TLS certificate and key again (\(files.certificate)); new workers use them")
         } catch {
