@@ -360,13 +360,15 @@ static pthread_mutex_t stats_board_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int pyrpc_stats_board_create(void) {
     // Sparse: only the slots a worker uses take memory.
-    return shared_memory("pyrpc-stats", sizeof(struct pyrpc_stats_slot) * PYRPC_STATS_SLOTS);
+    // The metrics board follows (see pyrpc_metrics.h).
+    return shared_memory("pyrpc-stats", (size_t)(pyrpc_metrics_offset() + pyrpc_metrics_size()));
 }
 
 int pyrpc_stats_board_attach(int fd) {
     void *mapped = mmap(NULL, sizeof(struct pyrpc_stats_slot) * PYRPC_STATS_SLOTS, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int metrics = pyrpc_metrics_attach_shared(fd);
     close(fd);
-    if (mapped == MAP_FAILED) return -1;
+    if (mapped == MAP_FAILED || metrics != 0) return -1;
     stats_board = mapped;
     return 0;
 }

@@ -55,6 +55,7 @@ struct BenchReport {
     var rows: [BenchRow] = []
     var deploys: [DeployRow] = []
     var memory: [MemoryRow] = []
+    var scrapes: [ScrapeRow] = []
     var notes: [String] = []
 
     func row(_ workload: String, _ server: String) -> BenchRow? {
@@ -98,6 +99,12 @@ struct BenchReport {
                                row.secondLabel, Double(row.second) / 1_048_576, Double(row.second - row.first) / 1_048_576)
             }
         }
+        if !scrapes.isEmpty {
+            text += "\n## Operations port\n\n`GET /metrics` from connecting to the answer's last byte.\n\n| workers | declared rpcs | scrapes | median ms | worst ms | bytes |\n|---:|---:|---:|---:|---:|---:|\n"
+            for row in scrapes {
+                text += String(format: "| %d | %d | %d | %.2f | %.2f | %d |\n", row.workers, row.rpcs, row.scrapes, row.median, row.worst, row.bytes)
+            }
+        }
         text += "\n## Targets (issues 4 and 11; TLS)\n\n" + targets() + "\n"
         return text
     }
@@ -121,6 +128,14 @@ struct BenchReport {
         if let single = row("add persistent c=8", "pyrpc"), let supervised = row("add persistent c=8", "pyrpc --processes 1") {
             check("add persistent c=8 under a supervisor (--processes 1), CPU/call ≤ 1.05× one process", supervised.cpuPerCall <= 1.05 * single.cpuPerCall,
                   "\(micros(supervised.cpuPerCall)) µs vs \(micros(single.cpuPerCall)) µs, supervisor included")
+        }
+        if let plain = row("add persistent c=8", "pyrpc --processes 1"), let scraped = row("add persistent c=8", BenchSuite.scrapedName) {
+            check("add persistent c=8 with --metrics-listen, scraped every second, CPU/call ≤ 1.05× without", scraped.cpuPerCall <= 1.05 * plain.cpuPerCall,
+                  "\(ratio(scraped.cpuPerCall, plain.cpuPerCall)): \(micros(scraped.cpuPerCall)) µs vs \(micros(plain.cpuPerCall)) µs, supervisor included")
+        }
+        for scrape in scrapes {
+            check("a scrape of \(scrape.workers) workers and \(scrape.rpcs) rpcs within 50 ms", scrape.worst <= 50,
+                  String(format: "median %.2f ms, worst %.2f ms of %d", scrape.median, scrape.worst, scrape.scrapes))
         }
         if let one = row("spin(1 ms CPU) c=8", "pyrpc --processes 1"), let two = row("spin(1 ms CPU) c=8", "pyrpc --processes 2") {
             check("spin(1 ms CPU) c=8: --processes 2 ≥ 1.8× the calls/s of --processes 1", two.callsPerSecond >= 1.8 * one.callsPerSecond,

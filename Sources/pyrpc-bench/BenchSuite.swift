@@ -243,6 +243,8 @@ final class BenchSuite {
         // The same server under a supervisor, one worker: what `pyrpc serve` runs by default.
         let addWorkloads = ["add persistent c=1", "add persistent c=8", "add one-shot c=8"]
         let supervised = addWorkloads.contains(where: wanted) ? try await startSupervised(processes: 1) : nil
+        // The same with the operations port, scraped every second: the per-call cost of metrics.
+        let scraped = wanted("add persistent c=8") ? try await startSupervisedWithMetrics() : nil
         let ceiling = options.skipComparisons ? nil : comparison("C ceiling", startCeiling)
         let baseline = options.skipComparisons ? nil : comparison("Python baseline", startBaseline)
         // The same workloads over TLS, and gRPC-Python plaintext and over TLS (BenchSuite+TLS).
@@ -252,7 +254,7 @@ final class BenchSuite {
         // Each group's servers take turns; TLS rows join the plaintext ones they are compared with.
         let groups: [(LoadGenerator.Mode, Int, [Contender])] = [
             (.persistent, 1, Contender.all("add persistent c=1", [ours, supervised, ceiling, baseline])),
-            (.persistent, 8, Contender.all("add persistent c=8", [ours, oursTLS, supervised, ceiling, baseline, grpc, grpcTLS])),
+            (.persistent, 8, Contender.all("add persistent c=8", [ours, oursTLS, supervised, scraped?.server, ceiling, baseline, grpc, grpcTLS])),
             (.oneShot, 8, Contender.all("add one-shot c=8", [ours, supervised, ceiling, baseline, grpc])
                 + Contender.all(Self.oneShotFullHandshake, [oursTLS, grpcTLS], handshakes: .full)
                 + Contender.all(Self.oneShotResumed, [oursTLS], handshakes: .resumed)),
@@ -270,6 +272,8 @@ final class BenchSuite {
         }
         ours.stop()
         supervised?.stop()
+        scraped?.scraper.stop()
+        scraped?.server.stop()
         ceiling?.stop()
         baseline?.stop()
         for server in [oursTLS, grpc, grpcTLS] { server?.stop() }
@@ -278,6 +282,7 @@ final class BenchSuite {
 
         if Self.faultWorkloadNames.contains(where: wanted) { try await faultWorkloads() }
         if wanted("deploy") { try await deployWorkload() }
+        if wanted("metrics scrape") { try await scrapeWorkload() }
         if wanted("RSS") { try await memoryWorkloads() }
     }
 

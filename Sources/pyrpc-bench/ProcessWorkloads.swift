@@ -12,18 +12,22 @@ extension BenchSuite {
 
     /// The real `pyrpc serve` (the binary beside this one) with `processes` workers, serving
     /// add and spin. Pinned (one worker only) like the other servers, or free to use every core.
-    func startSupervised(processes: Int, pinned: Bool = ServerUnderTest.pinning) async throws -> ServerUnderTest {
-        let label = "processes-\(processes)"
+    /// `pyrpc serve --processes N` with `add` and `spin` (or `rpcs`), started with `extra` flags.
+    func startSupervised(
+        processes: Int, pinned: Bool = ServerUnderTest.pinning, rpcs: [(name: String, args: String, returns: String, src: String)]? = nil,
+        extra: [String] = [], name: String? = nil
+    ) async throws -> ServerUnderTest {
+        let label = "processes-\(processes)" + (extra.isEmpty && rpcs == nil ? "" : "-\(freePort())")
         let port = freePort()
-        let config = try writeNetwork(port: port, rpcs: [
+        let config = try writeNetwork(port: port, rpcs: rpcs ?? [
             ("add", "[int, int]", "[int]", benchmarksFolder.appendingPathComponent("services/add.py").path),
             ("spin", "[int]", "[int]", benchmarksFolder.appendingPathComponent("services/spin.py").path),
         ], name: label)
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pyrpc").path
         let server = try ServerUnderTest.launch(
-            name: "pyrpc --processes \(processes)", port: port,
+            name: name ?? "pyrpc --processes \(processes)", port: port,
             command: [binary, "serve", "s1", "--config", folder.appendingPathComponent("\(label).yaml").path,
-                      "--state-dir", folder.appendingPathComponent("state-\(label)").path, "--processes", "\(processes)"],
+                      "--state-dir", folder.appendingPathComponent("state-\(label)").path, "--processes", "\(processes)"] + extra,
             log: folder.appendingPathComponent("\(label).log"), pinned: pinned && processes == 1, withChildren: true)
         servers.append(server)
         _ = try await Deployer.deploy(config, to: config.servers[0], token: nil)

@@ -85,7 +85,7 @@ final class OperationsPortTests: ServerProcessTestCase {
         XCTAssertTrue(head.head.contains("Content-Length: 6"), head.head)
         let unknown = try HTTPGet.fetch(port: operationsPort, path: "/admin")
         XCTAssertEqual(unknown.status, 404)
-        XCTAssertEqual(unknown.body, "no /admin here: this port serves /livez and /readyz\n")
+        XCTAssertEqual(unknown.body, "no /admin here: this port serves /livez, /readyz and /metrics\n")
         // An RPC message sent here is refused at once, not after the timeout.
         let started = Date()
         let json = try HTTPGet.fetch(port: operationsPort, request: #"{"header":"LS-REQ","value":{}}"#)

@@ -11,6 +11,8 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
+#include "pyrpc_metrics.h"
+
 extern int accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
 extern int pthread_setname_np(pthread_t thread, const char *name);
 

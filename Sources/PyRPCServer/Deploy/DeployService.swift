@@ -14,9 +14,12 @@ struct DeployService: Sendable {
     let logger: Logger
     /// Scripts sent in pieces, until a deploy stores them.
     let uploads: UploadArea
+    /// Where deploys' answers are counted (`pyrpc_deploys_total`).
+    let tally: MetricsBoard
 
-    init(serverName: String, store: StateStore?, guardian: DeployGuard, limits: DeployLimits, logger: Logger) {
+    init(serverName: String, store: StateStore?, guardian: DeployGuard, limits: DeployLimits, logger: Logger, tally: MetricsBoard = .process) {
         self.serverName = serverName
+        self.tally = tally
         self.store = store
         self.guardian = guardian
         self.limits = limits
@@ -27,7 +30,9 @@ struct DeployService: Sendable {
     /// A deploy message that may be carried out: the token and the server name checked.
     /// Otherwise the RPC-EX to answer.
     func admit(_ envelope: Envelope, from peer: Peer) -> Result<DeployRequest, RPCError> {
-        admit(envelope, from: peer, read: DeployRequest.init, server: \.manifest.server)
+        let admitted = admit(envelope, from: peer, read: DeployRequest.init, server: \.manifest.server)
+        if case .failure = admitted { tally.deploy(.rejected) }
+        return admitted
     }
 
     /// DEPLOY-PIECES that may be kept: the token and the server name checked.
@@ -171,12 +176,14 @@ struct DeployService: Sendable {
 
     /// The DEPLOY-RES answer, logged.
     func applied(_ result: DeployResult, peer: String, detail: String = "") -> [UInt8] {
+        tally.deploy(result.changed ? .applied : .unchanged)
         logger.info("deploy from \(peer) \(result.changed ? "applied" : "changed nothing"): generation \(result.generation)\(detail)")
         return result.envelope.encoded()
     }
 
     /// The `Deploy Rejected` answer, logged.
     func rejected(_ reason: String, peer: String) -> [UInt8] {
+        tally.deploy(.rejected)
         logger.warning("deploy from \(peer) rejected: \(reason)")
         return RPCReply.exception(RPCError(.deployRejected, reason))
     }

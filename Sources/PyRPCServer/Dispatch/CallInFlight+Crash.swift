@@ -5,7 +5,9 @@ extension CallInFlight {
     /// It crashed the process: its client hears how (unless its timeout was answered already).
     func answerCrash(_ cause: String) {
         guard claim() else { return }
-        overload.stats.record(.error, seconds: ServerCore.seconds(since: started))
+        let seconds = ServerCore.seconds(since: started)
+        overload.stats.record(.error, seconds: seconds)
+        overload.counters.record(.executionException, seconds: seconds)
         sink.deliver(RPCReply.exception(RPCError(.executionException, "\(rpcName)() \(cause)", id: id)))
     }
 
@@ -13,7 +15,9 @@ extension CallInFlight {
     /// effect is unknown, and its answer is lost.
     func answerLost(crashed: String) {
         guard claim() else { return }
-        overload.stats.record(.error, seconds: ServerCore.seconds(since: started))
+        let seconds = ServerCore.seconds(since: started)
+        overload.stats.record(.error, seconds: seconds)
+        overload.counters.record(.executionException, seconds: seconds)
         sink.deliver(RPCReply.exception(RPCError(
             .executionException,
             "\(rpcName)() was running when \(crashed); its answer was lost with the worker, and it may or may not have taken effect",

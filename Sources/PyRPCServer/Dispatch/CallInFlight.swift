@@ -58,28 +58,34 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
             RPCReply.endResult(id: id, into: &writer)
             reply = writer.bytes
             overload.stats.record(.ok, seconds: seconds)
+            overload.counters.record(.ok, seconds: seconds)
             // Per-call success lines are debug: at info every call would pay for a log write.
             if core.logsEveryCall { logger.debug("\(overload.label) by \(call.caller)@\(peer): ok in \(ServerCore.milliseconds(seconds)) ms") }
         case .invalidArguments(let problem):
             reply = RPCReply.exception(RPCError(.invalidArguments, "\(problem); \(call.accepted)", id: id))
+            overload.counters.count(.invalidArguments)
             logger.info("\(overload.label) by \(call.caller)@\(peer): Invalid Arguments: \(problem)")
         case .malformed(let problem):
             reply = RPCReply.exception(.badRequest(problem, id: id))
+            overload.counters.count(.badRequest)
             logger.warning("bad request from \(peer): \(problem)")
         case .raised(let summary, let traceback):
             let message = core.options.debug && !traceback.isEmpty ? "\(summary)\n\(traceback)" : summary
             reply = RPCReply.exception(RPCError(.executionException, message, id: id))
             overload.stats.record(.error, seconds: seconds)
+            overload.counters.record(.executionException, seconds: seconds)
             logger.info("\(overload.label) by \(call.caller)@\(peer): Execution Exception in \(ServerCore.milliseconds(seconds)) ms: \(summary)")
             if !traceback.isEmpty { logger.debug("\(traceback)") }
         case .badReturn(let problem):
             let message = "\(rpcName) returned a value that does not fit its declared return types (\(overload.signature.returns.map(\.description).joined(separator: ", "))): \(problem)"
             reply = RPCReply.exception(RPCError(.executionException, message, id: id))
             overload.stats.record(.error, seconds: seconds)
+            overload.counters.record(.executionException, seconds: seconds)
             logger.info("\(overload.label) by \(call.caller)@\(peer): bad return value in \(ServerCore.milliseconds(seconds)) ms: \(problem)")
         case .interrupted:
             reply = RPCReply.exception(ServerCore.timeoutError(label: rpcName, timeout: call.timeout, id: id))
             overload.stats.record(.timeout, seconds: seconds)
+            overload.counters.record(.timeout, seconds: seconds)
             logger.info("\(overload.label) by \(call.caller)@\(peer): Timeout after \(ServerCore.milliseconds(seconds)) ms")
         }
         sink.deliver(reply)
@@ -90,6 +96,7 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
     override func expire() {
         let seconds = ServerCore.seconds(since: started)
         overload.stats.record(.timeout, seconds: seconds)
+        overload.counters.record(.timeout, seconds: seconds)
         logger.warning("\(overload.label) by \(call.caller)@\(peer): Timeout after \(ServerCore.milliseconds(seconds)) ms (limit \(call.timeout) s); interrupting it")
         sink.deliver(RPCReply.exception(ServerCore.timeoutError(label: rpcName, timeout: call.timeout, id: id)))
     }
@@ -99,7 +106,7 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
     /// The call left the pool: its generation may retire.
     override func finish() {
         call.generation.endCall()
-        let finished = core.callsFinished.add(1, ordering: .relaxed).newValue
+        let finished = MetricsBoard.callFinished()
         // `--max-requests` reached: the watchdog recycles the worker now, not at its next look.
         if finished == core.recycleAfter { core.recycleDue.signal() }
     }

@@ -4,7 +4,8 @@ import Synchronization
 
 /// What one server lets its clients hold, across all its I/O loops: connections (in all and
 /// per address) and bytes buffered for them (input not yet framed, answers not yet written).
-/// Every refusal is counted and the log gets at most one summary line a second.
+/// Every refusal is counted (and its reason on the metrics board) and the log gets at most one
+/// summary line a second.
 final class ConnectionLimits: Sendable {
     let maxConnections: Int
     let maxConnectionsPerAddress: Int
@@ -32,25 +33,31 @@ final class ConnectionLimits: Sendable {
     }
 
     /// Counts a new connection from `peer`, or refuses it (nil: admitted) with the reason.
-    func admit(_ peer: String) -> String? {
-        let refusal: String? = open.withLockedValue { open in
-            if open.total >= maxConnections { return "connections over --max-connections \(maxConnections)" }
+    /// `handedOver`: another worker accepted it and handed it here.
+    func admit(_ peer: String, handedOver: Bool = false) -> String? {
+        let refusal: (RefusalReason, String)? = open.withLockedValue { open in
+            if open.total >= maxConnections { return (.maxConnections, "connections over --max-connections \(maxConnections)") }
             open.total += 1
             // Off (0): not even counted per address.
             guard maxConnectionsPerAddress > 0 else { return nil }
             let fromPeer = open.byAddress[peer, default: 0]
             if fromPeer >= maxConnectionsPerAddress {
                 open.total -= 1
-                return "connections from \(peer) over --max-connections-per-ip \(maxConnectionsPerAddress)"
+                return (.maxConnectionsPerIP, "connections from \(peer) over --max-connections-per-ip \(maxConnectionsPerAddress)")
             }
             open.byAddress[peer] = fromPeer + 1
             return nil
         }
-        if let refusal { refused(refusal) }
-        return refusal
+        guard let (reason, what) = refusal else {
+            MetricsBoard.process.connectionOpened(handedOver: handedOver)
+            return nil
+        }
+        refused(reason, what)
+        return what
     }
 
     func closed(_ peer: String) {
+        MetricsBoard.process.connectionClosed()
         open.withLockedValue { open in
             open.total -= 1
             guard maxConnectionsPerAddress > 0 else { return }
@@ -64,6 +71,7 @@ final class ConnectionLimits: Sendable {
     @inline(__always)
     func buffer(_ bytes: Int, insteadOf before: Int) -> Bool {
         guard bytes != before else { return false }
+        MetricsBoard.buffered(adding: bytes - before)
         return buffered.wrappingAdd(bytes - before, ordering: .relaxed).newValue > maxBufferedBytes
     }
 
@@ -71,7 +79,8 @@ final class ConnectionLimits: Sendable {
     var isOverBudget: Bool { bufferedBytes > maxBufferedBytes }
 
     /// Counts a refusal; logs a summary of what was refused at most once a second.
-    func refused(_ what: String) {
+    func refused(_ reason: RefusalReason, _ what: String) {
+        MetricsBoard.process.refused(reason)
         let summary: String? = refusals.withLockedValue { refusals in
             refusals.counts[what, default: 0] += 1
             let now = ContinuousClock.now

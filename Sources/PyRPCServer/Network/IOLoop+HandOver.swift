@@ -79,7 +79,7 @@ extension IOLoop {
         openConnections.subtract(1, ordering: .relaxed)  // counted since it was posted; `insert` counts it again
         let fd = pyrpc_fd_above_stdio(transfer.descriptor)
         guard fd >= 0 else { return }
-        if core.limits.admit(transfer.peer) != nil {
+        if core.limits.admit(transfer.peer, handedOver: true) != nil {
             Glibc.close(fd)  // over --max-connections here: as a new connection would be
             return
         }

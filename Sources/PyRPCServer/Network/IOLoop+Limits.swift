@@ -36,7 +36,7 @@ extension IOLoop {
             .sorted { $0.accountedBytes > $1.accountedBytes }
         for connection in largest {
             guard core.limits.isOverBudget else { return }
-            core.limits.refused("connections holding the most of --max-buffered-bytes \(core.limits.maxBufferedBytes)")
+            core.limits.refused(.maxBufferedBytes, "connections holding the most of --max-buffered-bytes \(core.limits.maxBufferedBytes)")
             refuse(connection, "the server's buffers are full (--max-buffered-bytes \(core.limits.maxBufferedBytes)) and this connection held the most (\(connection.accountedBytes) bytes); send smaller messages or read your answers")
         }
     }
@@ -54,7 +54,7 @@ extension IOLoop {
         let limit = Duration.nanoseconds(Int64(core.options.messageTimeout * 1e9))
         for case let connection? in connections where !connection.isClosed {
             guard let started = connection.messageStarted, now - started > limit else { continue }
-            core.limits.refused("messages not complete within --message-timeout \(ServerCore.formatSeconds(core.options.messageTimeout)) s")
+            core.limits.refused(.messageTimeout, "messages not complete within --message-timeout \(ServerCore.formatSeconds(core.options.messageTimeout)) s")
             refuse(connection, "the message did not arrive whole within \(ServerCore.formatSeconds(core.options.messageTimeout)) s (--message-timeout)")
         }
     }

@@ -67,7 +67,7 @@ extension IOLoop {
             if handshaking {
                 // Plain text to the TLS port, an unknown CA, no client certificate: closed at
                 // once, and said at most once a second.
-                core.limits.refused("TLS handshakes from \(connection.peer) that failed (\(reason))")
+                core.limits.refused(.tlsHandshake, "TLS handshakes from \(connection.peer) that failed (\(reason))")
             } else {
                 core.logger.info("TLS connection from \(connection.peer) failed: \(reason)")
             }

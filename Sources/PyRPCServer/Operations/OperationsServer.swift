@@ -10,8 +10,8 @@ import Glibc
 #endif
 
 /// pyrpc's operations port (`--metrics-listen`): plain HTTP/1.1, GET and HEAD, for load
-/// balancers and service managers. `/livez` answers while the process runs; `/readyz` says
-/// whether it should get new calls. Served by the supervisor's own threads, never a worker's,
+/// balancers, service managers and Prometheus. `/livez` answers while the process runs;
+/// `/readyz` says whether it should get new calls; `/metrics` has the server's numbers. Served by the supervisor's own threads, never a worker's,
 /// so it answers while every worker is busy, stuck or crash-looping. Bounded like the RPC
 /// port: a few connections at once, a small request head, a few seconds to send it.
 public final class OperationsServer: Sendable {
@@ -26,13 +26,19 @@ public final class OperationsServer: Sendable {
     private let listener: Int32
     /// Why the server should get no new calls now; nil: it should.
     private let unreadiness: @Sendable () -> String?
+    /// The Prometheus text of `/metrics`.
+    private let metrics: @Sendable () -> [UInt8]
     private let logger: Logger
     private let open = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
 
-    public init(host: String, port: Int, unreadiness: @escaping @Sendable () -> String?, logger: Logger) throws {
+    public init(
+        host: String, port: Int, unreadiness: @escaping @Sendable () -> String?, metrics: @escaping @Sendable () -> [UInt8],
+        logger: Logger
+    ) throws {
         (listener, address) = try Sockets.listen(host: host, port: port, backlog: 64)
         self.unreadiness = unreadiness
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -41,12 +47,14 @@ public final class OperationsServer: Sendable {
         let thread = Thread { [self] in acceptLoop() }
         thread.name = "pyrpc-operations"
         thread.start()
-        logger.info("operations port on http://\(PyRPCServer.describe(address)): /livez, /readyz")
+        logger.info("operations port on http://\(PyRPCServer.describe(address)): /livez, /readyz, /metrics")
     }
 
     public func stop() {
         stopped.store(true, ordering: .releasing)
     }
+
+    public var isStopped: Bool { stopped.load(ordering: .acquiring) }
 
     private func acceptLoop() {
         defer { close(listener) }
@@ -118,8 +126,21 @@ public final class OperationsServer: Sendable {
 
     struct Response {
         var status: Int
-        var body: String
+        var body: [UInt8]
         var headers: [(String, String)] = []
+        var contentType = "text/plain; charset=utf-8"
+
+        init(status: Int, body: String, headers: [(String, String)] = []) {
+            self.status = status
+            self.body = Array(body.utf8)
+            self.headers = headers
+        }
+
+        init(status: Int, bytes: [UInt8], contentType: String) {
+            self.status = status
+            body = bytes
+            self.contentType = contentType
+        }
     }
 
     func answer(to request: HTTPRequestHead) -> Response {
@@ -132,17 +153,19 @@ public final class OperationsServer: Sendable {
         case "/readyz":
             if let reason = unreadiness() { return Response(status: 503, body: "not ready: \(reason)\n") }
             return Response(status: 200, body: "ready\n")
+        case "/metrics":
+            return Response(status: 200, bytes: metrics(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         default:
-            return Response(status: 404, body: "no \(request.path) here: this port serves /livez and /readyz\n")
+            return Response(status: 404, body: "no \(request.path) here: this port serves /livez, /readyz and /metrics\n")
         }
     }
 
     private func send(_ response: Response, to fd: Int32, body: Bool = true) {
         let reasons = [200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
                        431: "Request Header Fields Too Large", 503: "Service Unavailable"]
-        let content = Array(response.body.utf8)
+        let content = response.body
         var text = "HTTP/1.1 \(response.status) \(reasons[response.status] ?? "Error")\r\n"
-        text += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: \(content.count)\r\nCache-Control: no-store\r\nConnection: close\r\n"
+        text += "Content-Type: \(response.contentType)\r\nContent-Length: \(content.count)\r\nCache-Control: no-store\r\nConnection: close\r\n"
         for (name, value) in response.headers { text += "\(name): \(value)\r\n" }
         text += "\r\n"
         var bytes = Array(text.utf8)

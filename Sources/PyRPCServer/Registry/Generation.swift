@@ -13,6 +13,8 @@ final class Overload: Sendable {
     let scriptHash: String
     let scriptPath: String
     let stats: CallStats
+    /// Its rpc's counters for `GET /metrics` (every overload of the rpc shares them).
+    let counters: RPCCounters
     /// The canonical spelling of each argument and return type: a request that spells its
     /// types the same way (as clients do) matches without parsing them.
     let argumentSpellings: [String]
@@ -30,6 +32,7 @@ final class Overload: Sendable {
         self.scriptHash = scriptHash
         self.scriptPath = scriptPath
         self.stats = stats
+        counters = RPCCounters(service: service, rpc: name)
         argumentSpellings = signature.arguments.map(\.description)
         returnSpellings = signature.returns.map(\.description)
         label = "\(service).\(name)\(signature)"
@@ -49,6 +52,9 @@ struct ServiceTable: Sendable {
     let rpcs: [String: [Overload]]
     /// Rpc names in declaration order, for messages and listings.
     let rpcNames: [String]
+
+    /// The counters of requests for rpcs the service lacks (labelled with the service only).
+    var unknownRPCs: RPCCounters { RPCCounters(service: name, rpc: "") }
 }
 
 /// A complete, immutable set of RPCs. The server swaps generations as a whole, so a call sees

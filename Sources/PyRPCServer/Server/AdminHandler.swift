@@ -38,6 +38,7 @@ struct AdminHandler: Sendable {
             let known = [Header.rpcRequest, Header.listRequest, Header.statsRequest, Header.deployManifest, Header.deployPieces, Header.deployScripts]
                 .joined(separator: ", ")
             logger.warning("bad request from \(peer): unknown header '\(envelope.header)'")
+            MetricsBoard.unnamed(.badRequest)
             return RPCReply.exception(.badRequest("unknown header '\(envelope.header)'; expected one of \(known)", id: envelope.value["id"]))
         }
     }

@@ -29,8 +29,6 @@ final class ServerCore: Sendable {
     /// The server's I/O loops, watched by the pool's monitor (see `Leadership`).
     let loops = LoopList()
     let limits: ConnectionLimits
-    /// Calls that have left the Python pool, for recycling (`--max-requests`).
-    let callsFinished = Atomic<Int>(0)
     /// `--max-requests` with up to 10% added at random, so that workers started together do
     /// not all recycle at once; the call that reaches it signals `recycleDue` (`WorkerWatchdog`).
     let recycleAfter: Int?
@@ -72,6 +70,7 @@ final class ServerCore: Sendable {
         switch frame {
         case .oversize(let limit):
             logger.warning("bad request from \(peer): message over \(limit) bytes")
+            MetricsBoard.unnamed(.badRequest)
             return RPCReply.exception(Self.tooLarge(limit: limit))
         case .message(let buffer):
             // The usual RPC-REQ: the last one again with other arguments, or read without a
@@ -115,11 +114,14 @@ final class ServerCore: Sendable {
                 rawArguments = raw
             } catch let error as JSONParseError {
                 logger.warning("bad request from \(peer): \(error)")
+                MetricsBoard.unnamed(.badRequest)
                 return RPCReply.exception(.badRequest("not valid JSON: \(error)"))
             } catch let error as RPCError {
                 logger.warning("bad request from \(peer): \(error.message)")
+                MetricsBoard.unnamed(.badRequest)
                 return RPCReply.exception(error)
             } catch {
+                MetricsBoard.unnamed(.badRequest)
                 return RPCReply.exception(.badRequest("\(error)"))
             }
             switch envelope.header {
@@ -128,6 +130,7 @@ final class ServerCore: Sendable {
                     return call(try RPCRequest(body: envelope.value, rawArguments: rawArguments), from: peer, sink: sink)
                 } catch {
                     logger.warning("bad request from \(peer): \(error.message)")
+                    MetricsBoard.unnamed(.badRequest)
                     return RPCReply.exception(error)
                 }
             default:
@@ -150,10 +153,13 @@ final class ServerCore: Sendable {
         switch dispatcher.decide(request, from: peer, generation: generation) {
         case .reject(let error):
             generation.endCall()
+            let counters = Self.counters(for: request, in: generation)
             if let invalid = Self.invalidArguments(request) {
                 logger.warning("bad request from \(peer): \(invalid.message)")
+                counters?.count(.badRequest) ?? MetricsBoard.unnamed(.badRequest)
                 return RPCReply.exception(invalid)
             }
+            if let outcome = CallOutcome(error.type) { counters?.count(outcome) ?? MetricsBoard.unnamed(outcome) }
             let label = "\(request.service).\(request.rpc)"
             if error.type == .clientNotRegistered {
                 logger.warning("unauthorized: \(label) from \(peer.withCertificate) as \(request.client ?? "?"): \(error.message)")
@@ -174,16 +180,26 @@ final class ServerCore: Sendable {
         guard pool.submit(job, wake: false) else {
             call.generation.endCall()
             if let rawArguments, let invalid = JSONParser.invalidity(of: rawArguments) {
+                call.overload.counters.count(.badRequest)
                 return RPCReply.exception(.badRequest("not valid JSON: \(invalid)", id: id))
             }
+            call.overload.counters.count(.serverBusy)
             logger.warning("\(call.overload.label) by \(call.caller)@\(peer): Server Busy (\(options.maxPendingCalls) calls waiting)")
             return RPCReply.exception(RPCError(
                 .serverBusy,
                 "server \(name) has \(options.maxPendingCalls) calls waiting for Python; retry in a moment",
                 id: id))
         }
+        MetricsBoard.callSubmitted()
         // No wake-up: the I/O loop that read the call runs it at the end of its read cycle.
         return nil
+    }
+
+    /// Where a request refused before it ran is counted: its rpc's counters, its service's
+    /// for rpcs it lacks, or (nil) none named, when the service is not declared.
+    private static func counters(for request: RPCRequest, in generation: Generation) -> RPCCounters? {
+        guard let service = generation.services[request.service] else { return nil }
+        return service.rpcs[request.rpc]?.first?.counters ?? service.unknownRPCs
     }
 
     /// A request's `arguments` are kept as text and read only when the call runs: before any

@@ -10,9 +10,11 @@ import Glibc
 /// so that what it counted survives a SIGKILL or a crash (see `pyrpc_stats_board_claim`).
 public enum StatsBoard {
     static let descriptor: Int32 = 6
-    static let size = MemoryLayout<pyrpc_stats_slot>.stride * Int(PYRPC_STATS_SLOTS)
+    /// The memfd's size: the slots, then the metrics board (`MetricsBoard`).
+    static var size: Int { pyrpc_metrics_offset() + pyrpc_metrics_size() }
 
-    /// In a worker: maps the board its supervisor passed, if any.
+    /// In a worker: maps the board its supervisor passed, if any, and counts metrics on the
+    /// board after it.
     public static func attach() {
         var status = stat()
         guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_size == size else { return }

@@ -28,13 +28,16 @@ final class CrashLoopDesk: Sendable {
     private let answerAdmin: @Sendable (Envelope, Peer) -> [UInt8]
     /// The server speaks TLS: so does the desk.
     private let tls: TLSContext?
+    /// The supervisor's own metrics board: the desk's connections and answers count there.
+    private let board: MetricsBoard
     private let stopped = Atomic<Bool>(false)
 
     init(
-        listener: Int32, maxMessageBytes: Int, tls: TLSContext?, workers: WorkerSet, unattended: @escaping @Sendable () -> String?,
-        answerAdmin: @escaping @Sendable (Envelope, Peer) -> [UInt8]
+        listener: Int32, maxMessageBytes: Int, tls: TLSContext?, workers: WorkerSet, board: MetricsBoard,
+        unattended: @escaping @Sendable () -> String?, answerAdmin: @escaping @Sendable (Envelope, Peer) -> [UInt8]
     ) {
         self.listener = listener
+        self.board = board
         self.tls = tls
         self.maxMessageBytes = maxMessageBytes
         self.workers = workers
@@ -79,7 +82,11 @@ final class CrashLoopDesk: Sendable {
     /// Answers the messages of one connection, in order, until the client closes it, it stays
     /// idle for 30 s, or a worker serves again while it is idle.
     private func serve(_ fd: Int32, peer: String) {
-        defer { close(fd) }
+        board.connectionOpened()
+        defer {
+            close(fd)
+            board.connectionClosed()
+        }
         var timeout = timeval(tv_sec: 1, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -125,11 +132,13 @@ final class CrashLoopDesk: Sendable {
         let envelope: Envelope
         switch frame {
         case .oversize(let limit):
+            board.unnamed(.badRequest)
             return RPCReply.exception(ServerCore.tooLarge(limit: limit))
         case .message(let line):
             do throws(RPCError) {
                 envelope = try Envelope(message: try Self.parse(Array(line.readableBytesView)))
             } catch {
+                board.unnamed(.badRequest)
                 return RPCReply.exception(error)
             }
         }
@@ -138,6 +147,8 @@ final class CrashLoopDesk: Sendable {
             return answerAdmin(envelope, peer)
         default:
             let reason = unattended() ?? "its workers are starting again; retry in a moment"
+            // No generation here to name the rpc by: counted without labels.
+            if envelope.header == Header.rpcRequest { board.unnamed(.serverBusy) }
             return RPCReply.exception(RPCError(.serverBusy, reason, id: envelope.value["id"]))
         }
     }

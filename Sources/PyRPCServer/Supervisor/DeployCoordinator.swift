@@ -70,6 +70,7 @@ final class DeployCoordinator: @unchecked Sendable {  // the two hooks are set o
             return service.rejected(refusal, peer: peer)
         }
         guard let round = beginRound() else {
+            service.tally.deploy(.rejected)
             return RPCReply.exception(RPCError(.deployRejected, "no worker of server \(name) was ready for a minute; try again in a moment"))
         }
         defer { endRound() }
@@ -94,6 +95,7 @@ final class DeployCoordinator: @unchecked Sendable {  // the two hooks are set o
         service.forgetUnreferenced(manifest)
         let changed = swapped.values.compactMap { if case .swapped(let result) = $0, result.changed { result } else { nil } }
         guard let result = changed.first else {
+            service.tally.deploy(.rejected)
             return RPCReply.exception(RPCError(.deployRejected, "the deploy was stored but no worker confirmed the swap; the workers restart on it"))
         }
         try? store.storeGeneration(result.generation)

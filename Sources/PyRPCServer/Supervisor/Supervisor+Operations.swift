@@ -39,12 +39,47 @@ extension Supervisor {
         }
     }
 
+    /// `GET /metrics`: every process's counts with the supervisor's view of its workers.
+    func metricsText() -> [UInt8] {
+        let (reading, supervision) = readMetrics()
+        return exposition.render(reading, supervision)
+    }
+
+    private func readMetrics() -> (MetricsReading, MetricsExposition.Supervision) {
+        let reading = metrics.read()
+        let (workers, crashLoop) = self.workers.read { contents -> ([String: Int], Bool) in
+            var states: [String: Int] = [:]
+            for worker in contents.workers.values {
+                states[worker.leaving != nil ? "retiring" : worker.ready ? "serving" : "starting", default: 0] += 1
+            }
+            return (states, contents.history.isCrashLoop)
+        }
+        let processes = [ProcessUsage("self")].compactMap { $0 } + reading.children.sorted().compactMap { ProcessUsage(String($0)) }
+        let supervision = MetricsExposition.Supervision(
+            workers: workers, crashLoop: crashLoop, generation: store.loadGeneration() ?? 0, processes: processes)
+        return (reading, supervision)
+    }
+
     func startOperations() {
         guard let (host, port) = options.operations else { return }
         do {
-            let server = try OperationsServer(host: host, port: port, unreadiness: { [weak self] in guard let self else { return "supervisor gone" }; return self.unreadiness() }, logger: logger)
+            let server = try OperationsServer(
+                host: host, port: port, unreadiness: { [weak self] in
+                    guard let self else { return "supervisor gone" }
+                    return self.unreadiness()
+                },
+                metrics: { [weak self] in self?.metricsText() ?? [] }, logger: logger)
             server.start()
             operations.withLockedValue { $0 = server }
+            let folding = Thread { [weak self] in
+                while let self, !server.isStopped {
+                    Thread.sleep(forTimeInterval: 1)
+                    let (reading, supervision) = readMetrics()
+                    exposition.update(reading, supervision)
+                }
+            }
+            folding.name = "pyrpc-metrics"
+            folding.start()
         } catch {
             logger.error("cannot open the operations port on \(host):\(port): \(error)")
         }

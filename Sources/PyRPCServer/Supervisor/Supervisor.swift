@@ -28,11 +28,16 @@ public final class Supervisor: Sendable {
     let workers = WorkerSet()
     let launcher: WorkerLauncher
     let stats: StatsAggregator
+    /// The state directory: the generation served, for `/metrics`.
+    let store: StateStore
     private let deploys: DeployCoordinator
     private let heartbeat: Heartbeat
     private let relay: ConnectionRelay
     private let desk = NIOLockedValueBox<CrashLoopDesk?>(nil)
     let operations = NIOLockedValueBox<OperationsServer?>(nil)
+    /// What `GET /metrics` shows: every process's counts, and their Prometheus rendering.
+    let metrics = ServerMetrics()
+    let exposition = MetricsExposition()
     /// SIGTERM came: `/readyz` says so while the server still serves (`drain`).
     let draining = NIOLockedValueBox(false)
     /// Deploys and SIGHUP replacements run here, one at a time; they may block.
@@ -47,6 +52,7 @@ public final class Supervisor: Sendable {
         self.options = options
         self.logger = logger
         let store = try StateStore(directory: options.stateDirectory)
+        self.store = store
         // Read here, so that a certificate that does not load stops the start (the workers
         // would die of it one after the other); the workers get what was read.
         let loaded = try options.server.tls?.load()
@@ -55,12 +61,12 @@ public final class Supervisor: Sendable {
         self.address = address
         launcher = WorkerLauncher(
             listener: listener, arguments: options.workerArguments, environment: options.workerEnvironment, processes: options.processes,
-            tlsMaterial: loaded?.material)
+            tlsMaterial: loaded?.material, metrics: metrics)
         stats = StatsAggregator(name: name, workers: workers, store: store)
         heartbeat = Heartbeat(workers: workers)
         relay = ConnectionRelay(workers: workers, logger: logger)
         let service = DeployService(serverName: name, store: store, guardian: DeployGuard(token: options.server.deployToken, operators: Set(options.server.tls?.operators ?? [])),
-            limits: DeployLimits(options.server), logger: logger)
+            limits: DeployLimits(options.server), logger: logger, tally: metrics.own)
         deploys = DeployCoordinator(
             name: name, processes: options.processes, service: service, store: store, workers: workers,
             launcher: launcher, stats: stats, logger: logger)
@@ -73,7 +79,7 @@ public final class Supervisor: Sendable {
         for _ in 0..<options.processes { spawnWorker() }
         heartbeat.start()
         let desk = CrashLoopDesk(
-            listener: launcher.listener, maxMessageBytes: options.server.maxMessageBytes, tls: tls, workers: workers,
+            listener: launcher.listener, maxMessageBytes: options.server.maxMessageBytes, tls: tls, workers: workers, board: metrics.own,
             unattended: { [weak self] in self?.unattendedReason() },
             answerAdmin: { [weak self] envelope, peer in self?.answerAdmin(envelope, from: peer) ?? [] })
         desk.start()
@@ -238,6 +244,7 @@ public final class Supervisor: Sendable {
             guard let worker = contents.workers.removeValue(forKey: pid) else { return nil }
             let why = worker.leaving.map { "\(how) (\($0))" } ?? how
             defer { contents.history.ended(pid, why: why, place: contents.stopping ? nil : worker.place) }
+            if !contents.stopping, let restart = WorkerRestart(leaving: worker.leaving) { metrics.restarted(restart) }
             if contents.stopping || worker.leaving != nil { return (worker, nil) }
             if !contents.everReady, WorkerSpawner.exitCode(status: status) == 2 {
                 contents.startupFailure = "a worker could not start (\(how)); its error is above"

@@ -19,9 +19,13 @@ final class WorkerLauncher: Sendable {
     let tlsMaterial: NIOLockedValueBox<TLSMaterial?>
     /// Each child's scoreboard (`Scoreboard`) and stats board (`StatsBoard`), read when it exits.
     private let boards = NIOLockedValueBox<[pid_t: (scoreboard: Int32, stats: Int32)]>([:])
+    /// Each child's metrics board, read while it runs and once it is gone.
+    let metrics: ServerMetrics
 
-    init(listener: Int32, arguments: [String], environment: [String: String], processes: Int, tlsMaterial: TLSMaterial? = nil) {
+    init(listener: Int32, arguments: [String], environment: [String: String], processes: Int, tlsMaterial: TLSMaterial? = nil,
+         metrics: ServerMetrics = ServerMetrics()) {
         self.listener = listener
+        self.metrics = metrics
         self.tlsMaterial = NIOLockedValueBox(tlsMaterial)
         self.arguments = arguments
         self.environment = environment
@@ -43,6 +47,7 @@ final class WorkerLauncher: Sendable {
             arguments: arguments + role, environment: environment.merging(WorkerTLS.environment(tlsMaterial.withLockedValue { $0 })) { $1 },
             listener: listener)
         boards.withLockedValue { $0[spawned.pid] = (spawned.scoreboard, spawned.statsBoard) }
+        metrics.follow(spawned.pid, statsBoard: spawned.statsBoard)
         return (spawned.pid, ControlChannel(fd: spawned.control))
     }
 
@@ -52,7 +57,10 @@ final class WorkerLauncher: Sendable {
         _ pid: pid_t, _ channel: ControlChannel, received: @escaping @Sendable (ControlMessage) -> Void,
         closed: @escaping @Sendable () -> Void, exited: @escaping @Sendable (Int32) -> Void
     ) {
-        ChildReaper.shared.watch(pid) { _, status in exited(status) }
+        ChildReaper.shared.watch(pid) { [metrics] _, status, cpuSeconds in
+            metrics.ended(pid, cpuSeconds: cpuSeconds)
+            exited(status)
+        }
         let reader = Thread {
             var reader = ControlReader(channel)
             while let message = reader.next() { received(message) }

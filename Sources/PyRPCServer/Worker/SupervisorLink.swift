@@ -103,7 +103,7 @@ final class SupervisorLink: Sendable {
         if !latencies { for index in rpcs.indices { rpcs[index].latencies = [] } }
         return WorkerStats(
             pid: getpid(), uptime: ServerCore.seconds(since: core.startedAt), residentBytes: WorkerWatchdog.residentBytes() ?? 0,
-            generation: generation.number, calls: core.callsFinished.load(ordering: .relaxed), rpcs: rpcs)
+            generation: generation.number, calls: MetricsBoard.callsFinished, rpcs: rpcs)
     }
 
     /// The worker stopped: everything it counted, for the supervisor to keep.

@@ -48,7 +48,7 @@ final class WorkerWatchdog: Sendable {
                 return "harakiri: \(job.label) is stuck \(ServerCore.formatSeconds(Double(overdue.components.seconds))) s past its deadline"
             }
         }
-        if let maxRequests = core.recycleAfter, core.callsFinished.load(ordering: .relaxed) >= maxRequests {
+        if let maxRequests = core.recycleAfter, MetricsBoard.callsFinished >= maxRequests {
             return "recycled after \(maxRequests) requests (--max-requests)"
         }
         if let maxResidentBytes, let resident = Self.residentBytes(), resident > maxResidentBytes {
