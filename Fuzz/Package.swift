@@ -22,5 +22,6 @@ let package = Package(
         .executableTarget(name: "fuzz-deploy", dependencies: ["FuzzSupport", .product(name: "PyRPCWire", package: "pyrpc")]),
         .executableTarget(name: "fuzz-config", dependencies: ["FuzzSupport", .product(name: "PyRPCConfig", package: "pyrpc")]),
         .executableTarget(name: "fuzz-http", dependencies: ["FuzzSupport", .product(name: "PyRPCWire", package: "pyrpc")]),
+        .executableTarget(name: "fuzz-msgpack", dependencies: ["FuzzSupport", .product(name: "PyRPCWire", package: "pyrpc")]),
     ]
 )

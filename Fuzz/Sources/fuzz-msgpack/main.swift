@@ -1,0 +1,129 @@
+import FuzzSupport
+import PyRPCWire
+
+/// The MessagePack codec on any bytes: a refusal or a value, never a crash, and the value is
+/// the same whichever way it travels.
+///
+/// - Re-encoding a decoded value and decoding that gives an equal value, float bits and all
+///   (NaN too), and encoding is deterministic: the second encoding is byte-identical to the first.
+/// - A value JSON can carry (no NaN or infinity) written by `JSONWriter` and parsed back by
+///   `JSONParser` is the same value: the two encodings of one message never disagree, so an
+///   envelope that `Envelope` accepts has the same header and value either way.
+/// - `Envelope(messagePack:)` accepts exactly what decodes to a map `Envelope` accepts, and
+///   an envelope written as MessagePack reads back the same.
+/// - The frame reader read over the same bytes as a stream keeps its bounds and its limit.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzMessagePack(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    let input = UnsafeRawBufferPointer(start: start, count: count)
+    checkFrames(input)
+    let decoded: JSONValue
+    do {
+        decoded = try MessagePackReader.decode(input)
+    } catch {
+        guard error.offset >= 0, error.offset <= input.count else {
+            mismatch("an error offset \(error.offset) outside the \(input.count) bytes: \(error)", input: input)
+        }
+        if let envelope = try? Envelope(messagePack: input) {
+            mismatch("Envelope(messagePack:) accepted \(envelope.header) from bytes that do not decode (\(error))", input: input)
+        }
+        return 0
+    }
+
+    let encoded = MessagePackWriter.encode(decoded)
+    guard let again = try? MessagePackReader.decode(encoded) else {
+        mismatch("the encoding of \(decoded) does not decode", input: input)
+    }
+    guard same(again, decoded) else { mismatch("\(decoded) came back as \(again)", input: input) }
+    let second = MessagePackWriter.encode(again)
+    guard second == encoded else { mismatch("\(decoded) encodes two ways: \(encoded) and \(second)", input: input) }
+
+    if isFinite(decoded) {
+        var writer = JSONWriter()
+        writer.value(decoded)
+        guard let parsed = try? JSONParser.parse(writer.bytes) else {
+            mismatch("the JSON text of \(decoded) does not parse: \(String(decoding: writer.bytes, as: UTF8.self))", input: input)
+        }
+        guard same(parsed, decoded, bitExact: false) else { mismatch("through JSON \(decoded) became \(parsed)", input: input) }
+    }
+
+    let fromValue = try? Envelope(message: decoded)
+    let fromBytes = try? Envelope(messagePack: input)
+    switch (fromValue, fromBytes) {
+    case (nil, nil):
+        break
+    case (let fromValue?, let fromBytes?):
+        guard fromValue.header == fromBytes.header, same(.object(fromValue.value), .object(fromBytes.value)) else {
+            mismatch("Envelope(messagePack:) read \(fromBytes), Envelope(message:) \(fromValue)", input: input)
+        }
+        guard let back = try? Envelope(messagePack: fromValue.messagePackEncoded()),
+              back.header == fromValue.header, same(.object(back.value), .object(fromValue.value))
+        else {
+            mismatch("the envelope \(fromValue) does not read back from its own MessagePack", input: input)
+        }
+    default:
+        mismatch("Envelope(messagePack:) and Envelope(message:) disagree: \(String(describing: fromBytes)) against \(String(describing: fromValue))", input: input)
+    }
+    return 0
+}
+
+/// The input as a stream of frames, under a few limits: every verdict stays inside the
+/// buffer and agrees with the 4-byte header.
+private func checkFrames(_ input: UnsafeRawBufferPointer) {
+    for limit in [0, 16, 1 << 20] {
+        var start = 0
+        while true {
+            switch MessagePackFrame.next(in: input, from: start, maxBytes: limit) {
+            case .complete(let body):
+                guard body.lowerBound == start + MessagePackFrame.headerSize, body.upperBound <= input.count,
+                      body.count <= limit, body.count == headerLength(input, at: start)
+                else { mismatch("frame at \(start) read as \(body) under limit \(limit)", input: input) }
+                start = body.upperBound
+                continue
+            case .incomplete:
+                if input.count - start >= MessagePackFrame.headerSize {
+                    let length = headerLength(input, at: start)
+                    guard length <= limit, input.count - start - MessagePackFrame.headerSize < length else {
+                        mismatch("frame at \(start) of \(length) bytes called incomplete under limit \(limit)", input: input)
+                    }
+                }
+            case .oversize(let length):
+                guard input.count - start >= MessagePackFrame.headerSize, length == headerLength(input, at: start), length > limit else {
+                    mismatch("frame at \(start) called oversize (\(length)) under limit \(limit)", input: input)
+                }
+            }
+            break
+        }
+    }
+}
+
+private func headerLength(_ input: UnsafeRawBufferPointer, at start: Int) -> Int {
+    (0..<4).reduce(0) { $0 << 8 | Int(input[start + $1]) }
+}
+
+/// Equality with NaN equal to NaN; `bitExact`, floats must have the same bits (MessagePack
+/// carries every bit of a float64, JSON text only its value).
+private func same(_ a: JSONValue, _ b: JSONValue, bitExact: Bool = true) -> Bool {
+    switch (a, b) {
+    case (.float(let x), .float(let y)): return bitExact ? x.bitPattern == y.bitPattern : x == y || (x.isNaN && y.isNaN)
+    case (.array(let x), .array(let y)): return x.count == y.count && zip(x, y).allSatisfy { same($0, $1, bitExact: bitExact) }
+    case (.object(let x), .object(let y)):
+        return x.count == y.count && x.allSatisfy { key, value in y[key].map { same(value, $0, bitExact: bitExact) } ?? false }
+    default: return a == b
+    }
+}
+
+/// No NaN or infinity anywhere: JSON can carry the value.
+private func isFinite(_ value: JSONValue) -> Bool {
+    switch value {
+    case .float(let x): return x.isFinite
+    case .array(let elements): return elements.allSatisfy(isFinite)
+    case .object(let members): return members.values.allSatisfy(isFinite)
+    default: return true
+    }
+}
+
+/// SwiftPM links an executable's main as `<module>_main`: hand over to libFuzzer.
+@_cdecl("fuzz_msgpack_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc, argv, fuzzMessagePack)
+}
