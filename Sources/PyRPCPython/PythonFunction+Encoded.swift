@@ -26,6 +26,22 @@ extension PythonFunction {
         rawArguments: [UInt8]?, values: [JSONValue], types: [RPCType], returns: [RPCType], into writer: inout JSONWriter,
         _ gil: borrowing GIL
     ) -> EncodedOutcome {
+        call(rawArguments: rawArguments, values: values, types: types, returns: returns, into: &writer, gil)
+    }
+
+    /// The same, with the `return-values` array written as MessagePack (`values` only).
+    public func callEncoded(
+        values: [JSONValue], types: [RPCType], returns: [RPCType], into writer: inout MessagePackWriter, _ gil: borrowing GIL
+    ) -> EncodedOutcome {
+        call(rawArguments: nil, values: values, types: types, returns: returns, into: &writer, gil)
+    }
+
+    /// Both encodings' call, specialized for each by the compiler (it is called with concrete
+    /// writers in this module only).
+    private func call<Writer: ValueWriter>(
+        rawArguments: [UInt8]?, values: [JSONValue], types: [RPCType], returns: [RPCType], into writer: inout Writer,
+        _ gil: borrowing GIL
+    ) -> EncodedOutcome {
         var pointers: [UnsafeMutablePointer<PyObject>?] = []
         defer { for pointer in pointers { Py_DecRef(pointer) } }
         if let rawArguments {
@@ -56,7 +72,7 @@ extension PythonFunction {
             return .raised(summary: exception.summary, traceback: exception.traceback)
         }
         defer { Py_DecRef(result) }
-        writer.raw(UInt8(ascii: "["))
+        writer.beginList(count: returns.count)
         do throws(ValueMismatch) {
             switch returns.count {
             case 0:
@@ -80,7 +96,7 @@ extension PythonFunction {
                     return .badReturn("it returned \(count) values, but it declares \(returns.count) return values")
                 }
                 for (index, type) in returns.enumerated() {
-                    if index > 0 { writer.raw(UInt8(ascii: ",")) }
+                    if index > 0 { writer.listSeparator() }
                     let item = isList ? pyrpc_list_get(result, index)! : pyrpc_tuple_get(result, index)!
                     do {
                         try PythonToJSON.write(item, as: type, into: &writer, gil)
@@ -93,7 +109,7 @@ extension PythonFunction {
         } catch {
             return .badReturn(error.description)
         }
-        writer.raw(UInt8(ascii: "]"))
+        writer.endList()
         return .returned
     }
 }

@@ -1,16 +1,18 @@
 import CPython
 import PyRPCWire
 
-/// Python objects → JSON text, checked exactly against the declared type: `bool` is not an
-/// `int`, an `int` is accepted (and converted) where a `float` is declared, a list or a tuple
-/// is accepted for `List[T]`. Written straight into the reply without an intermediate value
-/// tree.
+/// Python objects → JSON text or MessagePack (any `ValueWriter`), checked exactly against the
+/// declared type: `bool` is not an `int`, an `int` is accepted (and converted) where a `float`
+/// is declared, a list or a tuple is accepted for `List[T]`. Written straight into the reply
+/// without an intermediate value tree.
 enum PythonToJSON {
-    static func write(_ object: UnsafeMutablePointer<PyObject>, as type: RPCType, into writer: inout JSONWriter, _ gil: borrowing GIL) throws(ValueMismatch) {
+    static func write<Writer: ValueWriter>(
+        _ object: UnsafeMutablePointer<PyObject>, as type: RPCType, into writer: inout Writer, _ gil: borrowing GIL
+    ) throws(ValueMismatch) {
         switch type {
         case .bool:
             guard pyrpc_is_bool(object) != 0 else { throw mismatch(object, type) }
-            pyrpc_is_true(object) != 0 ? writer.raw("true") : writer.raw("false")
+            writer.bool(pyrpc_is_true(object) != 0)
         case .int:
             guard pyrpc_is_bool(object) == 0 else { throw mismatch(object, type) }
             if pyrpc_is_long(object) != 0 {
@@ -81,13 +83,13 @@ enum PythonToJSON {
     }
 
     /// `[a,b,...]`: `count` items, each read by `item` (borrowed) and written as `elementType`.
-    private static func writeElements(
-        _ count: Int, as elementType: RPCType, into writer: inout JSONWriter, _ gil: borrowing GIL,
+    private static func writeElements<Writer: ValueWriter>(
+        _ count: Int, as elementType: RPCType, into writer: inout Writer, _ gil: borrowing GIL,
         item: (Int) -> UnsafeMutablePointer<PyObject>
     ) throws(ValueMismatch) {
-        writer.raw(UInt8(ascii: "["))
+        writer.beginList(count: count)
         for index in 0..<count {
-            if index > 0 { writer.raw(UInt8(ascii: ",")) }
+            if index > 0 { writer.listSeparator() }
             do {
                 try write(item(index), as: elementType, into: &writer, gil)
             } catch var inner {
@@ -95,11 +97,11 @@ enum PythonToJSON {
                 throw inner
             }
         }
-        writer.raw(UInt8(ascii: "]"))
+        writer.endList()
     }
 
-    /// An exact `int` (not bool) as JSON digits, of any size.
-    private static func writeInteger(_ object: UnsafeMutablePointer<PyObject>, into writer: inout JSONWriter) throws(ValueMismatch) {
+    /// An exact `int` (not bool), of any size.
+    private static func writeInteger<Writer: ValueWriter>(_ object: UnsafeMutablePointer<PyObject>, into writer: inout Writer) throws(ValueMismatch) {
         var overflow: Int32 = 0
         let value = PyLong_AsLongLongAndOverflow(object, &overflow)
         if overflow == 0, !(value == -1 && PyErr_Occurred() != nil) {
@@ -117,7 +119,7 @@ enum PythonToJSON {
             PyErr_Clear()
             throw ValueMismatch(path: [], expected: .int, found: "an int that cannot be written")
         }
-        writer.raw(bytes: UnsafeRawBufferPointer(start: utf8, count: size))
+        writer.bigInt(digits: UnsafeRawBufferPointer(start: utf8, count: size))
     }
 
     private static func mismatch(_ object: UnsafeMutablePointer<PyObject>, _ type: RPCType) -> ValueMismatch {

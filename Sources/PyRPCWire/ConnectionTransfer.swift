@@ -21,19 +21,22 @@ public struct ConnectionTransfer: Codable, Sendable, Equatable {
     public var input: Data
     /// The old worker was discarding a line over the message limit up to its newline.
     public var skippingOversize: Bool
+    /// The connection's encoding, once its first byte chose it (`WireEncoding`).
+    public var encoding: WireEncoding?
     /// The socket, in the process holding the message; -1 once it is gone (never encoded:
     /// the kernel passes it, see `ControlChannel`).
     public var descriptor: Int32 = -1
 
-    public init(peer: String, items: [Item], input: Data, skippingOversize: Bool, descriptor: Int32) {
+    public init(peer: String, items: [Item], input: Data, skippingOversize: Bool, encoding: WireEncoding? = nil, descriptor: Int32) {
         self.peer = peer
         self.items = items
         self.input = input
         self.skippingOversize = skippingOversize
+        self.encoding = encoding
         self.descriptor = descriptor
     }
 
     private enum CodingKeys: String, CodingKey {
-        case peer, items, input, skippingOversize
+        case peer, items, input, skippingOversize, encoding
     }
 }

@@ -19,10 +19,16 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
     let peer: String
     let sink: any ReplySink
     let core: ServerCore
+    /// The encoding its answer is written in: the connection's.
+    let encoding: WireEncoding
     let started: ContinuousClock.Instant
 
-    init(call: Dispatcher.Call, rawArguments: [UInt8]?, id: JSONValue?, peer: String, sink: any ReplySink, core: ServerCore) {
+    init(
+        call: Dispatcher.Call, rawArguments: [UInt8]?, id: JSONValue?, peer: String, sink: any ReplySink, core: ServerCore,
+        encoding: WireEncoding = .json
+    ) {
         self.call = call
+        self.encoding = encoding
         self.rawArguments = rawArguments
         self.id = id
         self.peer = peer
@@ -42,21 +48,15 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
     /// Runs the call on a thread holding the GIL and delivers its answer (unless the
     /// watchdog answered first).
     override func run(_ gil: borrowing GIL) {
-        // The answer is written once: its start, the values straight from Python, its end.
-        var writer = JSONWriter(capacity: 128)
-        RPCReply.beginResult(into: &writer)
         Scoreboard.enter(overload.label)
-        let outcome = overload.function.callEncoded(
-            rawArguments: rawArguments, values: call.arguments,
-            types: overload.signature.arguments, returns: overload.signature.returns, into: &writer, gil)
+        let (outcome, result) = encoding == .messagePack ? runForMessagePack(gil) : runForJSON(gil)
         Scoreboard.leave()
         guard claim() else { return }
         let seconds = ServerCore.seconds(since: started)
         let reply: [UInt8]
         switch outcome {
         case .returned:
-            RPCReply.endResult(id: id, into: &writer)
-            reply = writer.bytes
+            reply = result
             overload.stats.record(.ok, seconds: seconds)
             overload.counters.record(.ok, seconds: seconds)
             // Per-call success lines are debug: at info every call would pay for a log write.
@@ -89,6 +89,38 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
             logger.info("\(overload.label) by \(call.caller)@\(peer): Timeout after \(ServerCore.milliseconds(seconds)) ms")
         }
         sink.deliver(reply)
+    }
+
+    /// The answer is written once: its start, the values straight from Python, its end.
+    private func runForJSON(_ gil: borrowing GIL) -> (EncodedOutcome, [UInt8]) {
+        var writer = JSONWriter(capacity: 128)
+        RPCReply.beginResult(into: &writer)
+        let outcome = overload.function.callEncoded(
+            rawArguments: rawArguments, values: call.arguments,
+            types: overload.signature.arguments, returns: overload.signature.returns, into: &writer, gil)
+        if outcome == .returned { RPCReply.endResult(id: id, into: &writer) }
+        return (outcome, writer.bytes)
+    }
+
+    /// The same as a MessagePack frame: `{"header": "RPC-RES", "value": {"id": ..., "return-values": [...]}}`,
+    /// the id first so that the values are written last, straight from Python.
+    private func runForMessagePack(_ gil: borrowing GIL) -> (EncodedOutcome, [UInt8]) {
+        var outcome = EncodedOutcome.returned
+        let frame = MessagePackFrame.frame { writer in
+            writer.mapHeader(count: 2)
+            writer.string("header")
+            writer.string(Header.rpcResult)
+            writer.string("value")
+            writer.mapHeader(count: id == nil ? 1 : 2)
+            if let id {
+                writer.string("id")
+                writer.value(id)
+            }
+            writer.string("return-values")
+            outcome = overload.function.callEncoded(
+                values: call.arguments, types: overload.signature.arguments, returns: overload.signature.returns, into: &writer, gil)
+        }
+        return (outcome, frame)
     }
 
     /// The deadline passed first (the job is claimed): answers Timeout while the pool

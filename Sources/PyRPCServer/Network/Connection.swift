@@ -15,6 +15,9 @@ final class Connection {
     /// The client's IP address, as authorisation and the logs know it.
     let peer: String
     @exclusivity(unchecked) var framer: LineFramer
+    /// JSON lines or MessagePack frames, as its first byte chose; nil before it came. Answers
+    /// are delivered as JSON and written in this encoding (`IOLoop.deliver`).
+    @exclusivity(unchecked) var encoding: WireEncoding?
     /// Its last small request, to read the next one like it by difference (left by the last
     /// connection from the same address, if any: see `PeerMemory`).
     let memo: RequestMemo

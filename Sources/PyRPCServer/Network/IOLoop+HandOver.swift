@@ -39,7 +39,7 @@ extension IOLoop {
             }
             let transfer = ConnectionTransfer(
                 peer: connection.peer, items: items, input: connection.inbound.map { Data($0.readableBytesView) } ?? Data(),
-                skippingOversize: connection.framer.isSkipping, descriptor: connection.fd)
+                skippingOversize: connection.framer.isSkipping, encoding: connection.encoding, descriptor: connection.fd)
             guard link.send(.handOver(transfer)) else { return resumeReading() }
             // Out of this epoll set by hand: the socket lives on in other processes, and an
             // epoll registration lasts as long as the socket, not this descriptor.
@@ -56,10 +56,11 @@ extension IOLoop {
     private func sayGoAway(_ connection: Connection) {
         if !connection.saidGoAway {
             connection.saidGoAway = true
-            connection.append(Envelope(header: Header.goAway, value: [
+            let goAway = Envelope(header: Header.goAway, value: [
                 "last-request": .int(connection.sent),
                 "reason": .string("this worker of server \(core.name) is leaving; send the requests after the last one answered again on a new connection"),
-            ]).encoded())
+            ])
+            connection.append(connection.encoding == .messagePack ? goAway.messagePackFrame() : goAway.encoded())
             write(connection)
         }
         if !connection.isClosed, !connection.hasOutput { close(connection) }
@@ -84,6 +85,7 @@ extension IOLoop {
             return
         }
         let connection = insert(fd, peer: transfer.peer, skippingOversize: transfer.skippingOversize)
+        connection.encoding = transfer.encoding
         register(fd, tag: connection.id, events: handingOver ? 0 : EPOLLIN.rawValue)
         for item in transfer.items {
             switch item {
@@ -94,7 +96,7 @@ extension IOLoop {
             case .request(let bytes):
                 var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
                 buffer.writeBytes(bytes)
-                answer(.message(buffer), on: connection)
+                answer(.message(buffer), on: connection, encoding: .json)  // given back as JSON, whatever the connection speaks
             }
             if connection.isClosed { return }
         }

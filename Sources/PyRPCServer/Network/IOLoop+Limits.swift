@@ -43,7 +43,8 @@ extension IOLoop {
 
     /// Answers `Bad Request` (best effort, without waiting) and closes.
     func refuse(_ connection: Connection, _ message: String) {
-        let reply = RPCReply.exception(.badRequest(message))
+        let json = RPCReply.exception(.badRequest(message))
+        let reply = connection.encoding == .messagePack ? Self.messagePack(json) : json
         _ = reply.withUnsafeBytes { transmit(connection, $0) }
         close(connection)
     }

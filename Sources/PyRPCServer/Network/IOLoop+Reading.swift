@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CLinux
 import NIOCore
+import PyRPCWire
 import Synchronization
 
 /// Taking bytes in: accepting connections, reading, framing messages a turn at a time.
@@ -146,8 +147,10 @@ extension IOLoop {
     }
 
     func frame(_ buffer: inout ByteBuffer, of connection: Connection) {
+        if connection.encoding == nil, !chooseEncoding(&buffer, of: connection) { return }
         while messagesThisTurn < Self.messagesPerTurn {
-            guard let frame = connection.framer.next(from: &buffer) else { return }
+            let next = connection.encoding == .messagePack ? nextMessagePackFrame(&buffer, of: connection) : connection.framer.next(from: &buffer)
+            guard let frame = next else { return }
             messagesThisTurn += 1
             answer(frame, on: connection)
             if connection.isClosed { return }
@@ -176,11 +179,19 @@ extension IOLoop {
         }
     }
 
-    func answer(_ frame: Frame, on connection: Connection) {
+    /// Answers one message, read in `encoding` (the connection's, unless it is a request
+    /// another worker gave back, which is JSON).
+    func answer(_ frame: Frame, on connection: Connection, encoding: WireEncoding? = nil) {
         assertLeads()
         let sequence = connection.nextSequence()
         let route = ReplyRoute(loop: self, connection: connection.id, sequence: sequence)
-        if let reply = core.answer(frame, from: connection.caller, sink: route, memo: connection.memo) {
+        let reply: [UInt8]?
+        if (encoding ?? connection.encoding) == .messagePack, case .message(let body) = frame {
+            reply = core.answer(messagePack: body, from: connection.caller, sink: route)
+        } else {
+            reply = core.answer(frame, from: connection.caller, sink: route, memo: connection.memo)
+        }
+        if let reply {
             deliver(reply, sequence: sequence, to: connection)
         }
     }
@@ -189,7 +200,11 @@ extension IOLoop {
     /// the connection closes once every answer is written.
     func endOfInput(_ connection: Connection, rest buffer: inout ByteBuffer) {
         connection.inputClosed = true
-        for frame in connection.framer.finish(&buffer) { answer(frame, on: connection) }
+        if connection.encoding == .messagePack {
+            endOfMessagePackInput(connection, rest: &buffer)
+        } else {
+            for frame in connection.framer.finish(&buffer) { answer(frame, on: connection) }
+        }
         updateInterest(connection)
         if connection.isFinished { close(connection) }
     }

@@ -10,6 +10,7 @@ extension IOLoop {
     func deliver(_ reply: [UInt8], sequence: Int, to connection: Connection) {
         assertLeads()
         connection.lastActivity = idle.epoch
+        let reply = connection.encoding == .messagePack ? Self.messagePack(reply) : reply
         if connection.deliver(reply, sequence: sequence), !connection.isDirty {
             connection.isDirty = true
             dirty.append(connection)

@@ -1,5 +1,6 @@
 import Dispatch
 import Logging
+import NIOCore
 import NIOConcurrencyHelpers
 import PyRPCPython
 import PyRPCTLS
@@ -139,6 +140,32 @@ final class ServerCore: Sendable {
         }
     }
 
+    /// A MessagePack connection's message (a frame's body): read into the same envelope as a
+    /// JSON one and answered the same way, from values. A result is written as MessagePack from
+    /// the start (`CallInFlight`); every other answer is JSON, rewritten for the connection
+    /// where it is delivered (`IOLoop.messagePack`).
+    func answer(messagePack body: ByteBuffer, from peer: Peer, sink: any ReplySink) -> [UInt8]? {
+        let read: Result<Envelope, RPCError> = body.withUnsafeReadableBytes { bytes in
+            Result { () throws(RPCError) -> Envelope in try Envelope(messagePack: bytes) }
+        }
+        let envelope: Envelope
+        switch read {
+        case .success(let read): envelope = read
+        case .failure(let error):
+            logger.warning("bad request from \(peer): \(error.message)")
+            MetricsBoard.unnamed(.badRequest)
+            return RPCReply.exception(error)
+        }
+        guard envelope.header == Header.rpcRequest else { return admin.answer(envelope, from: peer, sink: sink) }
+        do {
+            return call(try RPCRequest(body: envelope.value), from: peer, sink: sink, encoding: .messagePack)
+        } catch {
+            logger.warning("bad request from \(peer): \(error.message)")
+            MetricsBoard.unnamed(.badRequest)
+            return RPCReply.exception(error)
+        }
+    }
+
     /// A request read without a value tree: a repeat of the connection's last one, already
     /// dispatched, or one to dispatch.
     private enum FastRead {
@@ -146,7 +173,9 @@ final class ServerCore: Sendable {
         case request(RPCRequest)
     }
 
-    private func call(_ request: RPCRequest, from peer: Peer, sink: any ReplySink, memo: RequestMemo? = nil) -> [UInt8]? {
+    private func call(
+        _ request: RPCRequest, from peer: Peer, sink: any ReplySink, memo: RequestMemo? = nil, encoding: WireEncoding = .json
+    ) -> [UInt8]? {
         // Entered before its functions are read, so that a deploy cannot release the
         // generation between the decision and the call.
         let generation = registry.enterCurrent()
@@ -170,13 +199,15 @@ final class ServerCore: Sendable {
         case .run(let call):
             // The connection's next request like this one reuses the decision.
             if memo?.template != nil { memo?.decision = call }
-            return run(call, rawArguments: request.rawArguments, id: request.id, peer: peer.address, sink: sink)
+            return run(call, rawArguments: request.rawArguments, id: request.id, peer: peer.address, sink: sink, encoding: encoding)
         }
     }
 
     /// Queues a call whose generation it has already entered (`beginCall`); the job ends it.
-    private func run(_ call: Dispatcher.Call, rawArguments: [UInt8]?, id: JSONValue?, peer: String, sink: any ReplySink) -> [UInt8]? {
-        let job = CallInFlight(call: call, rawArguments: rawArguments, id: id, peer: peer, sink: sink, core: self)
+    private func run(
+        _ call: Dispatcher.Call, rawArguments: [UInt8]?, id: JSONValue?, peer: String, sink: any ReplySink, encoding: WireEncoding = .json
+    ) -> [UInt8]? {
+        let job = CallInFlight(call: call, rawArguments: rawArguments, id: id, peer: peer, sink: sink, core: self, encoding: encoding)
         guard pool.submit(job, wake: false) else {
             call.generation.endCall()
             if let rawArguments, let invalid = JSONParser.invalidity(of: rawArguments) {

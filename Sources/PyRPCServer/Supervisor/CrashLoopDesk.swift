@@ -99,6 +99,8 @@ final class CrashLoopDesk: Sendable {
         defer { session?.shutdown() }
         let socket = DeskSocket(fd: fd, tls: session)
         var framer = LineFramer(maxBytes: maxMessageBytes)
+        // JSON lines or MessagePack frames, as the first byte chooses (`WireEncoding`).
+        var encoding: WireEncoding?
         var buffer = ByteBuffer()
         var idleSeconds = 0
         // Known once data arrived: over TLS, the handshake (and the certificate) came first.
@@ -118,6 +120,19 @@ final class CrashLoopDesk: Sendable {
             idleSeconds = 0
             let asker = caller ?? socket.peer(at: peer)
             caller = asker
+            if encoding == nil, let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) {
+                encoding = WireEncoding.chosen(by: first)
+                guard encoding != nil else {
+                    board.unnamed(.badRequest)
+                    return socket.send(RPCReply.exception(.badRequest("a connection's first byte must begin a JSON message ('{') or be 0x00 to choose MessagePack")))
+                }
+                if encoding == .messagePack { buffer.moveReaderIndex(forwardBy: 1) }
+            }
+            if encoding == .messagePack {
+                guard answerMessagePack(&buffer, ended: received == 0, peer: asker, on: socket) else { return }
+                buffer.discardReadBytes()
+                continue
+            }
             if received == 0 {
                 // Half-closed: a last message without its newline is still answered (SPEC §2).
                 for frame in framer.finish(&buffer) { socket.send(answer(frame, peer: asker)) }
@@ -128,20 +143,52 @@ final class CrashLoopDesk: Sendable {
         }
     }
 
+    /// Answers the whole MessagePack frames in `buffer`; false once the connection is to close
+    /// (a frame over the limit, or the input ended).
+    private func answerMessagePack(_ buffer: inout ByteBuffer, ended: Bool, peer: Peer, on socket: DeskSocket) -> Bool {
+        while true {
+            switch buffer.withUnsafeReadableBytes({ MessagePackFrame.next(in: $0, maxBytes: maxMessageBytes) }) {
+            case .incomplete:
+                if ended, buffer.readableBytes > 0 {
+                    board.unnamed(.badRequest)
+                    socket.send(IOLoop.messagePack(RPCReply.exception(.badRequest("the connection ended inside a MessagePack frame"))))
+                }
+                return !ended
+            case .oversize:
+                board.unnamed(.badRequest)
+                socket.send(IOLoop.messagePack(RPCReply.exception(ServerCore.tooLarge(limit: maxMessageBytes))))
+                return false
+            case .complete(let body):
+                let read: Result<Envelope, RPCError> = buffer.withUnsafeReadableBytes { bytes in
+                    Result { () throws(RPCError) -> Envelope in try Envelope(messagePack: UnsafeRawBufferPointer(rebasing: bytes[body])) }
+                }
+                buffer.moveReaderIndex(forwardBy: body.upperBound)
+                switch read {
+                case .success(let envelope): socket.send(IOLoop.messagePack(answer(envelope, peer: peer)))
+                case .failure(let error):
+                    board.unnamed(.badRequest)
+                    socket.send(IOLoop.messagePack(RPCReply.exception(error)))
+                }
+            }
+        }
+    }
+
     private func answer(_ frame: Frame, peer: Peer) -> [UInt8] {
-        let envelope: Envelope
         switch frame {
         case .oversize(let limit):
             board.unnamed(.badRequest)
             return RPCReply.exception(ServerCore.tooLarge(limit: limit))
         case .message(let line):
             do throws(RPCError) {
-                envelope = try Envelope(message: try Self.parse(Array(line.readableBytesView)))
+                return answer(try Envelope(message: try Self.parse(Array(line.readableBytesView))), peer: peer)
             } catch {
                 board.unnamed(.badRequest)
                 return RPCReply.exception(error)
             }
         }
+    }
+
+    private func answer(_ envelope: Envelope, peer: Peer) -> [UInt8] {
         switch envelope.header {
         case Header.statsRequest, Header.deployManifest, Header.deployPieces, Header.deployScripts:
             return answerAdmin(envelope, peer)

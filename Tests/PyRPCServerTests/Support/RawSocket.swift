@@ -85,6 +85,15 @@ final class RawSocket: @unchecked Sendable {
         }
     }
 
+    /// Exactly `count` bytes. Throws on EOF or timeout before them.
+    func read(exactly count: Int) throws -> [UInt8] {
+        while buffer.count < count {
+            guard try fill() > 0 else { throw Failure(description: "connection closed after \(buffer.count) of \(count) bytes") }
+        }
+        defer { buffer.removeFirst(count) }
+        return Array(buffer[..<count])
+    }
+
     /// Everything until the peer closes (or the timeout, which throws).
     func readToEnd() throws -> [UInt8] {
         while try fill() > 0 {}
