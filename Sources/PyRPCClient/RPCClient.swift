@@ -19,13 +19,18 @@ public final class RPCClient: Sendable {
     public let localAddress: String?
     private let connection: NIOLockedConnection
 
-    /// Over TLS when `tls` is given (the server's certificate must name `host`).
-    public init(host: String, port: Int, client: String? = nil, localAddress: String? = nil, tls: TLSConfiguration? = nil) {
+    /// Over TLS when `tls` is given (the server's certificate must name `host`). In MessagePack
+    /// unless `encoding` says otherwise; a server that answers it in JSON is called in JSON
+    /// from then on (found out from its first answer, see `FirstMessage`).
+    public init(
+        host: String, port: Int, client: String? = nil, localAddress: String? = nil, tls: TLSConfiguration? = nil,
+        encoding: WireEncoding? = nil
+    ) {
         self.host = host
         self.port = port
         self.clientName = client
         self.localAddress = localAddress
-        connection = NIOLockedConnection(tls: tls)
+        connection = NIOLockedConnection(tls: tls, encoding: encoding)
     }
 
     /// Typed call: `let n: Int = try await client.call("calc", "add", 2, 3)`.
@@ -54,7 +59,7 @@ public final class RPCClient: Sendable {
                 let line = try await connection.get(host: host, port: port, localAddress: localAddress)
                 return try await line.send(message).get()
             } catch {
-                try CallEncoding.sendAgain(after: error, attempt: attempt, server: "\(host):\(port)")
+                try CallEncoding.sendAgain(after: error, attempt: attempt, server: "\(host):\(port)", fallback: connection.encoding == nil)
                 attempt += 1
             }
         }
@@ -78,13 +83,18 @@ public final class BlockingRPCClient: Sendable {
     public let clientName: String?
     public let localAddress: String?
 
-    /// Over TLS when `tls` is given (the server's certificate must name `host`).
-    public init(host: String, port: Int, client: String? = nil, localAddress: String? = nil, tls: TLSConfiguration? = nil) {
+    /// Over TLS when `tls` is given (the server's certificate must name `host`). In MessagePack
+    /// unless `encoding` says otherwise; a server that answers it in JSON is called in JSON
+    /// from then on (found out from its first answer, see `FirstMessage`).
+    public init(
+        host: String, port: Int, client: String? = nil, localAddress: String? = nil, tls: TLSConfiguration? = nil,
+        encoding: WireEncoding? = nil
+    ) {
         self.host = host
         self.port = port
         self.clientName = client
         self.localAddress = localAddress
-        connection = NIOLockedConnection(tls: tls)
+        connection = NIOLockedConnection(tls: tls, encoding: encoding)
     }
 
     public func call<Result: RPCValue>(_ service: String, _ rpc: String, _ arguments: any RPCValue..., timeout: Double? = nil) throws(RPCClientError) -> Result {
@@ -110,7 +120,7 @@ public final class BlockingRPCClient: Sendable {
                 let line = try connection.getBlocking(host: host, port: port, localAddress: localAddress)
                 return try line.send(message).wait()
             } catch {
-                try CallEncoding.sendAgain(after: error, attempt: attempt, server: "\(host):\(port)")
+                try CallEncoding.sendAgain(after: error, attempt: attempt, server: "\(host):\(port)", fallback: connection.encoding == nil)
                 attempt += 1
             }
         }
@@ -129,9 +139,14 @@ enum CallEncoding {
 
     /// Returns when a send that failed with `error` may be made again: a request the server
     /// never read (GOAWAY) goes again on a new connection. Otherwise, the error to report.
-    static func sendAgain(after error: Error, attempt: Int, server: String) throws(RPCClientError) {
+    static func sendAgain(after error: Error, attempt: Int, server: String, fallback: Bool) throws(RPCClientError) {
         switch error {
         case let error as RPCClientError: throw error
+        case is ServerSpeaksJSON where fallback && attempt == 1:
+            // The server read nothing it could run: once more, in JSON.
+            ServerEncodings.learn(server, speaks: .json)
+            return
+        case let refusal as ServerSpeaksJSON: throw .network("\(server): \(refusal)")
         case let unread as UnreadRequest where attempt >= sendsOfUnreadRequests: throw .network("\(server): \(unread)")
         case is UnreadRequest: return
         default: throw .network("\(server): \(LineConnection.explain(error))")

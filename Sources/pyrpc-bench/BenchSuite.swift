@@ -57,6 +57,12 @@ final class BenchSuite {
         return BenchSuite.request("total", [.array(values)], ["List[float]"], ["float"])
     }()
 
+    /// A JSON request as a MessagePack connection's: the mark 0x00, then the frame (the load
+    /// generator sends the mark on each new connection only, see `LoadGenerator`).
+    static func messagePack(_ request: [UInt8]) -> [UInt8] {
+        [0x00] + MessagePackFrame.frame(MessagePackWriter.encode(try! JSONParser.parse(request)))
+    }
+
     lazy var echoRequest: [UInt8] = {
         let text = String(repeating: "pyrpc! ", count: 1_000_000 / 7 + 1).prefix(1_000_000)
         return BenchSuite.request("echo", [.string(String(text))], ["str"], ["str"])
@@ -266,6 +272,13 @@ final class BenchSuite {
         }
         for server in [ours, oursTLS, baseline, grpc, grpcTLS].compactMap({ $0 }) where wanted("total(List[float]) 100,000 floats") {
             measure("total(List[float]) 100,000 floats", server, request: totalRequest, grpc: .total, mode: .persistent, concurrency: 1, calls: options.largeCalls)
+        }
+        // The same calls over MessagePack (float64s instead of decimal text).
+        if wanted("total(List[float]) 100,000 floats MessagePack") {
+            measure("total(List[float]) 100,000 floats MessagePack", ours, request: Self.messagePack(totalRequest), mode: .persistent, concurrency: 1, calls: options.largeCalls)
+        }
+        if wanted("add persistent c=8 MessagePack") {
+            measure("add persistent c=8 MessagePack", ours, request: Self.messagePack(addRequest), mode: .persistent, concurrency: 8, duration: duration)
         }
         for server in [ours, baseline].compactMap({ $0 }) where wanted("echo(str) 1 MB") {
             measure("echo(str) 1 MB", server, request: echoRequest, mode: .persistent, concurrency: 1, calls: options.largeCalls)

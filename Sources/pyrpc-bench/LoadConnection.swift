@@ -59,6 +59,22 @@ final class LoadConnection {
         }
     }
 
+    /// Reads one MessagePack frame (its 4-byte length, then that many bytes) into `answer`.
+    func readFrame(into answer: inout [UInt8], scratch: inout [UInt8]) -> Bool {
+        answer = pending
+        pending = []
+        while answer.count < 4 {
+            guard receive(into: &answer, scratch: &scratch) else { return false }
+        }
+        let length = answer[0..<4].reduce(0) { $0 << 8 | Int($1) }
+        while answer.count < 4 + length {
+            guard receive(into: &answer, scratch: &scratch) else { return false }
+        }
+        pending = Array(answer[(4 + length)...])
+        answer.removeSubrange((4 + length)...)
+        return true
+    }
+
     /// Reads until the server closes. A TLS server ends with close_notify after the answer:
     /// closing before it arrived would leave it unread and make the kernel reset the
     /// connection instead of closing it, which the plaintext one-shot never does.

@@ -97,12 +97,18 @@ enum LoadGenerator {
         result.latencies.reserveCapacity(1 << 16)
         var connection: LoadConnection?
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        // A MessagePack request starts with the mark that chooses the encoding: sent once per
+        // connection, and its answers are frames, not lines.
+        let messagePack = request.first == 0x00
+        let frame = messagePack ? Array(request.dropFirst()) : request
+        var fresh = true
         while budget.take() {
             // Every call: threads checking only now and then stop up to that many calls apart,
             // and the last ones alone leave a server with several workers short of work.
             if let deadline, Date() >= deadline { break }
             let start = DispatchTime.now().uptimeNanoseconds
             if connection == nil {
+                fresh = true
                 connection = LoadConnection(port: port, tls: tls?.contextForNextConnection())
                 if let connection, tls != nil {
                     result.handshakes += 1
@@ -110,10 +116,11 @@ enum LoadGenerator {
                 }
             }
             guard let open = connection else { result.failures += 1; continue }
-            var ok = open.send(request)
+            var ok = open.send(fresh ? request : frame)
+            fresh = false
             if ok, mode == .oneShot { open.finishSending() }
             var answer: [UInt8] = []
-            if ok { ok = open.readLine(into: &answer, scratch: &buffer) }
+            if ok { ok = messagePack ? open.readFrame(into: &answer, scratch: &buffer) : open.readLine(into: &answer, scratch: &buffer) }
             if ok, mode == .oneShot, tls != nil { open.drainUntilClosed(scratch: &buffer) }
             let end = DispatchTime.now().uptimeNanoseconds
             if ok {

@@ -4,16 +4,21 @@ import PyRPCTLS
 import PyRPCWire
 import NIOConcurrencyHelpers
 
-/// One TCP connection speaking newline-delimited JSON. Requests may be pipelined: answers
-/// come back in order and complete the requests' futures in order.
+/// One TCP connection speaking newline-delimited JSON or MessagePack frames (`encoding`).
+/// Messages are given as JSON and sent in the connection's encoding. Requests may be
+/// pipelined: answers come back in order and complete the requests' futures in order.
 public final class LineConnection: Sendable {
     let channel: Channel
+    public let encoding: WireEncoding
     private let replies: NIOLoopBound<ReplyHandler>
     /// The server said GOAWAY: nothing more may be sent here.
     let wentAway: NIOLockedValueBox<Bool>
+    /// Nothing sent yet: the first MessagePack message carries the mark (`FirstMessage`).
+    private let fresh = NIOLockedValueBox(true)
 
-    private init(channel: Channel, replies: NIOLoopBound<ReplyHandler>) {
+    private init(channel: Channel, encoding: WireEncoding, replies: NIOLoopBound<ReplyHandler>) {
         self.channel = channel
+        self.encoding = encoding
         self.replies = replies
         wentAway = replies.value.wentAway
     }
@@ -23,7 +28,7 @@ public final class LineConnection: Sendable {
     /// once the handshake is over.
     public static func connect(
         host: String, port: Int, localAddress: String? = nil, tls: TLSConfiguration? = nil, timeout: Double = 5,
-        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        encoding: WireEncoding = .json, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) -> EventLoopFuture<LineConnection> {
         var bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.milliseconds(Int64(timeout * 1000)))
@@ -35,8 +40,8 @@ public final class LineConnection: Sendable {
                         try channel.pipeline.syncOperations.addHandler(TLSClientHandler(
                             session: session, server: "\(host):\(port)", handshake: channel.eventLoop.makePromise()))
                     }
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(NewlineSplitter()))
-                    try channel.pipeline.syncOperations.addHandler(ReplyHandler())
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(AnswerSplitter(encoding: encoding)))
+                    try channel.pipeline.syncOperations.addHandler(ReplyHandler(encoding: encoding))
                 }
             }
         if let localAddress, let bind = try? SocketAddress(ipAddress: localAddress, port: 0) {
@@ -51,7 +56,7 @@ public final class LineConnection: Sendable {
             return handshake.futureResult.map { channel }
         }.flatMapThrowing { channel in
             let handler = try channel.pipeline.syncOperations.handler(type: ReplyHandler.self)
-            return LineConnection(channel: channel, replies: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+            return LineConnection(channel: channel, encoding: encoding, replies: NIOLoopBound(handler, eventLoop: channel.eventLoop))
         }.flatMapErrorThrowing { error in
             throw RPCClientError.network("cannot connect to \(host):\(port): \(Self.explain(error))")
         }
@@ -65,8 +70,30 @@ public final class LineConnection: Sendable {
         return text
     }
 
-    /// Sends one message (already newline-terminated) and returns the parsed answer.
+    /// Sends one message (JSON, newline-terminated, sent as MessagePack on such a connection)
+    /// and returns the parsed answer.
     public func send(_ message: [UInt8]) -> EventLoopFuture<Envelope> {
+        var bytes = message
+        if encoding == .messagePack {
+            guard let value = try? JSONParser.parse(message) else {
+                return channel.eventLoop.makeFailedFuture(RPCClientError.protocolViolation("a message that is not JSON cannot be sent"))
+            }
+            let first = fresh.withLockedValue { fresh in defer { fresh = false }; return fresh }
+            if !first {
+                bytes = MessagePackFrame.frame(MessagePackWriter.encode(value))
+            } else if let padded = FirstMessage.padded(value) {
+                bytes = padded
+            } else {
+                // Too long to pad: a small message goes first, its answer dropped.
+                _ = write(FirstMessage.probe)
+                bytes = MessagePackFrame.frame(MessagePackWriter.encode(value))
+            }
+        }
+        return write(bytes)
+    }
+
+    private func write(_ bytes: [UInt8]) -> EventLoopFuture<Envelope> {
+        let message = bytes
         let promise = channel.eventLoop.makePromise(of: Envelope.self)
         let replies = self.replies
         let channel = self.channel
@@ -124,18 +151,20 @@ struct NewlineSplitter: ByteToMessageDecoder {
 final class ReplyHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
+    let encoding: WireEncoding
     var waiting = CircularBuffer<EventLoopPromise<Envelope>>()
     /// Set by a GOAWAY (read on the loop, and by `LineConnection.isActive` anywhere).
     let wentAway = NIOLockedValueBox(false)
 
+    init(encoding: WireEncoding) {
+        self.encoding = encoding
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let line = unwrapInboundIn(data)
-        let parsed: Result<JSONValue, JSONParseError> = line.withUnsafeReadableBytes { bytes in
-            Result { () throws(JSONParseError) -> JSONValue in try JSONParser.parse(bytes) }
-        }
+        let message = unwrapInboundIn(data)
         let envelope: Envelope
         do {
-            envelope = try Envelope(message: try parsed.get())
+            envelope = try encoding == .messagePack ? Self.messagePack(message) : Self.json(message)
         } catch {
             waiting.popFirst()?.fail(RPCClientError.protocolViolation("unreadable answer: \(error)"))
             return
@@ -150,13 +179,27 @@ final class ReplyHandler: ChannelInboundHandler {
         waiting.popFirst()?.succeed(envelope)
     }
 
+    private static func json(_ line: ByteBuffer) throws -> Envelope {
+        let parsed: Result<JSONValue, JSONParseError> = line.withUnsafeReadableBytes { bytes in
+            Result { () throws(JSONParseError) -> JSONValue in try JSONParser.parse(bytes) }
+        }
+        return try Envelope(message: try parsed.get())
+    }
+
+    private static func messagePack(_ frame: ByteBuffer) throws -> Envelope {
+        let read: Result<Envelope, RPCError> = frame.withUnsafeReadableBytes { bytes in
+            Result { () throws(RPCError) -> Envelope in try Envelope(messagePack: bytes) }
+        }
+        return try read.get()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         failAll(RPCClientError.network("the server closed the connection before answering"))
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        failAll(error as? RPCClientError ?? RPCClientError.network("connection failed: \(error)"))
+        failAll(error is ServerSpeaksJSON ? error : error as? RPCClientError ?? RPCClientError.network("connection failed: \(error)"))
         context.close(promise: nil)
     }
 

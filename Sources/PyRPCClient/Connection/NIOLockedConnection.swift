@@ -1,5 +1,6 @@
 import NIOCore
 import NIOConcurrencyHelpers
+import PyRPCWire
 
 /// The client's one persistent connection, opened on first use and reopened after it drops.
 final class NIOLockedConnection: Sendable {
@@ -10,9 +11,12 @@ final class NIOLockedConnection: Sendable {
 
     private let state = NIOLockedValueBox(State())
     private let tls: TLSConfiguration?
+    /// The encoding asked for; nil: MessagePack, or JSON for a server found to speak only it.
+    let encoding: WireEncoding?
 
-    init(tls: TLSConfiguration?) {
+    init(tls: TLSConfiguration?, encoding: WireEncoding?) {
         self.tls = tls
+        self.encoding = encoding
     }
 
     private func future(host: String, port: Int, localAddress: String?) -> EventLoopFuture<LineConnection> {
@@ -23,7 +27,8 @@ final class NIOLockedConnection: Sendable {
                 state.pending = nil
             }
             if let pending = state.pending { return pending }
-            let fresh = LineConnection.connect(host: host, port: port, localAddress: localAddress, tls: tls)
+            let chosen = encoding ?? ServerEncodings.encoding(of: "\(host):\(port)", preferred: .messagePack)
+            let fresh = LineConnection.connect(host: host, port: port, localAddress: localAddress, tls: tls, encoding: chosen)
             state.pending = fresh
             return fresh
         }

@@ -73,7 +73,7 @@ public enum Deployer {
         } catch {
             throw DeployFailure(server: server.name, message: error.description, isNetwork: false)
         }
-        let client = RPCClient(host: server.host, port: server.port, tls: tls)
+        let client = RPCClient(host: server.host, port: server.port, tls: tls, encoding: .json)  // deploy plans size their messages in JSON
         defer { client.close() }
         var summary = DeploySummary(
             server: server.name, generation: 0, added: 0, replaced: 0, removed: 0, unchanged: 0,
