@@ -68,6 +68,12 @@ public enum ValueCoercion {
     public static func isCanonical(_ value: JSONValue, for type: RPCType) -> Bool {
         switch (type, value) {
         case (.int, .int), (.int, .bigInt), (.float, .float), (.str, .string), (.bool, .bool): return true
+        case (.list(.float), .array(let items)):
+            // The bulk case, without a closure call and a value copy per number.
+            return items.withUnsafeBufferPointer { values in
+                for index in values.indices { guard case .float = values[index] else { return false } }
+                return true
+            }
         case (.list(let element), .array(let items)): return items.allSatisfy { isCanonical($0, for: element) }
         default: return false
         }
