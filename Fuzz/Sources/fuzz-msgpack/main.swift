@@ -60,10 +60,42 @@ public func fuzzMessagePack(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CIn
         else {
             mismatch("the envelope \(fromValue) does not read back from its own MessagePack", input: input)
         }
+        if fromBytes.header == Header.rpcRequest, isFinite(decoded) { compareRequests(fromBytes, decoded, input: input) }
     default:
         mismatch("Envelope(messagePack:) and Envelope(message:) disagree: \(String(describing: fromBytes)) against \(String(describing: fromValue))", input: input)
     }
     return 0
+}
+
+/// The request reader's differential oracle: an RPC-REQ read from MessagePack (as the server
+/// reads a MessagePack connection's) and the same envelope written as JSON text and read as the
+/// server reads a JSON line (the arguments captured as text) give the same request, or the
+/// same Bad Request.
+private func compareRequests(_ envelope: Envelope, _ decoded: JSONValue, input: UnsafeRawBufferPointer) {
+    let fromMessagePack = Result { () throws(RPCError) -> RPCRequest in try RPCRequest(body: envelope.value) }
+    var writer = JSONWriter()
+    writer.value(decoded)
+    let fromJSON = writer.bytes.withUnsafeBytes { bytes in
+        Result { () throws -> RPCRequest in
+            let (message, captured) = try JSONParser.parse(bytes, capturing: "arguments")
+            return try RPCRequest(body: Envelope(message: message).value, rawArguments: captured.map { Array(bytes[$0]) })
+        }
+    }
+    switch (fromMessagePack, fromJSON) {
+    case (.success(let packed), .success(let text)):
+        let arguments = text.rawArguments.flatMap { try? JSONParser.parse($0) }
+        guard packed.service == text.service, packed.rpc == text.rpc, packed.client == text.client,
+              packed.argumentTypes == text.argumentTypes, packed.returnTypes == text.returnTypes,
+              packed.id.map({ same($0, text.id ?? .null, bitExact: false) }) ?? (text.id == nil), packed.timeout == text.timeout,
+              same(.array(packed.arguments), arguments ?? .array(text.arguments), bitExact: false)
+        else { mismatch("the request reads as \(packed) from MessagePack and \(text) from JSON", input: input) }
+    case (.failure(let packed), .failure(let text)):
+        guard let text = text as? RPCError, packed.message == text.message else {
+            mismatch("the request is refused as \(packed) from MessagePack and \(text) from JSON", input: input)
+        }
+    default:
+        mismatch("the request reads as \(fromMessagePack) from MessagePack and \(fromJSON) from JSON", input: input)
+    }
 }
 
 /// The input as a stream of frames, under a few limits: every verdict stays inside the
