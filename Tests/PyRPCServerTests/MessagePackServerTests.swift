@@ -159,7 +159,7 @@ final class MessagePackServerTests: ServerProcessTestCase {
         // taken; the others are Server Busy, in MessagePack like the rest.
         let client = try MessagePackSocket(port: port)
         defer { client.close() }
-        for _ in 0..<4 { try client.send(rpcRequest(rpc: "nap", arguments: [.float(0.3)], types: ["float"], returns: ["float"])) }
+        for _ in 0..<4 { try client.send(rpcRequest(rpc: "nap", arguments: [.float(1.0)], types: ["float"], returns: ["float"])) }
         let types = try (0..<4).map { _ in try client.receive()["value"]?["exception-type"]?.stringValue ?? "ok" }
         XCTAssertGreaterThanOrEqual(types.filter { $0 == "Server Busy" }.count, 2, "\(types)")
     }

@@ -85,7 +85,7 @@ final class MetricsTests: ServerProcessTestCase {
         tally(try send([request("nap", [2.0], types: ["float"], returns: ["float"], timeout: 0.3)]), #"service="svc",rpc="nap""#)
         // One Python thread and one place in the queue: of four naps sent at once, two at most
         // are taken; the others are Server Busy.
-        let naps = try send(Array(repeating: request("nap", [0.3], types: ["float"], returns: ["float"]), count: 4))
+        let naps = try send(Array(repeating: request("nap", [1.0], types: ["float"], returns: ["float"]), count: 4))
         XCTAssertGreaterThanOrEqual(naps.filter { $0 == "server_busy" }.count, 2, "\(naps)")
         tally(naps, #"service="svc",rpc="nap""#)
         tally(try send([request("nope", [], types: [], returns: ["int"])]), #"service="svc""#)
