@@ -1,4 +1,5 @@
 import Foundation
+import PyRPCClient
 import PyRPCWire
 import XCTest
 
@@ -227,6 +228,27 @@ final class MessagePackServerTests: ServerProcessTestCase {
         XCTAssertTrue(answer.exceptionMessage?.contains("0x01") ?? false, answer.exceptionMessage ?? "")
         XCTAssertTrue(try socket.readsEOF())
         XCTAssertLessThan(Date().timeIntervalSince(started), 2)
+    }
+
+    /// The Swift client on a new connection: calls made at once all go in order behind the
+    /// first message (the mark), and a first message too long to pad goes after a probe.
+    func testTheSwiftClientsFirstMessagesInAnyOrderAndSize() async throws {
+        try serve()
+        let client = RPCClient(host: "127.0.0.1", port: port, client: "c1")
+        defer { client.close() }
+        let sums = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+            for index in 0..<40 {
+                group.addTask { (index, try await client.call("svc", "add", index, 1) as Int) }
+            }
+            return try await group.reduce(into: [Int: Int]()) { $0[$1.0] = $1.1 }
+        }
+        XCTAssertEqual(sums, Dictionary(uniqueKeysWithValues: (0..<40).map { ($0, $0 + 1) }))
+
+        let big = BlockingRPCClient(host: "127.0.0.1", port: port, client: "c1", encoding: .messagePack)
+        defer { big.close() }
+        let numbers = (0..<2000).map { JSONValue.float(Double($0) / 8) }
+        let answer = try big.callValues("svc", "floats", arguments: [.array(numbers)], argumentTypes: [.list(.float)], returnTypes: [.list(.float)])
+        XCTAssertEqual(answer, [.array(numbers)])
     }
 
     /// While a crash loop leaves no worker, the supervisor answers MessagePack clients in

@@ -13,8 +13,6 @@ public final class LineConnection: Sendable {
     private let replies: NIOLoopBound<ReplyHandler>
     /// The server said GOAWAY: nothing more may be sent here.
     let wentAway: NIOLockedValueBox<Bool>
-    /// Nothing sent yet: the first MessagePack message carries the mark (`FirstMessage`).
-    private let fresh = NIOLockedValueBox(true)
 
     private init(channel: Channel, encoding: WireEncoding, replies: NIOLoopBound<ReplyHandler>) {
         self.channel = channel
@@ -73,27 +71,26 @@ public final class LineConnection: Sendable {
     /// Sends one message (JSON, newline-terminated, sent as MessagePack on such a connection)
     /// and returns the parsed answer.
     public func send(_ message: [UInt8]) -> EventLoopFuture<Envelope> {
-        var bytes = message
-        if encoding == .messagePack {
-            guard let value = try? JSONParser.parse(message) else {
-                return channel.eventLoop.makeFailedFuture(RPCClientError.protocolViolation("a message that is not JSON cannot be sent"))
-            }
-            let first = fresh.withLockedValue { fresh in defer { fresh = false }; return fresh }
-            if !first {
-                bytes = MessagePackFrame.frame(MessagePackWriter.encode(value))
-            } else if let padded = FirstMessage.padded(value) {
-                bytes = padded
-            } else {
-                // Too long to pad: a small message goes first, its answer dropped.
-                _ = write(FirstMessage.probe)
-                bytes = MessagePackFrame.frame(MessagePackWriter.encode(value))
-            }
+        guard encoding == .messagePack else { return write { _ in [message] } }
+        guard let value = try? JSONParser.parse(message) else {
+            return channel.eventLoop.makeFailedFuture(RPCClientError.protocolViolation("a message that is not JSON cannot be sent"))
         }
-        return write(bytes)
+        let frame = MessagePackFrame.frame(MessagePackWriter.encode(value))
+        return write { first in
+            guard first else { return [frame] }
+            // The connection's first bytes: the mark, and a frame padded so that a server that
+            // reads JSON lines answers at once (`FirstMessage`); too long to pad, a small probe
+            // goes first (its answer is dropped).
+            if let padded = FirstMessage.padded(value) { return [padded] }
+            return [FirstMessage.probe, frame]
+        }
     }
 
-    private func write(_ bytes: [UInt8]) -> EventLoopFuture<Envelope> {
-        let message = bytes
+    /// Writes, on the connection's loop, the messages `make` gives (`first`: nothing was
+    /// written on this connection before; decided on the loop, where writes are ordered, so
+    /// that concurrent senders cannot overtake the first message). The answer to the last one
+    /// completes the future; those before it are dropped.
+    private func write(_ make: @escaping @Sendable (_ first: Bool) -> [[UInt8]]) -> EventLoopFuture<Envelope> {
         let promise = channel.eventLoop.makePromise(of: Envelope.self)
         let replies = self.replies
         let channel = self.channel
@@ -104,8 +101,14 @@ public final class LineConnection: Sendable {
                 promise.fail(UnreadRequest())
                 return
             }
-            replies.value.waiting.append(promise)
-            channel.writeAndFlush(channel.allocator.buffer(bytes: message), promise: nil)
+            let handler = replies.value
+            let messages = make(!handler.started)
+            handler.started = true
+            for _ in messages.dropLast() { handler.waiting.append(channel.eventLoop.makePromise(of: Envelope.self)) }
+            handler.waiting.append(promise)
+            var buffer = channel.allocator.buffer(capacity: messages.reduce(0) { $0 + $1.count })
+            for message in messages { buffer.writeBytes(message) }
+            channel.writeAndFlush(buffer, promise: nil)
         }
         return promise.futureResult
     }
@@ -153,6 +156,8 @@ final class ReplyHandler: ChannelInboundHandler {
 
     let encoding: WireEncoding
     var waiting = CircularBuffer<EventLoopPromise<Envelope>>()
+    /// Something was written on the connection (its first MessagePack message carries the mark).
+    var started = false
     /// Set by a GOAWAY (read on the loop, and by `LineConnection.isActive` anywhere).
     let wentAway = NIOLockedValueBox(false)
 
