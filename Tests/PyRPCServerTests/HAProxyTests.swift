@@ -139,8 +139,12 @@ final class HAProxyTests: XCTestCase {
         let afterKill = load.answered
         XCTAssertTrue(load.waitUntil(10) { _ in load.answered > afterKill + 200 })
         let failed = load.failures
-        XCTAssertLessThanOrEqual(failed.count, 4, "more than the calls in flight failed: \(failed)")
-        XCTAssertTrue(failed.allSatisfy { $0.at.timeIntervalSince(killedAt) < 1 }, "calls failed after the kill was over: \(failed)")
+        // Each of the 4 clients may lose the call in flight, and the one it makes next if the
+        // kernel queued that connection on s1's listening socket while its processes were still
+        // dying (HAProxy cannot send such a call elsewhere: the connection was accepted). No
+        // call fails once s1 is out.
+        XCTAssertLessThanOrEqual(failed.count, 8, "more than the calls in flight failed: \(failed)")
+        XCTAssertTrue(failed.allSatisfy { $0.at.timeIntervalSince(killedAt) < markedDown + 0.5 }, "calls failed after HAProxy took s1 out: \(failed)")
     }
 }
 
