@@ -51,13 +51,22 @@ public final class RPCClient: Sendable {
         return try CallEncoding.values(answer)
     }
 
-    /// Sends any message and returns the answer envelope (used for LS-REQ, STATS-REQ, deploy).
+    /// Sends any message (JSON text) and returns the answer envelope (used for deploys).
     public func send(_ message: [UInt8]) async throws(RPCClientError) -> Envelope {
+        try await send { $0.send(message) }
+    }
+
+    /// Sends an envelope (calls, LS-REQ, STATS-REQ) in the connection's encoding and returns the answer.
+    public func send(_ envelope: Envelope) async throws(RPCClientError) -> Envelope {
+        try await send { $0.send(envelope) }
+    }
+
+    private func send(_ write: (LineConnection) -> EventLoopFuture<Envelope>) async throws(RPCClientError) -> Envelope {
         var attempt = 1
         while true {
             do {
                 let line = try await connection.get(host: host, port: port, localAddress: localAddress)
-                return try await line.send(message).get()
+                return try await write(line).get()
             } catch {
                 try CallEncoding.sendAgain(after: error, attempt: attempt, server: "\(host):\(port)", fallback: connection.encoding == nil)
                 attempt += 1
@@ -114,11 +123,19 @@ public final class BlockingRPCClient: Sendable {
     }
 
     public func send(_ message: [UInt8]) throws(RPCClientError) -> Envelope {
+        try send { $0.send(message) }
+    }
+
+    public func send(_ envelope: Envelope) throws(RPCClientError) -> Envelope {
+        try send { $0.send(envelope) }
+    }
+
+    private func send(_ write: (LineConnection) -> EventLoopFuture<Envelope>) throws(RPCClientError) -> Envelope {
         var attempt = 1
         while true {
             do {
                 let line = try connection.getBlocking(host: host, port: port, localAddress: localAddress)
-                return try line.send(message).wait()
+                return try write(line).wait()
             } catch {
                 try CallEncoding.sendAgain(after: error, attempt: attempt, server: "\(host):\(port)", fallback: connection.encoding == nil)
                 attempt += 1
@@ -156,11 +173,11 @@ enum CallEncoding {
     static func request(
         client: String?, _ service: String, _ rpc: String, _ arguments: [JSONValue], _ argumentTypes: [RPCType],
         _ returnTypes: [RPCType], timeout: Double?, id: JSONValue?
-    ) -> [UInt8] {
+    ) -> Envelope {
         RPCRequest(
             client: client, service: service, rpc: rpc, arguments: arguments,
             argumentTypes: argumentTypes.map(\.description), returnTypes: returnTypes.map(\.description), id: id, timeout: timeout
-        ).encoded()
+        ).envelope
     }
 
     static func values(_ answer: Envelope) throws(RPCClientError) -> [JSONValue] {

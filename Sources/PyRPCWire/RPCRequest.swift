@@ -93,6 +93,11 @@ public struct RPCRequest: Sendable, Equatable {
 
     /// The request as one newline-terminated RPC-REQ message.
     public func encoded() -> [UInt8] {
+        envelope.encoded()
+    }
+
+    /// The request as an RPC-REQ envelope, for either encoding.
+    public var envelope: Envelope {
         var body: [String: JSONValue] = [
             "service": .string(service), "rpc": .string(rpc), "arguments": .array(arguments),
             "argument-types": .array(argumentTypes.map(JSONValue.string)),
@@ -101,7 +106,7 @@ public struct RPCRequest: Sendable, Equatable {
         if let client { body["client"] = .string(client) }
         if let id { body["id"] = id }
         if let timeout { body["timeout"] = .float(timeout) }
-        return Envelope(header: Header.rpcRequest, value: body).encoded()
+        return Envelope(header: Header.rpcRequest, value: body)
     }
 }
 

@@ -21,4 +21,9 @@ public enum WireEncoding: String, Codable, Sendable {
         default: return nil
         }
     }
+
+    /// Why a connection that starts with `first` (which `chosen(by:)` refused) is closed.
+    public static func refusal(firstByte first: UInt8) -> String {
+        "a connection's first byte must begin a JSON message ('{') or be 0x00 to choose MessagePack, not \(MessagePackScanner.hex(first))"
+    }
 }

@@ -90,7 +90,7 @@ struct AdminQuery: ParsableArguments {
             // The awaited answer goes into a local before it is wrapped: see `Deployer.outcome`.
             let answer: Envelope
             do {
-                answer = try await client.send(Envelope(header: header, value: value).encoded())
+                answer = try await client.send(Envelope(header: header, value: value))
             } catch {
                 answers.append((target.name, .failure(error)))
                 continue

@@ -90,7 +90,7 @@ struct Call: AsyncParsableCommand {
             defer { connection.close() }
             let answer: Envelope
             do {
-                answer = try await connection.send(request.encoded())
+                answer = try await connection.send(request.envelope)
             } catch {
                 failures.append("\(error)")
                 continue

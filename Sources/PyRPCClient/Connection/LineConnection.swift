@@ -75,6 +75,17 @@ public final class LineConnection: Sendable {
         guard let value = try? JSONParser.parse(message) else {
             return channel.eventLoop.makeFailedFuture(RPCClientError.protocolViolation("a message that is not JSON cannot be sent"))
         }
+        return sendMessagePack(value)
+    }
+
+    /// Sends an envelope in the connection's encoding (on a MessagePack connection without
+    /// JSON text in between) and returns the parsed answer.
+    func send(_ envelope: Envelope) -> EventLoopFuture<Envelope> {
+        guard encoding == .messagePack else { return write { _ in [envelope.encoded()] } }
+        return sendMessagePack(.object(["header": .string(envelope.header), "value": .object(envelope.value)]))
+    }
+
+    private func sendMessagePack(_ value: JSONValue) -> EventLoopFuture<Envelope> {
         let frame = MessagePackFrame.frame(MessagePackWriter.encode(value))
         return write { first in
             guard first else { return [frame] }

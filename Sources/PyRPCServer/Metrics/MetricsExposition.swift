@@ -37,10 +37,11 @@ final class MetricsExposition: Sendable {
         }
     }
 
-    /// Takes in what grew, without rendering: done every second, so that a scrape replays at
-    /// most a second of calls into the histograms, however busy the server and rare the scrapes.
-    func update(_ reading: MetricsReading, _ supervision: Supervision) {
-        emitted.withLockedValue { emitted in add(reading, supervision, &emitted) }
+    /// Takes in the calls counted since, without rendering: done every second, so that a scrape
+    /// replays at most a second of calls into the histograms, however busy the server and rare
+    /// the scrapes. (What the supervisor says of itself and its processes waits for a scrape.)
+    func update(_ reading: MetricsReading) {
+        emitted.withLockedValue { emitted in addCalls(reading, &emitted) }
     }
 
     private func add(_ reading: MetricsReading, _ supervision: Supervision, _ emitted: inout Emitted) {

@@ -13,8 +13,9 @@ extension IOLoop {
         guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return false }
         guard let encoding = WireEncoding.chosen(by: first) else {
             MetricsBoard.unnamed(.badRequest)
-            core.logger.warning("bad request from \(connection.peer): a connection that starts with byte \(hex(first))")
-            refuse(connection, "a connection's first byte must begin a JSON message ('{') or be 0x00 to choose MessagePack, not \(hex(first))")
+            let refusal = WireEncoding.refusal(firstByte: first)
+            core.logger.warning("bad request from \(connection.peer): \(refusal)")
+            refuse(connection, refusal)
             return false
         }
         if encoding == .messagePack { buffer.moveReaderIndex(forwardBy: 1) }
@@ -33,7 +34,7 @@ extension IOLoop {
         case .oversize(let length):
             MetricsBoard.unnamed(.badRequest)
             core.logger.warning("bad request from \(connection.peer): MessagePack frame of \(length) bytes")
-            refuse(connection, "a MessagePack frame of \(length) bytes is larger than the server's limit of \(limit) bytes (see --max-message-bytes); the connection closes, as a frame cannot be skipped unread")
+            refuse(connection, Self.frameTooLarge(length, limit: limit).message)
             return nil
         case .complete(let body):
             let message = buffer.getSlice(at: buffer.readerIndex + body.lowerBound, length: body.count)!
@@ -49,8 +50,18 @@ extension IOLoop {
         let held = buffer.readableBytes
         buffer.moveReaderIndex(forwardBy: held)
         MetricsBoard.unnamed(.badRequest)
-        let reply = RPCReply.exception(.badRequest("the connection ended inside a MessagePack frame (\(held) bytes of it came, its 4-byte length included)"))
-        deliver(reply, sequence: connection.nextSequence(), to: connection)
+        deliver(RPCReply.exception(Self.cutFrame(held: held)), sequence: connection.nextSequence(), to: connection)
+    }
+
+    /// A frame announced over `--max-message-bytes`: refused from its length, and the end of
+    /// the connection (the crash-loop desk says the same).
+    static func frameTooLarge(_ length: Int, limit: Int) -> RPCError {
+        .badRequest("a MessagePack frame of \(length) bytes is larger than the server's limit of \(limit) bytes (see --max-message-bytes); the connection closes, as a frame cannot be skipped unread")
+    }
+
+    /// The input ended `held` bytes into a frame.
+    static func cutFrame(held: Int) -> RPCError {
+        .badRequest("the connection ended inside a MessagePack frame (\(held) bytes of it came, its 4-byte length included)")
     }
 
     /// An answer for a MessagePack connection. Results are written as MessagePack from the
@@ -67,15 +78,5 @@ extension IOLoop {
             return MessagePackFrame.frame(MessagePackWriter.encode(failure))
         }
         return MessagePackFrame.frame(MessagePackWriter.encode(message))
-    }
-}
-
-private func hex(_ byte: UInt8) -> String {
-    "0x" + String(byte, radix: 16, uppercase: false).leftPadded(to: 2)
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -70,9 +70,7 @@ final class ServerCore: Sendable {
     func answer(_ frame: Frame, from peer: Peer, sink: any ReplySink, memo: RequestMemo? = nil) -> [UInt8]? {
         switch frame {
         case .oversize(let limit):
-            logger.warning("bad request from \(peer): message over \(limit) bytes")
-            MetricsBoard.unnamed(.badRequest)
-            return RPCReply.exception(Self.tooLarge(limit: limit))
+            return refuse(Self.tooLarge(limit: limit), from: peer, saying: "message over \(limit) bytes")
         case .message(let buffer):
             // The usual RPC-REQ: the last one again with other arguments, or read without a
             // value tree; anything else takes the general path.
@@ -114,25 +112,18 @@ final class ServerCore: Sendable {
                 envelope = try Envelope(message: message)
                 rawArguments = raw
             } catch let error as JSONParseError {
-                logger.warning("bad request from \(peer): \(error)")
-                MetricsBoard.unnamed(.badRequest)
-                return RPCReply.exception(.badRequest("not valid JSON: \(error)"))
+                return refuse(.badRequest("not valid JSON: \(error)"), from: peer, saying: "\(error)")
             } catch let error as RPCError {
-                logger.warning("bad request from \(peer): \(error.message)")
-                MetricsBoard.unnamed(.badRequest)
-                return RPCReply.exception(error)
+                return refuse(error, from: peer)
             } catch {
-                MetricsBoard.unnamed(.badRequest)
-                return RPCReply.exception(.badRequest("\(error)"))
+                return refuse(.badRequest("\(error)"), from: peer)
             }
             switch envelope.header {
             case Header.rpcRequest:
                 do {
                     return call(try RPCRequest(body: envelope.value, rawArguments: rawArguments), from: peer, sink: sink)
                 } catch {
-                    logger.warning("bad request from \(peer): \(error.message)")
-                    MetricsBoard.unnamed(.badRequest)
-                    return RPCReply.exception(error)
+                    return refuse(error, from: peer)
                 }
             default:
                 return admin.answer(envelope, from: peer, sink: sink)
@@ -152,18 +143,22 @@ final class ServerCore: Sendable {
         switch read {
         case .success(let read): envelope = read
         case .failure(let error):
-            logger.warning("bad request from \(peer): \(error.message)")
-            MetricsBoard.unnamed(.badRequest)
-            return RPCReply.exception(error)
+            return refuse(error, from: peer)
         }
         guard envelope.header == Header.rpcRequest else { return admin.answer(envelope, from: peer, sink: sink) }
         do {
             return call(try RPCRequest(body: envelope.value), from: peer, sink: sink, encoding: .messagePack)
         } catch {
-            logger.warning("bad request from \(peer): \(error.message)")
-            MetricsBoard.unnamed(.badRequest)
-            return RPCReply.exception(error)
+            return refuse(error, from: peer)
         }
+    }
+
+    /// A message that cannot be read as a request naming anything: answered `error`, logged
+    /// (`saying` what was wrong, or the error's message) and counted without labels.
+    private func refuse(_ error: RPCError, from peer: Peer, saying problem: String? = nil) -> [UInt8] {
+        logger.warning("bad request from \(peer): \(problem ?? error.message)")
+        MetricsBoard.unnamed(.badRequest)
+        return RPCReply.exception(error)
     }
 
     /// A request read without a value tree: a repeat of the connection's last one, already

@@ -124,7 +124,7 @@ final class CrashLoopDesk: Sendable {
                 encoding = WireEncoding.chosen(by: first)
                 guard encoding != nil else {
                     board.unnamed(.badRequest)
-                    return socket.send(RPCReply.exception(.badRequest("a connection's first byte must begin a JSON message ('{') or be 0x00 to choose MessagePack")))
+                    return socket.send(RPCReply.exception(.badRequest(WireEncoding.refusal(firstByte: first))))
                 }
                 if encoding == .messagePack { buffer.moveReaderIndex(forwardBy: 1) }
             }
@@ -151,12 +151,12 @@ final class CrashLoopDesk: Sendable {
             case .incomplete:
                 if ended, buffer.readableBytes > 0 {
                     board.unnamed(.badRequest)
-                    socket.send(IOLoop.messagePack(RPCReply.exception(.badRequest("the connection ended inside a MessagePack frame"))))
+                    socket.send(IOLoop.messagePack(RPCReply.exception(IOLoop.cutFrame(held: buffer.readableBytes))))
                 }
                 return !ended
-            case .oversize:
+            case .oversize(let length):
                 board.unnamed(.badRequest)
-                socket.send(IOLoop.messagePack(RPCReply.exception(ServerCore.tooLarge(limit: maxMessageBytes))))
+                socket.send(IOLoop.messagePack(RPCReply.exception(IOLoop.frameTooLarge(length, limit: maxMessageBytes))))
                 return false
             case .complete(let body):
                 let read: Result<Envelope, RPCError> = buffer.withUnsafeReadableBytes { bytes in

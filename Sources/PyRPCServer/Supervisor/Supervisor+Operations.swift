@@ -41,11 +41,6 @@ extension Supervisor {
 
     /// `GET /metrics`: every process's counts with the supervisor's view of its workers.
     func metricsText() -> [UInt8] {
-        let (reading, supervision) = readMetrics()
-        return exposition.render(reading, supervision)
-    }
-
-    private func readMetrics() -> (MetricsReading, MetricsExposition.Supervision) {
         let reading = metrics.read()
         let (workers, crashLoop) = self.workers.read { contents -> ([String: Int], Bool) in
             var states: [String: Int] = [:]
@@ -57,7 +52,7 @@ extension Supervisor {
         let processes = [ProcessUsage("self")].compactMap { $0 } + reading.children.sorted().compactMap { ProcessUsage(String($0)) }
         let supervision = MetricsExposition.Supervision(
             workers: workers, crashLoop: crashLoop, generation: store.loadGeneration() ?? 0, processes: processes)
-        return (reading, supervision)
+        return exposition.render(reading, supervision)
     }
 
     func startOperations() {
@@ -74,8 +69,7 @@ extension Supervisor {
             let folding = Thread { [weak self] in
                 while let self, !server.isStopped {
                     Thread.sleep(forTimeInterval: 1)
-                    let (reading, supervision) = readMetrics()
-                    exposition.update(reading, supervision)
+                    exposition.update(metrics.read())
                 }
             }
             folding.name = "pyrpc-metrics"

@@ -38,12 +38,9 @@ func rpcRequest(
     service: String = "svc", rpc: String, arguments: [JSONValue], types: [String], returns: [String], client: String? = "c1",
     id: JSONValue? = nil, timeout: Double? = nil
 ) -> JSONValue {
-    var body: [String: JSONValue] = [
-        "service": .string(service), "rpc": .string(rpc), "arguments": .array(arguments),
-        "argument-types": .array(types.map { .string($0) }), "return-types": .array(returns.map { .string($0) }),
-    ]
-    if let client { body["client"] = .string(client) }
-    if let id { body["id"] = id }
-    if let timeout { body["timeout"] = .float(timeout) }
-    return .object(["header": .string(Header.rpcRequest), "value": .object(body)])
+    let envelope = RPCRequest(
+        client: client, service: service, rpc: rpc, arguments: arguments, argumentTypes: types, returnTypes: returns, id: id,
+        timeout: timeout
+    ).envelope
+    return .object(["header": .string(envelope.header), "value": .object(envelope.value)])
 }
