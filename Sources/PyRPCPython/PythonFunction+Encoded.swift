@@ -29,15 +29,17 @@ extension PythonFunction {
         call(rawArguments: rawArguments, values: values, types: types, returns: returns, into: &writer, gil)
     }
 
-    /// The same, with the `return-values` array written as MessagePack (`values` only).
+    /// The same in MessagePack: raw arguments as MessagePack bytes (checked when the request
+    /// was read), the `return-values` array written as MessagePack.
     public func callEncoded(
-        values: [JSONValue], types: [RPCType], returns: [RPCType], into writer: inout MessagePackWriter, _ gil: borrowing GIL
+        rawArguments: [UInt8]?, values: [JSONValue], types: [RPCType], returns: [RPCType], into writer: inout MessagePackWriter,
+        _ gil: borrowing GIL
     ) -> EncodedOutcome {
-        call(rawArguments: nil, values: values, types: types, returns: returns, into: &writer, gil)
+        call(rawArguments: rawArguments, values: values, types: types, returns: returns, into: &writer, gil)
     }
 
     /// Both encodings' call, specialized for each by the compiler (it is called with concrete
-    /// writers in this module only).
+    /// writers in this module only); raw arguments are read in the writer's encoding.
     private func call<Writer: ValueWriter>(
         rawArguments: [UInt8]?, values: [JSONValue], types: [RPCType], returns: [RPCType], into writer: inout Writer,
         _ gil: borrowing GIL
@@ -46,7 +48,11 @@ extension PythonFunction {
         defer { for pointer in pointers { Py_DecRef(pointer) } }
         if let rawArguments {
             do {
-                pointers = try JSONToPython.arguments(rawArguments, types: types, gil)
+                if Writer.self == MessagePackWriter.self {
+                    pointers = try MessagePackToPython.arguments(rawArguments, types: types, gil)
+                } else {
+                    pointers = try JSONToPython.arguments(rawArguments, types: types, gil)
+                }
             } catch {
                 switch error {
                 case .mismatch(let mismatch): return .invalidArguments(mismatch.description)

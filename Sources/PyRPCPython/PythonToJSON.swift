@@ -64,6 +64,8 @@ enum PythonToJSON {
             // Any other iterable but text, bytes and mappings: numpy arrays (of any dimension,
             // as nested lists), ranges, generators, sets.
             guard pyrpc_is_text_bytes_or_dict(object) == 0 else { throw mismatch(object, type) }
+            // numpy arrays of numbers: straight from their memory, no Python object per element.
+            if BufferResults.write(object, as: type, into: &writer, gil) { return }
             let items: PyRef
             do {
                 items = try NumberProtocols.items(object, gil)

@@ -40,74 +40,63 @@ extension RPCRequest {
     }
 
     private static func readBody(_ scanner: inout JSONScanner, _ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> (request: RPCRequest, arguments: Range<Int>, id: Range<Int>?)? {
-        var seen: UInt8 = 0  // one bit per known key: a repeated key goes to the general path
-        func first(_ bit: UInt8) -> Bool {
-            defer { seen |= bit }
-            return seen & bit == 0
-        }
-        var service: String?, rpc: String?, client: String?, id: JSONValue?, timeout: Double?
-        var argumentTypes: [String]?, returnTypes: [String]?, raw: Range<Int>?, idRange: Range<Int>?
+        var fields = FastRequestFields()
         let complete = try scanner.readObject { (scanner: inout JSONScanner, key: UnsafeRawBufferPointer) throws(JSONParseError) -> Bool in
             if key.is("service") {
-                guard first(1) else { return false }
-                service = try scanner.plainString()
-                return service != nil
+                guard fields.first(.service) else { return false }
+                fields.service = try scanner.plainString()
+                return fields.service != nil
             }
             if key.is("rpc") {
-                guard first(2) else { return false }
-                rpc = try scanner.plainString()
-                return rpc != nil
+                guard fields.first(.rpc) else { return false }
+                fields.rpc = try scanner.plainString()
+                return fields.rpc != nil
             }
             if key.is("client") {
-                guard first(4) else { return false }
+                guard fields.first(.client) else { return false }
                 if scanner.current == UInt8(ascii: "n") { try scanner.expectKeyword("null"); return true }
-                client = try scanner.plainString()
-                return client != nil
+                fields.client = try scanner.plainString()
+                return fields.client != nil
             }
             if key.is("arguments") {
-                guard first(8), scanner.current == UInt8(ascii: "[") else { return false }
+                guard fields.first(.arguments), scanner.current == UInt8(ascii: "[") else { return false }
                 let start = scanner.index
                 try scanner.skipValue(depth: 2)
-                raw = start..<scanner.index
+                fields.arguments = start..<scanner.index
                 return true
             }
             if key.is("argument-types") {
-                guard first(16) else { return false }
-                argumentTypes = try scanner.stringList()
-                return argumentTypes != nil
+                guard fields.first(.argumentTypes) else { return false }
+                fields.argumentTypes = try scanner.stringList()
+                return fields.argumentTypes != nil
             }
             if key.is("return-types") {
-                guard first(32) else { return false }
-                returnTypes = try scanner.stringList()
-                return returnTypes != nil
+                guard fields.first(.returnTypes) else { return false }
+                fields.returnTypes = try scanner.stringList()
+                return fields.returnTypes != nil
             }
             if key.is("id") {
-                guard first(64) else { return false }
+                guard fields.first(.id) else { return false }
                 let start = scanner.index
                 let value = try scanner.parseValue(depth: 2)
-                idRange = start..<scanner.index
+                fields.idRange = start..<scanner.index
                 guard value.isRequestID else { return false }
-                id = value
+                fields.id = value
                 return true
             }
             if key.is("timeout") {
-                guard first(128) else { return false }
+                guard fields.first(.timeout) else { return false }
                 switch try scanner.parseValue(depth: 2) {
                 case .null: return true
                 case let value:
                     guard let seconds = value.numberValue, seconds > 0, seconds.isFinite else { return false }
-                    timeout = seconds
+                    fields.timeout = seconds
                     return true
                 }
             }
             return false
         }
-        guard complete, let service, let rpc, let argumentTypes, let returnTypes, let raw else { return nil }
-        var request = RPCRequest(
-            client: client, service: service, rpc: rpc, arguments: [],
-            argumentTypes: argumentTypes, returnTypes: returnTypes, id: id, timeout: timeout)
-        request.rawArguments = Array(UnsafeRawBufferPointer(rebasing: bytes[raw]))
-        return (request, raw, idRange)
+        return complete ? fields.request(in: bytes) : nil
     }
 }
 

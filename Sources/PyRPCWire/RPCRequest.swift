@@ -10,8 +10,9 @@ public struct RPCRequest: Sendable, Equatable {
     public var id: JSONValue?
     /// Seconds; the smaller of this and the server's limit applies.
     public var timeout: Double?
-    /// The `arguments` list as unparsed JSON text, when the server kept it for parsing
-    /// straight into Python objects (then `arguments` is empty).
+    /// The `arguments` list unparsed, when the server kept it for parsing straight into
+    /// Python objects (then `arguments` is empty): JSON text, or MessagePack bytes (already
+    /// checked) for a MessagePack connection's request (`parseFastMessagePack`).
     public var rawArguments: [UInt8]?
 
     public init(

@@ -8,7 +8,8 @@ import Glibc
 /// whose bytes equal the template's everywhere but inside its `arguments` and `id` values is
 /// the same request with those two values replaced: it is read by comparing bytes and
 /// skipping the two values, without making a String of any name or type again. Anything
-/// else is not a match (nil), and the caller reads the message in full.
+/// else is not a match (nil), and the caller reads the message in full. The same holds for
+/// a MessagePack connection's frames, whose values are stepped over as MessagePack.
 ///
 /// A class: a connection consults its template for every request, and a struct holding a
 /// request would be copied, a dozen reference counts each time.
@@ -18,11 +19,14 @@ public final class RequestTemplate: Sendable {
     private let id: Range<Int>?
     /// The template's own request (its arguments and id included).
     public let request: RPCRequest
+    /// What its bytes are written in: a message in another encoding never matches.
+    public let encoding: WireEncoding
 
     /// Templates are kept for messages up to this size; larger ones gain nothing from it.
     public static let maxBytes = 1024
 
-    private init(bytes: [UInt8], arguments: Range<Int>, id: Range<Int>?, request: RPCRequest) {
+    private init(bytes: [UInt8], arguments: Range<Int>, id: Range<Int>?, request: RPCRequest, encoding: WireEncoding) {
+        self.encoding = encoding
         self.bytes = bytes
         self.arguments = arguments
         self.id = id
@@ -34,7 +38,14 @@ public final class RequestTemplate: Sendable {
     public static func read(_ bytes: UnsafeRawBufferPointer) -> (request: RPCRequest, template: RequestTemplate?)? {
         guard let (request, arguments, id) = RPCRequest.parseFastShape(bytes) else { return nil }
         guard bytes.count <= maxBytes else { return (request, nil) }
-        return (request, RequestTemplate(bytes: Array(bytes), arguments: arguments, id: id, request: request))
+        return (request, RequestTemplate(bytes: Array(bytes), arguments: arguments, id: id, request: request, encoding: .json))
+    }
+
+    /// The same for a MessagePack frame's body, read as `RPCRequest.parseFastMessagePack` does.
+    public static func read(messagePack bytes: UnsafeRawBufferPointer) -> (request: RPCRequest, template: RequestTemplate?)? {
+        guard let (request, arguments, id) = RPCRequest.parseFastMessagePackShape(bytes) else { return nil }
+        guard bytes.count <= maxBytes else { return (request, nil) }
+        return (request, RequestTemplate(bytes: Array(bytes), arguments: arguments, id: id, request: request, encoding: .messagePack))
     }
 
     /// What a message read by difference has of its own: where its `arguments` list stands
@@ -44,13 +55,13 @@ public final class RequestTemplate: Sendable {
         public let id: JSONValue?
     }
 
-    /// `new` read by difference from the template; nil unless the bytes differ only inside
-    /// the `arguments` list and the `id` value (then `RPCRequest.parseFast` reads them as
-    /// `request(for:in:)` does).
-    public func match(_ new: UnsafeRawBufferPointer) -> Match? {
-        guard new.baseAddress != nil else { return nil }
+    /// `new` (in `encoding`) read by difference from the template; nil unless the bytes differ
+    /// only inside the `arguments` list and the `id` value (then `RPCRequest.parseFast` or
+    /// `parseFastMessagePack` reads them as `request(for:in:)` does).
+    public func match(_ new: UnsafeRawBufferPointer, encoding: WireEncoding = .json) -> Match? {
+        guard new.baseAddress != nil, encoding == self.encoding else { return nil }
         return bytes.withUnsafeBytes { template -> Match? in
-            var reader = DifferenceReader(template: template, new: new)
+            var reader = DifferenceReader(template: template, new: new, encoding: encoding)
             // The holes in the order they stand in the message.
             if let id, id.lowerBound < arguments.lowerBound {
                 guard reader.fill(id, isArguments: false), reader.fill(arguments, isArguments: true) else { return nil }
@@ -77,15 +88,17 @@ public final class RequestTemplate: Sendable {
 private struct DifferenceReader {
     let template: UnsafeRawBufferPointer
     let new: UnsafeRawBufferPointer
+    let encoding: WireEncoding
     var scanner: JSONScanner
     /// How far the template is matched.
     var inTemplate = 0
     var arguments: Range<Int> = 0..<0
     var id: JSONValue?
 
-    init(template: UnsafeRawBufferPointer, new: UnsafeRawBufferPointer) {
+    init(template: UnsafeRawBufferPointer, new: UnsafeRawBufferPointer, encoding: WireEncoding) {
         self.template = template
         self.new = new
+        self.encoding = encoding
         scanner = JSONScanner(bytes: new)
     }
 
@@ -95,6 +108,7 @@ private struct DifferenceReader {
         guard equalBytes(hole.lowerBound - inTemplate) else { return false }
         inTemplate = hole.upperBound
         let start = scanner.index
+        if encoding == .messagePack { return fillMessagePack(isArguments: isArguments) }
         if isArguments {
             guard scanner.current == UInt8(ascii: "["), (try? scanner.skipValue(depth: 2)) != nil else { return false }
             arguments = start..<scanner.index
@@ -102,6 +116,24 @@ private struct DifferenceReader {
         }
         guard let value = try? scanner.parseValue(depth: 2), value.isRequestID else { return false }
         id = value
+        return true
+    }
+
+    /// The hole's value stepped over as MessagePack: the body map's values are at depth 2.
+    private mutating func fillMessagePack(isArguments: Bool) -> Bool {
+        var values = MessagePackScanner(bytes: new)
+        values.index = scanner.index
+        let start = values.index
+        if isArguments {
+            guard values.arrayHeader() != nil else { return false }
+            values.index = start
+            guard values.skipValue(depth: 2) else { return false }
+            arguments = start..<values.index
+        } else {
+            guard let value = try? values.readValue(depth: 2), value.isRequestID else { return false }
+            id = value
+        }
+        scanner.index = values.index
         return true
     }
 

@@ -12,6 +12,22 @@ public protocol ValueWriter {
     /// Before each element but the first.
     mutating func listSeparator()
     mutating func endList()
+    /// A whole list of `count` doubles read from memory in this machine's byte order, the
+    /// first at `start` and each next one `stride` bytes on (negative when going backwards):
+    /// a row of a numpy array. Writes what `beginList`, `double` for each and `endList` would.
+    mutating func doubleList(at start: UnsafeRawPointer, count: Int, stride: Int)
+}
+
+extension ValueWriter {
+    /// Element by element, each as `double` writes it (JSON text prints every double anyway).
+    public mutating func doubleList(at start: UnsafeRawPointer, count: Int, stride: Int) {
+        beginList(count: count)
+        for index in 0..<count {
+            if index > 0 { listSeparator() }
+            double(start.advanced(by: index * stride).loadUnaligned(as: Double.self))
+        }
+        endList()
+    }
 }
 
 extension JSONWriter: ValueWriter {
@@ -52,4 +68,10 @@ extension MessagePackWriter: ValueWriter {
     public mutating func listSeparator() {}
 
     public mutating func endList() {}
+
+    /// The header, then the whole run in one go (`float64s`), not a call per element.
+    public mutating func doubleList(at start: UnsafeRawPointer, count: Int, stride: Int) {
+        arrayHeader(count: count)
+        float64s(at: start, count: count, stride: stride)
+    }
 }

@@ -105,7 +105,7 @@ struct BenchReport {
                 text += String(format: "| %d | %d | %d | %.2f | %.2f | %d |\n", row.workers, row.rpcs, row.scrapes, row.median, row.worst, row.bytes)
             }
         }
-        text += "\n## Targets (issues 4 and 11; TLS)\n\n" + targets() + "\n"
+        text += "\n## Targets (issues 4, 11, 22, 23 and 24)\n\n" + targets() + "\n"
         return text
     }
 
@@ -146,6 +146,35 @@ struct BenchReport {
         }
         if let total = row("total(List[float]) 100,000 floats", "pyrpc") {
             check("total 100,000 floats ≤ 3 ms CPU/call", total.cpuPerCall <= 3e-3, "\(micros(total.cpuPerCall)) µs")
+        }
+        // Issue 24: the last per-call costs and bulk data.
+        if let ours = row("add persistent c=8", "pyrpc"), let ceiling = row("add persistent c=8", "C ceiling") {
+            check("add persistent c=8, CPU/call ≤ 1.2× ceiling", ours.cpuPerCall <= 1.2 * ceiling.cpuPerCall,
+                  "\(ratio(ours.cpuPerCall, ceiling.cpuPerCall)): \(micros(ours.cpuPerCall)) µs vs \(micros(ceiling.cpuPerCall)) µs")
+            check("add persistent c=8, throughput ≥ 0.9× ceiling", ours.callsPerSecond >= 0.9 * ceiling.callsPerSecond,
+                  String(format: "%.2f×: %d vs %d calls/s", ours.callsPerSecond / max(ceiling.callsPerSecond, 1e-9), Int(ours.callsPerSecond), Int(ceiling.callsPerSecond)))
+        }
+        if let json = row("add persistent c=8", "pyrpc"), let messagePack = row(BenchSuite.addMessagePack, "pyrpc") {
+            check("add persistent c=8 over MessagePack, CPU/call ≤ over JSON", messagePack.cpuPerCall <= json.cpuPerCall,
+                  "\(ratio(messagePack.cpuPerCall, json.cpuPerCall)): \(micros(messagePack.cpuPerCall)) µs vs \(micros(json.cpuPerCall)) µs")
+        }
+        if let ours = row("add one-shot c=8", "pyrpc"), let ceiling = row("add one-shot c=8", "C ceiling") {
+            check("add one-shot c=8, CPU/call ≤ 1.15× ceiling", ours.cpuPerCall <= 1.15 * ceiling.cpuPerCall,
+                  "\(ratio(ours.cpuPerCall, ceiling.cpuPerCall)): \(micros(ours.cpuPerCall)) µs vs \(micros(ceiling.cpuPerCall)) µs")
+        }
+        if let grpc = row(BenchSuite.total, "gRPC-Python") {
+            if let messagePack = row(BenchSuite.totalMessagePack, "pyrpc") {
+                check("total 100,000 floats over MessagePack, CPU/call ≤ 0.5× gRPC-Python", messagePack.cpuPerCall <= 0.5 * grpc.cpuPerCall,
+                      "\(ratio(messagePack.cpuPerCall, grpc.cpuPerCall)): \(micros(messagePack.cpuPerCall)) µs vs \(micros(grpc.cpuPerCall)) µs")
+            }
+            if let json = row(BenchSuite.total, "pyrpc") {
+                check("total 100,000 floats over JSON, CPU/call ≤ 1.0× gRPC-Python", json.cpuPerCall <= grpc.cpuPerCall,
+                      "\(ratio(json.cpuPerCall, grpc.cpuPerCall)): \(micros(json.cpuPerCall)) µs vs \(micros(grpc.cpuPerCall)) µs")
+            }
+        }
+        if let json = row(BenchSuite.outerJSON, "pyrpc"), let messagePack = row(BenchSuite.outerMessagePack, "pyrpc") {
+            check("outer 300×300 numpy, CPU/call over MessagePack ≤ 0.5× JSON", messagePack.cpuPerCall <= 0.5 * json.cpuPerCall,
+                  "\(ratio(messagePack.cpuPerCall, json.cpuPerCall)): \(micros(messagePack.cpuPerCall)) µs vs \(micros(json.cpuPerCall)) µs")
         }
         if let tls = row("add persistent c=8", "pyrpc TLS"), let plaintext = row("add persistent c=8", "pyrpc") {
             check("TLS add persistent c=8, CPU/call ≤ 1.5× plaintext", tls.cpuPerCall <= 1.5 * plaintext.cpuPerCall,

@@ -57,6 +57,10 @@ final class BenchSuite {
         return BenchSuite.request("total", [.array(values)], ["List[float]"], ["float"])
     }()
 
+    static let total = "total(List[float]) 100,000 floats"
+    static let totalMessagePack = total + " MessagePack"
+    static let addMessagePack = "add persistent c=8 MessagePack"
+
     /// A JSON request as a MessagePack connection's: the mark 0x00, then the frame (the load
     /// generator sends the mark on each new connection only, see `LoadGenerator`).
     static func messagePack(_ request: [UInt8]) -> [UInt8] {
@@ -70,7 +74,8 @@ final class BenchSuite {
 
     // MARK: Servers
 
-    func startPyRPC(label: String) async throws -> ServerUnderTest {
+    /// pyrpc with `add`, `total` and `echo` deployed, and `extra` rpcs importing from `venv`.
+    func startPyRPC(label: String, venv: String? = nil, extra: [(name: String, args: String, returns: String, src: String)] = []) async throws -> ServerUnderTest {
         let port = freePort()
         let state = folder.appendingPathComponent("state-\(label)")
         let server = try ServerUnderTest.launch(
@@ -82,7 +87,7 @@ final class BenchSuite {
             ("add", "[int, int]", "[int]", benchmarksFolder.appendingPathComponent("services/add.py").path),
             ("total", "[\"List[float]\"]", "[float]", benchmarksFolder.appendingPathComponent("services/total.py").path),
             ("echo", "[str]", "[str]", benchmarksFolder.appendingPathComponent("services/echo.py").path),
-        ], name: label)
+        ] + extra, name: label, venv: venv)
         _ = try await Deployer.deploy(config, to: config.servers[0], token: nil)
         return server
     }
@@ -119,9 +124,10 @@ final class BenchSuite {
         return server
     }
 
-    /// An init.yaml for one server `s1` at `port` with service `bench`.
-    func writeNetwork(port: Int, rpcs: [(name: String, args: String, returns: String, src: String)], name: String) throws -> NetworkConfig {
-        var yaml = """
+    /// An init.yaml for one server `s1` at `port` with service `bench` (scripts importing from `venv`).
+    func writeNetwork(port: Int, rpcs: [(name: String, args: String, returns: String, src: String)], name: String, venv: String? = nil) throws -> NetworkConfig {
+        var yaml = venv.map { "python: {venv: \"\($0)\"}\n" } ?? ""
+        yaml += """
             network:
               servers:
                 - s1: {ip: 127.0.0.1, port: \(port)}
@@ -161,13 +167,15 @@ final class BenchSuite {
 
     /// The same, for contenders that may fill rows of different names (plaintext, TLS with
     /// full handshakes, TLS resumed): measured in the same turns, their ratios hold.
+    /// `calls` instead of `duration`: that many calls in all, shared out among the rounds.
     func measureInTurns(_ contenders: [Contender], request: [UInt8], grpc: GRPCClient.Call? = nil, mode: LoadGenerator.Mode,
-                        concurrency: Int, duration: Double, rounds: Int = 3) {
+                        concurrency: Int, duration: Double? = nil, calls: Int? = nil, rounds: Int = 3) {
         var totals = Array(repeating: Sample(), count: contenders.count)
         for _ in 0..<rounds {
             for (index, contender) in contenders.enumerated() {
-                totals[index].add(sample(contender.server, request: request, grpc: grpc, mode: mode, concurrency: concurrency,
-                                         duration: duration / Double(rounds), handshakes: contender.handshakes))
+                totals[index].add(sample(contender.server, request: contender.request ?? request, grpc: grpc, mode: mode, concurrency: concurrency,
+                                         duration: duration.map { $0 / Double(rounds) }, calls: calls.map { max(1, $0 / rounds) },
+                                         handshakes: contender.handshakes))
             }
         }
         for (contender, total) in zip(contenders, totals) { record(contender.workload, contender.server, total) }
@@ -179,6 +187,8 @@ final class BenchSuite {
         let workload: String
         let server: ServerUnderTest
         var handshakes = TLSHandshakes.resumed
+        /// Its own request instead of the group's (the same call over MessagePack).
+        var request: [UInt8]?
 
         /// The servers that run (nil: not started), in order.
         static func all(_ workload: String, _ servers: [ServerUnderTest?], handshakes: TLSHandshakes = .resumed) -> [Contender] {
@@ -260,7 +270,8 @@ final class BenchSuite {
         // Each group's servers take turns; TLS rows join the plaintext ones they are compared with.
         let groups: [(LoadGenerator.Mode, Int, [Contender])] = [
             (.persistent, 1, Contender.all("add persistent c=1", [ours, supervised, ceiling, baseline])),
-            (.persistent, 8, Contender.all("add persistent c=8", [ours, oursTLS, supervised, scraped?.server, ceiling, baseline, grpc, grpcTLS])),
+            (.persistent, 8, Contender.all("add persistent c=8", [ours, oursTLS, supervised, scraped?.server, ceiling, baseline, grpc, grpcTLS])
+                + [Contender(workload: Self.addMessagePack, server: ours, request: Self.messagePack(addRequest))]),
             (.oneShot, 8, Contender.all("add one-shot c=8", [ours, supervised, ceiling, baseline, grpc])
                 + Contender.all(Self.oneShotFullHandshake, [oursTLS, grpcTLS], handshakes: .full)
                 + Contender.all(Self.oneShotResumed, [oursTLS], handshakes: .resumed)),
@@ -270,16 +281,16 @@ final class BenchSuite {
             if chosen.isEmpty { continue }
             measureInTurns(chosen, request: addRequest, grpc: .add, mode: mode, concurrency: concurrency, duration: duration)
         }
-        for server in [ours, oursTLS, baseline, grpc, grpcTLS].compactMap({ $0 }) where wanted("total(List[float]) 100,000 floats") {
-            measure("total(List[float]) 100,000 floats", server, request: totalRequest, grpc: .total, mode: .persistent, concurrency: 1, calls: options.largeCalls)
+        // `total` over JSON and over MessagePack (float64s instead of decimal text), in the same
+        // turns as gRPC-Python's binary doubles.
+        let totals = Contender.all(Self.total, [ours, oursTLS, baseline, grpc, grpcTLS])
+            + [Contender(workload: Self.totalMessagePack, server: ours, request: Self.messagePack(totalRequest))]
+        let chosenTotals = totals.filter { wanted($0.workload) }
+        if !chosenTotals.isEmpty {
+            measureInTurns(chosenTotals, request: totalRequest, grpc: .total, mode: .persistent, concurrency: 1, calls: options.largeCalls)
         }
-        // The same calls over MessagePack (float64s instead of decimal text).
-        if wanted("total(List[float]) 100,000 floats MessagePack") {
-            measure("total(List[float]) 100,000 floats MessagePack", ours, request: Self.messagePack(totalRequest), mode: .persistent, concurrency: 1, calls: options.largeCalls)
-        }
-        if wanted("add persistent c=8 MessagePack") {
-            measure("add persistent c=8 MessagePack", ours, request: Self.messagePack(addRequest), mode: .persistent, concurrency: 8, duration: duration)
-        }
+        // A numpy array as the result (its own server, with the numpy venv: NumpyWorkloads).
+        if wanted(Self.outerJSON) || wanted(Self.outerMessagePack) { try await numpyWorkloads(duration: duration) }
         for server in [ours, baseline].compactMap({ $0 }) where wanted("echo(str) 1 MB") {
             measure("echo(str) 1 MB", server, request: echoRequest, mode: .persistent, concurrency: 1, calls: options.largeCalls)
         }

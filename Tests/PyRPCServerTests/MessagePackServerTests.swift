@@ -165,6 +165,47 @@ final class MessagePackServerTests: ServerProcessTestCase {
         XCTAssertGreaterThanOrEqual(types.filter { $0 == "Server Busy" }.count, 2, "\(types)")
     }
 
+    /// The server reads a connection's repeated request by difference from the last one and
+    /// reuses its decision: each answer must still carry its own arguments and id, a deploy
+    /// must change what runs, and what the fast reader leaves alone gets the general answer.
+    func testRepeatedRequestsAreReadByDifferenceAndStayRight() throws {
+        try serve()
+        // The peer's last JSON connection leaves its request memory to the next connection.
+        XCTAssertEqual(values(of: try json(requestLine(service: "svc", rpc: "add", arguments: [1, 2], types: ["int", "int"], returns: ["int"]))), [.int(3)])
+        let client = try MessagePackSocket(port: port)
+        defer { client.close() }
+        let ids: [JSONValue?] = [nil, .int(1), .int(70_000), .string("r-1"), .float(0.5), .bigInt("99999999999999999999")]
+        for round in 0..<60 {
+            let id = ids[round % ids.count]
+            let (a, b) = (round * 7 - 100, Int.max / 2 - round)
+            let answer = try client.roundTrip(rpcRequest(rpc: "add", arguments: [.int(a), .int(b)], types: ["int", "int"], returns: ["int"], id: id))
+            XCTAssertEqual(values(of: answer), [.int(a + b)], "round \(round)")
+            XCTAssertEqual(answer["value"]?["id"], id, "round \(round)")
+        }
+        // A bool where an int goes, and too many arguments, on the same connection.
+        let bool = try client.roundTrip(rpcRequest(rpc: "add", arguments: [.bool(true), 2], types: ["int", "int"], returns: ["int"], id: .int(5)))
+        XCTAssertEqual(bool["value"]?["exception-type"], .string("Invalid Arguments"), "\(bool)")
+        XCTAssertEqual(bool["value"]?["exception-message"]?.stringValue?.hasPrefix("argument 1 is a boolean true, expected int"), true, "\(bool)")
+        let three = try client.roundTrip(rpcRequest(rpc: "add", arguments: [1, 2, 3], types: ["int", "int"], returns: ["int"]))
+        XCTAssertEqual(three["value"]?["exception-message"]?.stringValue?.hasPrefix("3 arguments sent for 2 argument types"), true, "\(three)")
+        // A map among the arguments is left to the general reader, which refuses it by type.
+        let map = try client.roundTrip(rpcRequest(rpc: "add", arguments: [.object(["a": 1]), 2], types: ["int", "int"], returns: ["int"]))
+        XCTAssertEqual(map["value"]?["exception-type"], .string("Invalid Arguments"), "\(map)")
+        // A str that is not UTF-8, hidden inside the arguments: Bad Request, and the connection serves on.
+        var invalid = MessagePackWriter.encode(rpcRequest(rpc: "same", arguments: [.string("ab")], types: ["str"], returns: ["str"]))
+        invalid[try XCTUnwrap(invalid.firstRange(of: Array("ab".utf8))).lowerBound] = 0xFF
+        try client.socket.send(MessagePackFrame.frame(invalid))
+        let refused = try client.receive()
+        XCTAssertEqual(refused["value"]?["exception-type"], .string("Bad Request"), "\(refused)")
+        XCTAssertEqual(refused["value"]?["exception-message"]?.stringValue?.contains("str is not valid UTF-8"), true, "\(refused)")
+        XCTAssertEqual(values(of: try client.roundTrip(rpcRequest(rpc: "add", arguments: [4, 5], types: ["int", "int"], returns: ["int"]))), [.int(9)])
+        // A deploy that changes `add`: the remembered decision is not used past it.
+        try Data(try String(contentsOf: folder.appendingPathComponent("m.py"), encoding: .utf8)
+            .replacingOccurrences(of: "return a + b", with: "return a + b + 1000").utf8).write(to: folder.appendingPathComponent("m.py"))
+        XCTAssertEqual(try CLIProcess.run(["deploy"], in: folder).status, 0, log)
+        XCTAssertEqual(values(of: try client.roundTrip(rpcRequest(rpc: "add", arguments: [4, 5], types: ["int", "int"], returns: ["int"]))), [.int(1009)])
+    }
+
     func testJSONAndMessagePackClientsAtTheSameTime() throws {
         try serve()
         let packed = try MessagePackSocket(port: port)

@@ -12,10 +12,14 @@ import PyRPCWire
 /// - `Envelope(messagePack:)` accepts exactly what decodes to a map `Envelope` accepts, and
 ///   an envelope written as MessagePack reads back the same.
 /// - The frame reader read over the same bytes as a stream keeps its bounds and its limit.
+/// - The server's reader without a value tree (`parseFastMessagePack`, `skipValue`, the
+///   request template) reads exactly what the general path reads, or steps aside.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzMessagePack(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     let input = UnsafeRawBufferPointer(start: start, count: count)
     checkFrames(input)
+    checkSkip(input)
+    checkFastRequest(input)
     let decoded: JSONValue
     do {
         decoded = try MessagePackReader.decode(input)
@@ -95,6 +99,56 @@ private func compareRequests(_ envelope: Envelope, _ decoded: JSONValue, input: 
         }
     default:
         mismatch("the request reads as \(fromMessagePack) from MessagePack and \(fromJSON) from JSON", input: input)
+    }
+}
+
+/// `skipValue` steps over exactly what `readValue` reads, when that holds no map, and
+/// refuses everything else.
+private func checkSkip(_ input: UnsafeRawBufferPointer) {
+    var reader = MessagePackScanner(bytes: input)
+    var skipper = MessagePackScanner(bytes: input)
+    let read = try? reader.readValue(depth: 0)
+    let skipped = skipper.skipValue(depth: 0)
+    if let read, !holdsObject(read) {
+        guard skipped, skipper.index == reader.index else {
+            mismatch("readValue read \(read) to byte \(reader.index); skipValue said \(skipped) at \(skipper.index)", input: input)
+        }
+    } else if skipped {
+        mismatch("skipValue stepped over what readValue \(read == nil ? "refuses" : "reads with a map")", input: input)
+    }
+}
+
+/// A request the fast reader reads is the general path's request, its raw arguments decoding
+/// to the general path's values; and its template reads the same bytes by difference alike.
+private func checkFastRequest(_ input: UnsafeRawBufferPointer) {
+    guard let (fast, template) = RequestTemplate.read(messagePack: input) else { return }
+    guard let envelope = try? Envelope(messagePack: input), envelope.header == Header.rpcRequest,
+          let general = try? RPCRequest(body: envelope.value) else {
+        mismatch("the fast reader read \(fast) from what the general path refuses", input: input)
+    }
+    guard let raw = fast.rawArguments, case .array(let values)? = try? MessagePackReader.decode(raw) else {
+        mismatch("the fast reader kept arguments that do not decode to a list", input: input)
+    }
+    var unpacked = fast
+    unpacked.rawArguments = nil
+    unpacked.arguments = values
+    guard unpacked.service == general.service, unpacked.rpc == general.rpc, unpacked.client == general.client,
+          unpacked.argumentTypes == general.argumentTypes, unpacked.returnTypes == general.returnTypes,
+          same(unpacked.id ?? .null, general.id ?? .null), (unpacked.id == nil) == (general.id == nil), unpacked.timeout == general.timeout,
+          same(.array(unpacked.arguments), .array(general.arguments))
+    else { mismatch("the fast reader read \(unpacked), the general path \(general)", input: input) }
+    if let template {
+        guard let match = template.match(input, encoding: .messagePack), template.request(for: match, in: input) == fast else {
+            mismatch("the template of \(fast) does not read its own bytes alike", input: input)
+        }
+    }
+}
+
+private func holdsObject(_ value: JSONValue) -> Bool {
+    switch value {
+    case .object: return true
+    case .array(let items): return items.contains(where: holdsObject)
+    default: return false
     }
 }
 

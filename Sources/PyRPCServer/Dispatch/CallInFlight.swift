@@ -12,8 +12,9 @@ import PyRPCWire
 /// read from `core` rather than copied in.
 final class CallInFlight: PythonJob, @unchecked Sendable {
     let call: Dispatcher.Call
-    /// The `arguments` JSON text, parsed into Python objects when the call runs (nil when
-    /// the request's arguments were read as values: `call.arguments`).
+    /// The `arguments` list unparsed, in the connection's `encoding` (JSON text or MessagePack
+    /// bytes), parsed into Python objects when the call runs (nil when the request's arguments
+    /// were read as values: `call.arguments`).
     let rawArguments: [UInt8]?
     let id: JSONValue?
     let peer: String
@@ -118,7 +119,7 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
             }
             writer.string("return-values")
             outcome = overload.function.callEncoded(
-                values: call.arguments, types: overload.signature.arguments, returns: overload.signature.returns, into: &writer, gil)
+                rawArguments: rawArguments, values: call.arguments, types: overload.signature.arguments, returns: overload.signature.returns, into: &writer, gil)
         }
         return (outcome, frame)
     }

@@ -187,7 +187,7 @@ extension IOLoop {
         let route = ReplyRoute(loop: self, connection: connection.id, sequence: sequence)
         let reply: [UInt8]?
         if (encoding ?? connection.encoding) == .messagePack, case .message(let body) = frame {
-            reply = core.answer(messagePack: body, from: connection.caller, sink: route)
+            reply = core.answer(messagePack: body, from: connection.caller, sink: route, memo: connection.memo)
         } else {
             reply = core.answer(frame, from: connection.caller, sink: route, memo: connection.memo)
         }

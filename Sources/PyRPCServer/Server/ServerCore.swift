@@ -72,30 +72,7 @@ final class ServerCore: Sendable {
         case .oversize(let limit):
             return refuse(Self.tooLarge(limit: limit), from: peer, saying: "message over \(limit) bytes")
         case .message(let buffer):
-            // The usual RPC-REQ: the last one again with other arguments, or read without a
-            // value tree; anything else takes the general path.
-            let fast = buffer.withUnsafeReadableBytes { bytes -> FastRead? in
-                if let memo, let template = memo.template, let match = template.match(bytes) {
-                    // The call is counted on its generation before it is queued: a deploy
-                    // that retires the generation now waits for it (see `Generation`).
-                    if let decided = memo.decision.map({ unsafeDowncast($0, to: Dispatcher.Call.self) }), decided.generation === registry.current, decided.generation.beginCall() {
-                        return .decided(decided, rawArguments: Array(UnsafeRawBufferPointer(rebasing: bytes[match.arguments])), id: match.id)
-                    }
-                    return .request(template.request(for: match, in: bytes))
-                }
-                guard let (request, template) = RequestTemplate.read(bytes) else { return nil }
-                memo?.template = template
-                memo?.decision = nil
-                return .request(request)
-            }
-            switch fast {
-            case .decided(let call, let rawArguments, let id):
-                return run(call, rawArguments: rawArguments, id: id, peer: peer.address, sink: sink)
-            case .request(let request):
-                return self.call(request, from: peer, sink: sink, memo: memo)
-            case nil:
-                break
-            }
+            if let answered = answerFast(buffer, encoding: .json, from: peer, sink: sink, memo: memo) { return answered }
             // The arguments list is kept as JSON text and parsed straight into Python objects
             // when the call runs: no value tree, and the big parse happens with the GIL, after
             // the I/O loop's leader has stepped down.
@@ -131,11 +108,14 @@ final class ServerCore: Sendable {
         }
     }
 
-    /// A MessagePack connection's message (a frame's body): read into the same envelope as a
-    /// JSON one and answered the same way, from values. A result is written as MessagePack from
-    /// the start (`CallInFlight`); every other answer is JSON, rewritten for the connection
-    /// where it is delivered (`IOLoop.messagePack`).
-    func answer(messagePack body: ByteBuffer, from peer: Peer, sink: any ReplySink) -> [UInt8]? {
+    /// A MessagePack connection's message (a frame's body). The usual RPC-REQ is read as a JSON
+    /// one is, by difference or without a value tree, its arguments kept as MessagePack for
+    /// Python; anything else is read into the same envelope as a JSON message and answered
+    /// the same way, from values. A result is written as MessagePack from the start
+    /// (`CallInFlight`); every other answer is JSON, rewritten for the connection where it is
+    /// delivered (`IOLoop.messagePack`).
+    func answer(messagePack body: ByteBuffer, from peer: Peer, sink: any ReplySink, memo: RequestMemo? = nil) -> [UInt8]? {
+        if let answered = answerFast(body, encoding: .messagePack, from: peer, sink: sink, memo: memo) { return answered }
         let read: Result<Envelope, RPCError> = body.withUnsafeReadableBytes { bytes in
             Result { () throws(RPCError) -> Envelope in try Envelope(messagePack: bytes) }
         }
@@ -168,6 +148,37 @@ final class ServerCore: Sendable {
         case request(RPCRequest)
     }
 
+    /// Answers the usual RPC-REQ: the connection's last one again with other arguments, or
+    /// one read without a value tree. Nil when the message is anything else, for the general
+    /// path; otherwise what `answer` returns (the answer, or nil when it comes through `sink`).
+    private func answerFast(
+        _ message: ByteBuffer, encoding: WireEncoding, from peer: Peer, sink: any ReplySink, memo: RequestMemo?
+    ) -> [UInt8]?? {
+        let fast = message.withUnsafeReadableBytes { bytes -> FastRead? in
+            if let memo, let template = memo.template, let match = template.match(bytes, encoding: encoding) {
+                // The call is counted on its generation before it is queued: a deploy
+                // that retires the generation now waits for it (see `Generation`).
+                if let decided = memo.decision.map({ unsafeDowncast($0, to: Dispatcher.Call.self) }), decided.generation === registry.current, decided.generation.beginCall() {
+                    return .decided(decided, rawArguments: Array(UnsafeRawBufferPointer(rebasing: bytes[match.arguments])), id: match.id)
+                }
+                return .request(template.request(for: match, in: bytes))
+            }
+            let read = encoding == .json ? RequestTemplate.read(bytes) : RequestTemplate.read(messagePack: bytes)
+            guard let (request, template) = read else { return nil }
+            memo?.template = template
+            memo?.decision = nil
+            return .request(request)
+        }
+        switch fast {
+        case .decided(let call, let rawArguments, let id):
+            return .some(run(call, rawArguments: rawArguments, id: id, peer: peer.address, sink: sink, encoding: encoding))
+        case .request(let request):
+            return .some(self.call(request, from: peer, sink: sink, memo: memo, encoding: encoding))
+        case nil:
+            return nil
+        }
+    }
+
     private func call(
         _ request: RPCRequest, from peer: Peer, sink: any ReplySink, memo: RequestMemo? = nil, encoding: WireEncoding = .json
     ) -> [UInt8]? {
@@ -178,7 +189,7 @@ final class ServerCore: Sendable {
         case .reject(let error):
             generation.endCall()
             let counters = Self.counters(for: request, in: generation)
-            if let invalid = Self.invalidArguments(request) {
+            if let invalid = Self.invalidArguments(request, encoding: encoding) {
                 logger.warning("bad request from \(peer): \(invalid.message)")
                 counters?.count(.badRequest) ?? MetricsBoard.unnamed(.badRequest)
                 return RPCReply.exception(invalid)
@@ -205,7 +216,7 @@ final class ServerCore: Sendable {
         let job = CallInFlight(call: call, rawArguments: rawArguments, id: id, peer: peer, sink: sink, core: self, encoding: encoding)
         guard pool.submit(job, wake: false) else {
             call.generation.endCall()
-            if let rawArguments, let invalid = JSONParser.invalidity(of: rawArguments) {
+            if encoding == .json, let rawArguments, let invalid = JSONParser.invalidity(of: rawArguments) {
                 call.overload.counters.count(.badRequest)
                 return RPCReply.exception(.badRequest("not valid JSON: \(invalid)", id: id))
             }
@@ -230,8 +241,9 @@ final class ServerCore: Sendable {
 
     /// A request's `arguments` are kept as text and read only when the call runs: before any
     /// other answer about the request, they must be valid JSON, or it is a Bad Request.
-    private static func invalidArguments(_ request: RPCRequest) -> RPCError? {
-        guard let raw = request.rawArguments, let invalid = JSONParser.invalidity(of: raw) else { return nil }
+    /// (MessagePack arguments were checked when the request was read.)
+    private static func invalidArguments(_ request: RPCRequest, encoding: WireEncoding) -> RPCError? {
+        guard encoding == .json, let raw = request.rawArguments, let invalid = JSONParser.invalidity(of: raw) else { return nil }
         return .badRequest("not valid JSON: \(invalid)", id: request.id)
     }
 

@@ -56,12 +56,12 @@ public enum MessagePackReader {
 /// elements than could ever fit, even nested under others making the same claim, is refused
 /// at its header, and the capacity reserved for all open containers together stays within
 /// the size of the input.
-struct MessagePackScanner {
-    let bytes: UnsafeRawBufferPointer
-    var index = 0
+public struct MessagePackScanner {
+    public let bytes: UnsafeRawBufferPointer
+    public var index = 0
     private var promised = 0
 
-    init(bytes: UnsafeRawBufferPointer) {
+    public init(bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
     }
 
@@ -74,7 +74,7 @@ struct MessagePackScanner {
 
     // MARK: Values
 
-    mutating func readValue(depth: Int) throws(MessagePackError) -> JSONValue {
+    public mutating func readValue(depth: Int) throws(MessagePackError) -> JSONValue {
         guard index < bytes.count else { throw error("unexpected end of input, expected a value") }
         let start = index
         let tag = bytes[index]
@@ -122,7 +122,7 @@ struct MessagePackScanner {
 
     /// The fixed-width big-endian number after a type byte.
     @inline(__always)
-    private mutating func readBigEndian<Number: FixedWidthInteger & UnsignedInteger>(_: Number.Type) throws(MessagePackError) -> Number {
+    mutating func readBigEndian<Number: FixedWidthInteger & UnsignedInteger>(_: Number.Type) throws(MessagePackError) -> Number {
         let size = MemoryLayout<Number>.size
         guard size <= bytes.count - index else {
             throw error("unexpected end of input, expected \(Self.plural(size, "more byte")) of a \(size * 8)-bit field")
