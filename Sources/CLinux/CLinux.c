@@ -48,6 +48,10 @@ int pyrpc_fd_above_stdio(int fd) {
 
 static pid_t server_pid;
 static int reaper_fd = -1;
+// Set in a child of fork() (the atfork child handler): asked after every call, where a
+// getpid() system call each time cost more than the answer's bookkeeping. Children made by
+// posix_spawn or vfork run no handler, and never come back into the server's code.
+static volatile sig_atomic_t forked_child;
 
 // A forked child starts with the signal state of a fresh process. The server catches SIGINT
 // and SIGTERM, and threads Swift starts inherit libdispatch's mask, which blocks them; a child
@@ -68,6 +72,7 @@ static void restore_signals_in_parent(void) {
 }
 
 static void reset_signals_in_child(void) {
+    forked_child = 1;
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     pyrpc_unblock_signals();
@@ -75,6 +80,7 @@ static void reset_signals_in_child(void) {
 
 void pyrpc_process_started(int reaper_write_fd) {
     server_pid = getpid();
+    forked_child = 0;
     reaper_fd = reaper_write_fd;
     pthread_atfork(block_signals_for_fork, restore_signals_in_parent, reset_signals_in_child);
 }
@@ -95,7 +101,7 @@ void pyrpc_after_fork_in_child(void) {
 }
 
 int pyrpc_is_forked_child(void) {
-    return server_pid != 0 && getpid() != server_pid;
+    return forked_child;
 }
 
 void pyrpc_end_forked_child(void) {

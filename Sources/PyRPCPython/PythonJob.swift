@@ -14,6 +14,10 @@ open class PythonJob: @unchecked Sendable {
     private let claimed = Atomic<Bool>(false)
     /// Started running with the GIL, or withdrawn unstarted (`withdraw`): whichever first.
     private let begun = Atomic<Bool>(false)
+    /// The pool's monitor raised RPCTimeout in the thread running it (read and written with
+    /// the GIL held): that thread then drops whatever of it is left pending when the job ends,
+    /// which the other calls need not pay for.
+    @exclusivity(unchecked) final var interruptRaised = false
 
     public init(deadline: ContinuousClock.Instant?) {
         self.deadline = deadline

@@ -68,6 +68,7 @@ extension PythonWorkerPool {
             condition.unlock()
             // Holding the GIL, the worker cannot finish its job between the check and the raise.
             if stillRunning {
+                job.interruptRaised = true
                 PyThreadState_SetAsyncExc(UInt(ident), PythonRuntime.shared.timeoutType.pointer)
             }
         }

@@ -332,7 +332,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
             // job it finds here, so no interrupt can be raised after the next line.
             clearRunning(slot)
             // Drop an interrupt the monitor raced in after the call had returned.
-            PyThreadState_SetAsyncExc(ident, nil)
+            if job.interruptRaised { PyThreadState_SetAsyncExc(ident, nil) }
         }
         job.finish()
     }
