@@ -72,19 +72,23 @@ enum MessagePackToPython {
         return object.release()
     }
 
-    /// A list of `count` elements, its header read. Float64s for `float`, the bulk case, are
-    /// read in line.
+    /// A list of `count` elements, its header read. Runs of float64s for `float`, the bulk
+    /// case, are read in one loop (`MessagePackScanner.float64s`).
     private static func list(
         _ scanner: inout MessagePackScanner, count: Int, of element: RPCType, depth: Int, _ gil: borrowing GIL
     ) throws(ArgumentFailure) -> UnsafeMutablePointer<PyObject> {
         let list = try made(PyList_New(count))
         var index = 0
+        var outOfMemory = false
         while index < count {
-            if case .float = element, let number = scanner.double() {
-                guard let item = PyFloat_FromDouble(number) else { break }
-                PyList_SET_ITEM(list, index, item)
-                index += 1
-                continue
+            if case .float = element {
+                _ = scanner.float64s(upTo: count - index) { number in
+                    guard !outOfMemory, let item = PyFloat_FromDouble(number) else { return outOfMemory = true }
+                    PyList_SET_ITEM(list, index, item)
+                    index += 1
+                }
+                guard !outOfMemory else { break }
+                guard index < count else { break }
             }
             do {
                 PyList_SET_ITEM(list, index, try value(&scanner, element, depth: depth, gil))
