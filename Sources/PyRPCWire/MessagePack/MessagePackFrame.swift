@@ -39,7 +39,7 @@ public enum MessagePackFrame {
     /// an answer written piece by piece, straight onto the wire's bytes.
     public static func frame(writing write: (inout MessagePackWriter) -> Void) -> [UInt8] {
         var writer = MessagePackWriter()
-        writer.bytes.append(contentsOf: [0, 0, 0, 0])
+        writer.bytes.append(contentsOf: repeatElement(0, count: headerSize))  // no array literal to allocate
         write(&writer)
         let size = length(of: writer.bytes.count - headerSize).bigEndian
         withUnsafeBytes(of: size) { sizeBytes in
