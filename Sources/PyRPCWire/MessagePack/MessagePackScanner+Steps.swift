@@ -176,7 +176,8 @@ extension MessagePackScanner {
     /// Reads up to `limit` float64s in a row, handing each to `body`; how many it read. The
     /// loop keeps its place in registers (a step of the scanner's own index costs a store and a
     /// load per number, five times the loop): the bulk of a list of floats goes through here.
-    @inline(__always)
+    /// Inlinable, so that the Python module's `body` is inlined too, not called per number.
+    @inlinable @inline(__always)
     public mutating func float64s(upTo limit: Int, _ body: (Double) -> Void) -> Int {
         guard let base = bytes.baseAddress else { return 0 }
         let end = bytes.count
