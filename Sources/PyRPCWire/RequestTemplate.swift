@@ -33,19 +33,13 @@ public final class RequestTemplate: Sendable {
         self.request = request
     }
 
-    /// Reads `bytes` as `RPCRequest.parseFast` does; with the request, a template of it
-    /// when the message is small.
-    public static func read(_ bytes: UnsafeRawBufferPointer) -> (request: RPCRequest, template: RequestTemplate?)? {
-        guard let (request, arguments, id) = RPCRequest.parseFastShape(bytes) else { return nil }
+    /// Reads `bytes` as `RPCRequest.parseFast` (or, for a MessagePack frame's body,
+    /// `parseFastMessagePack`) does; with the request, a template of it when the message is small.
+    public static func read(_ bytes: UnsafeRawBufferPointer, encoding: WireEncoding = .json) -> (request: RPCRequest, template: RequestTemplate?)? {
+        let shape = encoding == .json ? RPCRequest.parseFastShape(bytes) : RPCRequest.parseFastMessagePackShape(bytes)
+        guard let (request, arguments, id) = shape else { return nil }
         guard bytes.count <= maxBytes else { return (request, nil) }
-        return (request, RequestTemplate(bytes: Array(bytes), arguments: arguments, id: id, request: request, encoding: .json))
-    }
-
-    /// The same for a MessagePack frame's body, read as `RPCRequest.parseFastMessagePack` does.
-    public static func read(messagePack bytes: UnsafeRawBufferPointer) -> (request: RPCRequest, template: RequestTemplate?)? {
-        guard let (request, arguments, id) = RPCRequest.parseFastMessagePackShape(bytes) else { return nil }
-        guard bytes.count <= maxBytes else { return (request, nil) }
-        return (request, RequestTemplate(bytes: Array(bytes), arguments: arguments, id: id, request: request, encoding: .messagePack))
+        return (request, RequestTemplate(bytes: Array(bytes), arguments: arguments, id: id, request: request, encoding: encoding))
     }
 
     /// What a message read by difference has of its own: where its `arguments` list stands
@@ -125,9 +119,7 @@ private struct DifferenceReader {
         values.index = scanner.index
         let start = values.index
         if isArguments {
-            guard values.arrayHeader() != nil else { return false }
-            values.index = start
-            guard values.skipValue(depth: 2) else { return false }
+            guard values.skipList(depth: 2) else { return false }
             arguments = start..<values.index
         } else {
             guard let value = try? values.readValue(depth: 2), value.isRequestID else { return false }

@@ -115,6 +115,12 @@ struct BenchReport {
             let mark = met.map { $0 ? "met" : "**not met**" } ?? "not measured"
             lines.append("- \(label): \(mark) (\(detail))")
         }
+        /// Whether `ours` costs at most `factor` times `other`'s CPU per call; the ratio and both
+        /// figures (then `also`) are the detail.
+        func checkCPU(_ label: String, _ ours: BenchRow, atMost factor: Double, of other: BenchRow, also: String = "") {
+            check(label, ours.cpuPerCall <= factor * other.cpuPerCall,
+                  "\(ratio(ours.cpuPerCall, other.cpuPerCall)): \(micros(ours.cpuPerCall)) µs vs \(micros(other.cpuPerCall)) µs\(also)")
+        }
         if let ours = row("add persistent c=8", "pyrpc") {
             let ceiling = row("add persistent c=8", "C ceiling")
             let baseline = row("add persistent c=8", "Python baseline")
@@ -130,8 +136,7 @@ struct BenchReport {
                   "\(micros(supervised.cpuPerCall)) µs vs \(micros(single.cpuPerCall)) µs, supervisor included")
         }
         if let plain = row("add persistent c=8", "pyrpc --processes 1"), let scraped = row("add persistent c=8", BenchSuite.scrapedName) {
-            check("add persistent c=8 with --metrics-listen, scraped every second, CPU/call ≤ 1.05× without", scraped.cpuPerCall <= 1.05 * plain.cpuPerCall,
-                  "\(ratio(scraped.cpuPerCall, plain.cpuPerCall)): \(micros(scraped.cpuPerCall)) µs vs \(micros(plain.cpuPerCall)) µs, supervisor included")
+            checkCPU("add persistent c=8 with --metrics-listen, scraped every second, CPU/call ≤ 1.05× without", scraped, atMost: 1.05, of: plain, also: ", supervisor included")
         }
         for scrape in scrapes {
             check("a scrape of \(scrape.workers) workers and \(scrape.rpcs) rpcs within 50 ms", scrape.worst <= 50,
@@ -149,40 +154,32 @@ struct BenchReport {
         }
         // Issue 24: the last per-call costs and bulk data.
         if let ours = row("add persistent c=8", "pyrpc"), let ceiling = row("add persistent c=8", "C ceiling") {
-            check("add persistent c=8, CPU/call ≤ 1.2× ceiling", ours.cpuPerCall <= 1.2 * ceiling.cpuPerCall,
-                  "\(ratio(ours.cpuPerCall, ceiling.cpuPerCall)): \(micros(ours.cpuPerCall)) µs vs \(micros(ceiling.cpuPerCall)) µs")
+            checkCPU("add persistent c=8, CPU/call ≤ 1.2× ceiling", ours, atMost: 1.2, of: ceiling)
             check("add persistent c=8, throughput ≥ 0.9× ceiling", ours.callsPerSecond >= 0.9 * ceiling.callsPerSecond,
                   String(format: "%.2f×: %d vs %d calls/s", ours.callsPerSecond / max(ceiling.callsPerSecond, 1e-9), Int(ours.callsPerSecond), Int(ceiling.callsPerSecond)))
         }
         if let json = row("add persistent c=8", "pyrpc"), let messagePack = row(BenchSuite.addMessagePack, "pyrpc") {
-            check("add persistent c=8 over MessagePack, CPU/call ≤ over JSON", messagePack.cpuPerCall <= json.cpuPerCall,
-                  "\(ratio(messagePack.cpuPerCall, json.cpuPerCall)): \(micros(messagePack.cpuPerCall)) µs vs \(micros(json.cpuPerCall)) µs")
+            checkCPU("add persistent c=8 over MessagePack, CPU/call ≤ over JSON", messagePack, atMost: 1, of: json)
         }
         if let ours = row("add one-shot c=8", "pyrpc"), let ceiling = row("add one-shot c=8", "C ceiling") {
-            check("add one-shot c=8, CPU/call ≤ 1.15× ceiling", ours.cpuPerCall <= 1.15 * ceiling.cpuPerCall,
-                  "\(ratio(ours.cpuPerCall, ceiling.cpuPerCall)): \(micros(ours.cpuPerCall)) µs vs \(micros(ceiling.cpuPerCall)) µs")
+            checkCPU("add one-shot c=8, CPU/call ≤ 1.15× ceiling", ours, atMost: 1.15, of: ceiling)
         }
         if let grpc = row(BenchSuite.total, "gRPC-Python") {
             if let messagePack = row(BenchSuite.totalMessagePack, "pyrpc") {
-                check("total 100,000 floats over MessagePack, CPU/call ≤ 0.5× gRPC-Python", messagePack.cpuPerCall <= 0.5 * grpc.cpuPerCall,
-                      "\(ratio(messagePack.cpuPerCall, grpc.cpuPerCall)): \(micros(messagePack.cpuPerCall)) µs vs \(micros(grpc.cpuPerCall)) µs")
+                checkCPU("total 100,000 floats over MessagePack, CPU/call ≤ 0.5× gRPC-Python", messagePack, atMost: 0.5, of: grpc)
             }
             if let json = row(BenchSuite.total, "pyrpc") {
-                check("total 100,000 floats over JSON, CPU/call ≤ 1.0× gRPC-Python", json.cpuPerCall <= grpc.cpuPerCall,
-                      "\(ratio(json.cpuPerCall, grpc.cpuPerCall)): \(micros(json.cpuPerCall)) µs vs \(micros(grpc.cpuPerCall)) µs")
+                checkCPU("total 100,000 floats over JSON, CPU/call ≤ 1.0× gRPC-Python", json, atMost: 1, of: grpc)
             }
         }
         if let json = row(BenchSuite.outerJSON, "pyrpc"), let messagePack = row(BenchSuite.outerMessagePack, "pyrpc") {
-            check("outer 300×300 numpy, CPU/call over MessagePack ≤ 0.5× JSON", messagePack.cpuPerCall <= 0.5 * json.cpuPerCall,
-                  "\(ratio(messagePack.cpuPerCall, json.cpuPerCall)): \(micros(messagePack.cpuPerCall)) µs vs \(micros(json.cpuPerCall)) µs")
+            checkCPU("outer 300×300 numpy, CPU/call over MessagePack ≤ 0.5× JSON", messagePack, atMost: 0.5, of: json)
         }
         if let tls = row("add persistent c=8", "pyrpc TLS"), let plaintext = row("add persistent c=8", "pyrpc") {
-            check("TLS add persistent c=8, CPU/call ≤ 1.5× plaintext", tls.cpuPerCall <= 1.5 * plaintext.cpuPerCall,
-                  "\(ratio(tls.cpuPerCall, plaintext.cpuPerCall)): \(micros(tls.cpuPerCall)) µs vs \(micros(plaintext.cpuPerCall)) µs")
+            checkCPU("TLS add persistent c=8, CPU/call ≤ 1.5× plaintext", tls, atMost: 1.5, of: plaintext)
         }
         if let tls = row("add one-shot c=8 TLS resumed", "pyrpc TLS"), let plaintext = row("add one-shot c=8", "pyrpc") {
-            check("TLS add one-shot c=8 resumed, CPU/call ≤ 2× plaintext one-shot", tls.cpuPerCall <= 2 * plaintext.cpuPerCall,
-                  "\(ratio(tls.cpuPerCall, plaintext.cpuPerCall)): \(micros(tls.cpuPerCall)) µs vs \(micros(plaintext.cpuPerCall)) µs; \(tls.resumptions)")
+            checkCPU("TLS add one-shot c=8 resumed, CPU/call ≤ 2× plaintext one-shot", tls, atMost: 2, of: plaintext, also: "; \(tls.resumptions)")
         }
         for row in memory {
             check("RSS flat within 5 MB across \(row.what)", abs(row.second - row.first) <= 5_000_000,

@@ -26,15 +26,10 @@ extension BenchSuite {
         let a = (0..<300).map { JSONValue.float((Double($0) + 0.5).squareRoot() * 3.7) }
         let b = (0..<300).map { JSONValue.float((Double($0) + 1.5).squareRoot() / 1.3) }
         let json = Self.request("outer", [.array(a), .array(b)], ["List[float]", "List[float]"], ["List[List[float]]"])
-        let rounds = 3
-        var samples = [Sample(), Sample()]
-        for _ in 0..<rounds {
-            for (index, request) in [json, Self.messagePack(json)].enumerated() {
-                samples[index].add(sample(server, request: request, mode: .persistent, concurrency: 1, duration: duration / Double(rounds)))
-            }
-        }
-        record(Self.outerJSON, server, samples[0])
-        record(Self.outerMessagePack, server, samples[1])
+        measureInTurns([
+            Contender(workload: Self.outerJSON, server: server),
+            Contender(workload: Self.outerMessagePack, server: server, request: Self.messagePack(json)),
+        ], request: json, mode: .persistent, concurrency: 1, duration: duration)
     }
 
     /// The numpy venv, if there is one with numpy in it.

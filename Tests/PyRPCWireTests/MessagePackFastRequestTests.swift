@@ -2,7 +2,7 @@ import XCTest
 @testable import PyRPCWire
 
 /// A MessagePack connection's requests read without a value tree (`parseFastMessagePack`) and
-/// by difference (`RequestTemplate.read(messagePack:)`): they must read exactly what the
+/// by difference (`RequestTemplate.read(_:encoding:)`): they must read exactly what the
 /// general path (`Envelope(messagePack:)`, `RPCRequest(body:)`) reads, or step aside; and
 /// `skipValue` must accept exactly what `readValue` accepts.
 final class MessagePackFastRequestTests: XCTestCase {
@@ -105,7 +105,7 @@ final class MessagePackFastRequestTests: XCTestCase {
             let base = RPCRequest(
                 client: index % 2 == 0 ? "c1" : nil, service: "calc", rpc: "add", arguments: [.int(1), .int(2)],
                 argumentTypes: ["int", "int"], returnTypes: ["int"], id: firstID ?? .int(0), timeout: index == 3 ? 1.5 : nil)
-            let kept = try XCTUnwrap(frame(base).withUnsafeBytes { RequestTemplate.read(messagePack: $0) }?.template)
+            let kept = try XCTUnwrap(frame(base).withUnsafeBytes { RequestTemplate.read($0, encoding: .messagePack) }?.template)
             XCTAssertEqual(kept.encoding, .messagePack)
             for _ in 0..<60 {
                 var next = base

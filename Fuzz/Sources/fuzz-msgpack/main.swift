@@ -121,7 +121,7 @@ private func checkSkip(_ input: UnsafeRawBufferPointer) {
 /// A request the fast reader reads is the general path's request, its raw arguments decoding
 /// to the general path's values; and its template reads the same bytes by difference alike.
 private func checkFastRequest(_ input: UnsafeRawBufferPointer) {
-    guard let (fast, template) = RequestTemplate.read(messagePack: input) else { return }
+    guard let (fast, template) = RequestTemplate.read(input, encoding: .messagePack) else { return }
     guard let envelope = try? Envelope(messagePack: input), envelope.header == Header.rpcRequest,
           let general = try? RPCRequest(body: envelope.value) else {
         mismatch("the fast reader read \(fast) from what the general path refuses", input: input)

@@ -163,8 +163,7 @@ final class ServerCore: Sendable {
                 }
                 return .request(template.request(for: match, in: bytes))
             }
-            let read = encoding == .json ? RequestTemplate.read(bytes) : RequestTemplate.read(messagePack: bytes)
-            guard let (request, template) = read else { return nil }
+            guard let (request, template) = RequestTemplate.read(bytes, encoding: encoding) else { return nil }
             memo?.template = template
             memo?.decision = nil
             return .request(request)
@@ -189,7 +188,7 @@ final class ServerCore: Sendable {
         case .reject(let error):
             generation.endCall()
             let counters = Self.counters(for: request, in: generation)
-            if let invalid = Self.invalidArguments(request, encoding: encoding) {
+            if let invalid = Self.invalidArguments(request.rawArguments, encoding: encoding, id: request.id) {
                 logger.warning("bad request from \(peer): \(invalid.message)")
                 counters?.count(.badRequest) ?? MetricsBoard.unnamed(.badRequest)
                 return RPCReply.exception(invalid)
@@ -216,9 +215,9 @@ final class ServerCore: Sendable {
         let job = CallInFlight(call: call, rawArguments: rawArguments, id: id, peer: peer, sink: sink, core: self, encoding: encoding)
         guard pool.submit(job, wake: false) else {
             call.generation.endCall()
-            if encoding == .json, let rawArguments, let invalid = JSONParser.invalidity(of: rawArguments) {
+            if let invalid = Self.invalidArguments(rawArguments, encoding: encoding, id: id) {
                 call.overload.counters.count(.badRequest)
-                return RPCReply.exception(.badRequest("not valid JSON: \(invalid)", id: id))
+                return RPCReply.exception(invalid)
             }
             call.overload.counters.count(.serverBusy)
             logger.warning("\(call.overload.label) by \(call.caller)@\(peer): Server Busy (\(options.maxPendingCalls) calls waiting)")
@@ -242,9 +241,9 @@ final class ServerCore: Sendable {
     /// A request's `arguments` are kept as text and read only when the call runs: before any
     /// other answer about the request, they must be valid JSON, or it is a Bad Request.
     /// (MessagePack arguments were checked when the request was read.)
-    private static func invalidArguments(_ request: RPCRequest, encoding: WireEncoding) -> RPCError? {
-        guard encoding == .json, let raw = request.rawArguments, let invalid = JSONParser.invalidity(of: raw) else { return nil }
-        return .badRequest("not valid JSON: \(invalid)", id: request.id)
+    private static func invalidArguments(_ rawArguments: [UInt8]?, encoding: WireEncoding, id: JSONValue?) -> RPCError? {
+        guard encoding == .json, let rawArguments, let invalid = JSONParser.invalidity(of: rawArguments) else { return nil }
+        return .badRequest("not valid JSON: \(invalid)", id: id)
     }
 
     /// The answer to a message over `--max-message-bytes` (the line is skipped; the connection stays).

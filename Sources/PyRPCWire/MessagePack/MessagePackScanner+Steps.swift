@@ -8,35 +8,27 @@ extension MessagePackScanner {
 
     /// The element count of the list at the scanner, its header read; nil (unmoved) when the
     /// next value is not a list or its header is cut.
-    public mutating func arrayHeader() -> Int? {
-        guard let tag else { return nil }
-        switch tag {
-        case 0x90...0x9F: index += 1; return Int(tag & 0x0F)
-        case 0xDC: return header(UInt16.self)
-        case 0xDD: return header(UInt32.self)
-        default: return nil
-        }
-    }
+    public mutating func arrayHeader() -> Int? { containerHeader(fixed: 0x90...0x9F, wide16: 0xDC) }
 
     /// The entry count of the map at the scanner, its header read; nil (unmoved) for anything else.
-    mutating func mapHeader() -> Int? {
-        guard let tag else { return nil }
-        switch tag {
-        case 0x80...0x8F: index += 1; return Int(tag & 0x0F)
-        case 0xDE: return header(UInt16.self)
-        case 0xDF: return header(UInt32.self)
-        default: return nil
-        }
-    }
+    mutating func mapHeader() -> Int? { containerHeader(fixed: 0x80...0x8F, wide16: 0xDE) }
 
-    private mutating func header<Number: FixedWidthInteger & UnsignedInteger>(_: Number.Type) -> Int? {
+    /// A list's or a map's count: in the low nibble of a `fixed` type byte, or after `wide16`
+    /// (16 bits) or the type byte after it (32 bits).
+    private mutating func containerHeader(fixed: ClosedRange<UInt8>, wide16: UInt8) -> Int? {
+        guard let tag else { return nil }
+        if fixed.contains(tag) {
+            index += 1
+            return Int(tag & 0x0F)
+        }
+        guard tag == wide16 || tag == wide16 + 1 else { return nil }
         let start = index
         index += 1
-        guard let count = try? readBigEndian(Number.self) else {
+        guard let count = tag == wide16 ? (try? readBigEndian(UInt16.self)).map(Int.init) : (try? readBigEndian(UInt32.self)).map(Int.init) else {
             index = start
             return nil
         }
-        return Int(count)
+        return count
     }
 
     /// The bytes of the str at the scanner, not checked as UTF-8, the scanner past them; nil
@@ -157,6 +149,13 @@ extension MessagePackScanner {
         case 0xDD: return (try? readBigEndian(UInt32.self)).map { skipArray(count: Int($0), depth: depth + 1) } ?? false
         default: return false  // maps, bin, 0xC1
         }
+    }
+
+    /// Steps over a list as `skipValue` does; false for any other value (a request's
+    /// `arguments` must be one).
+    public mutating func skipList(depth: Int) -> Bool {
+        guard let tag, (0x90...0x9F).contains(tag) || tag == 0xDC || tag == 0xDD else { return false }
+        return skipValue(depth: depth)
     }
 
     private mutating func skipArray(count: Int, depth: Int) -> Bool {

@@ -57,9 +57,7 @@ extension RPCRequest {
                 }
             } else if key.is("arguments") {
                 let start = scanner.index
-                guard fields.first(.arguments), scanner.arrayHeader() != nil else { return nil }
-                scanner.index = start
-                guard scanner.skipValue(depth: 2) else { return nil }
+                guard fields.first(.arguments), scanner.skipList(depth: 2) else { return nil }
                 fields.arguments = start..<scanner.index
             } else if key.is("argument-types") {
                 guard fields.first(.argumentTypes), let names = stringList(&scanner) else { return nil }
