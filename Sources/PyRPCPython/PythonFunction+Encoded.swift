@@ -56,14 +56,13 @@ extension PythonFunction {
             } catch {
                 switch error {
                 case .mismatch(let mismatch): return .invalidArguments(mismatch.description)
-                case .count(let sent, let expected):
-                    return .invalidArguments("\(sent) argument\(sent == 1 ? "" : "s") sent for \(expected) argument type\(expected == 1 ? "" : "s")")
+                case .count(let sent, let expected): return .invalidArguments(ValueCoercion.countMismatch(sent: sent, expected: expected))
                 case .malformed(let message): return .malformed(message)
                 }
             }
         } else {
             guard values.count == types.count else {
-                return .invalidArguments("\(values.count) arguments sent for \(types.count) argument types")
+                return .invalidArguments(ValueCoercion.countMismatch(sent: values.count, expected: types.count))
             }
             for (value, type) in zip(values, types) {
                 guard let object = ValueToPython.convert(value, as: type, gil) else {

@@ -100,6 +100,12 @@ public enum ValueCoercion {
         }
     }
 
+    /// "1 argument sent for 2 argument types": why a request with the wrong number of
+    /// arguments is Invalid Arguments, wherever its count is checked.
+    public static func countMismatch(sent: Int, expected: Int) -> String {
+        "\(sent) argument\(sent == 1 ? "" : "s") sent for \(expected) argument type\(expected == 1 ? "" : "s")"
+    }
+
     /// `a string "abc"`, `an integer 5`, `a list [1,2,…]`: kind plus a short excerpt.
     public static func describe(_ value: JSONValue) -> String {
         var text = value.jsonText

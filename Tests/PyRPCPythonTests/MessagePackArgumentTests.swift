@@ -124,5 +124,15 @@ final class MessagePackArgumentTests: XCTestCase {
         XCTAssertEqual(outcome, .invalidArguments("3 arguments sent for 2 argument types"))
         let (one, _) = try await callMessagePack(describe, [.int(1)], types: [.int, .int], returns: [.list(.str)])
         XCTAssertEqual(one, .invalidArguments("1 argument sent for 2 argument types"))
+        // Arguments already read as values say the same (in one word, not "1 arguments").
+        let script = try await load(describe)
+        let fromValues: EncodedOutcome? = await sharedPool.perform { gil in
+            guard let function = try? script.function(named: "f", gil) else { return nil }
+            defer { function.dispose(gil) }
+            var writer = JSONWriter()
+            return function.callEncoded(rawArguments: nil, values: [.int(1)], types: [.int, .int], returns: [.list(.str)], into: &writer, gil)
+        }
+        await script.unload(pool: sharedPool)
+        XCTAssertEqual(fromValues, .invalidArguments("1 argument sent for 2 argument types"))
     }
 }

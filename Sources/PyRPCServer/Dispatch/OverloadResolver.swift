@@ -40,7 +40,7 @@ enum OverloadResolver {
             return .success((overload, []))
         }
         guard request.arguments.count == argumentTypes.count else {
-            return invalid("\(request.arguments.count) argument\(request.arguments.count == 1 ? "" : "s") sent for \(argumentTypes.count) argument type\(argumentTypes.count == 1 ? "" : "s")")
+            return invalid(ValueCoercion.countMismatch(sent: request.arguments.count, expected: argumentTypes.count))
         }
         var arguments: [JSONValue] = []
         arguments.reserveCapacity(request.arguments.count)
