@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import PyRPCClient
 import PyRPCServer
 import PyRPCWire
@@ -27,6 +28,48 @@ final class ProtocolTests: XCTestCase {
         socket.shutdownWrite()
         XCTAssertEqual(try socket.readLine(), #"{"header":"RPC-RES","value":{"return-values":[5],"id":7}}"#)
         XCTAssertTrue(try socket.readsEOF(), "the server closes after answering a one-shot request")
+    }
+
+    /// One-shot clients from one address, eight at a time, each connection with another
+    /// request: every answer is its own request's, though the connections pass their request
+    /// memories on to the next ones from the address (`PeerMemory`), several at once.
+    func testConcurrentOneShotClientsFromOneAddressGetTheirOwnAnswers() throws {
+        enum Expect { case value(JSONValue), exception(String) }
+        @Sendable func request(_ round: Int) -> (String, Expect) {
+            switch round % 4 {
+            case 0: (requestLine(arguments: [.int(round), 1], types: ["int", "int"], returns: ["int"], id: .int(round)), .value(.int(round + 1)))
+            case 1: (requestLine(arguments: [.float(Double(round)), 0.5], types: ["float", "float"], returns: ["float"], client: "c2", id: .int(round)),
+                     .value(.float(Double(round) + 0.5)))
+            case 2: (requestLine(service: "types", rpc: "pair", arguments: [.int(round)], types: ["int"], returns: ["int", "str"], id: .int(round)),
+                     .value(.int(round * 2)))
+            default: (requestLine(service: "types", rpc: "pair", arguments: [.int(round)], types: ["int"], returns: ["int", "str"], client: "c2", id: .int(round)),
+                      .exception("Client Not Registered"))
+            }
+        }
+        let failures = NIOLockedValueBox<[String]>([])
+        let network = try XCTUnwrap(network)
+        DispatchQueue.concurrentPerform(iterations: 8) { worker in
+            for call in 0..<40 {
+                let round = worker * 40 + call + worker  // each worker starts at another kind
+                let (line, expected) = request(round)
+                do {
+                    let socket = try network.socket()
+                    defer { socket.close() }
+                    try socket.send(line)
+                    socket.shutdownWrite()
+                    let answer = try JSONParser.parse(socket.readLine())
+                    let right: Bool
+                    switch expected {
+                    case .value(let value): right = answer.returnValues?.first == value && answer["value"]?["id"] == .int(round)
+                    case .exception(let type): right = answer.exceptionType == type
+                    }
+                    if !right { failures.withLockedValue { $0.append("round \(round): \(answer)") } }
+                } catch {
+                    failures.withLockedValue { $0.append("round \(round): \(error)") }
+                }
+            }
+        }
+        XCTAssertEqual(failures.withLockedValue { $0 }, [])
     }
 
     func testOneShotWithNewlineAndHalfClose() throws {

@@ -184,6 +184,26 @@ final class TransportUnitTests: XCTestCase {
         XCTAssertFalse(peers.takeMemo(for: "127.0.0.1", generation: 3) === used, "also when a connection closes after it")
     }
 
+    /// Connections opened several at a time from one address (one-shot calls from a pool of
+    /// threads) each leave a memory, and the next ones each take one, up to a bound.
+    func testEachOfSeveralConnectionsFromOneAddressLeavesItsMemory() throws {
+        var peers = PeerMemory()
+        let line = Array(requestLine(arguments: [1, 2], types: ["int", "int"], returns: ["int"]).utf8)
+        let template = try XCTUnwrap(line.withUnsafeBytes { RequestTemplate.read($0) }?.template)
+        let open = (0..<(PeerMemory.memosPerPeer + 4)).map { _ in peers.takeMemo(for: "127.0.0.1", generation: 1) }
+        XCTAssertEqual(Set(open.map(ObjectIdentifier.init)).count, open.count, "open connections never share a memory")
+        for memo in open {
+            memo.template = template
+            peers.keep(memo, for: "127.0.0.1", generation: 1)
+        }
+        let next = (0..<(PeerMemory.memosPerPeer + 4)).map { _ in peers.takeMemo(for: "127.0.0.1", generation: 1) }
+        let kept = next.filter { memo in open.contains { $0 === memo } }
+        XCTAssertEqual(kept.count, PeerMemory.memosPerPeer, "as many as the bound are taken over, each once")
+        XCTAssertEqual(Set(kept.map(ObjectIdentifier.init)).count, kept.count)
+        XCTAssertNil(try XCTUnwrap(next.last).template, "past the bound a connection starts afresh")
+        XCTAssertNil(peers.takeMemo(for: "127.0.0.2", generation: 1).template, "another address has none of them")
+    }
+
     static func storage(ipv4 text: String, port: UInt16) -> sockaddr_storage {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
