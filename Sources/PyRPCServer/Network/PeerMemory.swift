@@ -43,7 +43,10 @@ struct PeerMemory {
     /// left under generation `current` (a number), or a fresh one.
     mutating func takeMemo(for peer: String, generation current: Int) -> RequestMemo {
         forgetIfDeployed(current)
-        return memos[peer]?.popLast() ?? RequestMemo()
+        // Through the index: the subscript's in-place access would first give an emptied
+        // table storage of its own (two allocations) for an address it then does not find.
+        guard let slot = memos.index(forKey: peer) else { return RequestMemo() }
+        return memos.values[slot].popLast() ?? RequestMemo()
     }
 
     /// A closed connection leaves its request memory for the next one from `peer`.
