@@ -205,7 +205,13 @@ extension IOLoop {
         } else {
             for frame in connection.framer.finish(&buffer) { answer(frame, on: connection) }
         }
-        updateInterest(connection)
-        if connection.isFinished { close(connection) }
+        // Owing nothing, it closes at once: closing leaves the epoll set, so telling epoll
+        // first that it reads no more would be a system call for nothing (a one-shot call's
+        // answer has usually gone out before its client's end of input is read).
+        if connection.isFinished {
+            close(connection)
+        } else {
+            updateInterest(connection)
+        }
     }
 }
