@@ -55,12 +55,16 @@ extension IOLoop {
             close(connection, failure: failure)
             return
         }
+        // Owing nothing more, it closes, which also leaves the epoll set: no interest to change first.
+        if connection.isFinished {
+            close(connection)
+            return
+        }
         if connection.wantsWritable || connection.throttled {
             connection.wantsWritable = false
             connection.throttled = false
             updateInterest(connection)
         }
-        if connection.isFinished { close(connection) }
     }
 
     // MARK: Connections

@@ -53,9 +53,14 @@ struct PeerMemory {
     mutating func keep(_ memo: RequestMemo, for peer: String, generation current: Int) {
         forgetIfDeployed(current)
         guard memo.template != nil else { return }
-        if memos.count >= Self.capacity, memos[peer] == nil { memos.removeAll(keepingCapacity: true) }
-        // The most recent is taken first (`popLast`); past the bound the newest is not kept.
-        if memos[peer, default: []].count < Self.memosPerPeer { memos[peer, default: []].append(memo) }
+        // One lookup: this runs for every connection that closes. The most recent memory is
+        // taken first (`popLast`); past the bound the newest is not kept.
+        if let slot = memos.index(forKey: peer) {
+            if memos.values[slot].count < Self.memosPerPeer { memos.values[slot].append(memo) }
+            return
+        }
+        if memos.count >= Self.capacity { memos.removeAll(keepingCapacity: true) }
+        memos[peer] = [memo]
     }
 
     private mutating func forgetIfDeployed(_ current: Int) {
