@@ -10,7 +10,7 @@ import Synchronization
 /// silent.
 open class PythonJob: @unchecked Sendable {
     /// When the job must be answered by; nil for no limit.
-    public let deadline: ContinuousClock.Instant?
+    public let deadline: Moment?
     private let claimed = Atomic<Bool>(false)
     /// Started running with the GIL, or withdrawn unstarted (`withdraw`): whichever first.
     private let begun = Atomic<Bool>(false)
@@ -19,7 +19,7 @@ open class PythonJob: @unchecked Sendable {
     /// which the other calls need not pay for.
     @exclusivity(unchecked) final var interruptRaised = false
 
-    public init(deadline: ContinuousClock.Instant?) {
+    public init(deadline: Moment?) {
         self.deadline = deadline
     }
 
@@ -61,7 +61,7 @@ public final class ClosureJob: PythonJob, @unchecked Sendable {
     private let finished: @Sendable () -> Void
 
     public init(
-        deadline: ContinuousClock.Instant?, work: @escaping @Sendable (borrowing GIL) -> Void,
+        deadline: Moment?, work: @escaping @Sendable (borrowing GIL) -> Void,
         expired: @escaping @Sendable () -> Void = {}, finished: @escaping @Sendable () -> Void = {}
     ) {
         self.work = work

@@ -5,17 +5,16 @@ import Foundation
 /// The pool's monitor thread: deadlines (a Timeout answer, then `_pyrpc.RPCTimeout` raised
 /// in the call), stalled queues (another worker woken), and the owner's `onTick`.
 extension PythonWorkerPool {
-    /// While there is work it ticks every `stallDelay`: deadlines, stalled queues, `onTick`.
-    /// It keeps ticking for a while after the last job (`StallWatch.linger`) so that steady
+    /// While there is work it ticks every `stallDelaySeconds`: deadlines, stalled queues, `onTick`.
+    /// It keeps ticking for a while after the last job (`StallWatch.lingerSeconds`) so that steady
     /// traffic never has to wake it; idle, it sleeps until `submit` wakes it.
-    private static let tickPause = timespec(
-        tv_sec: Int(stallDelay.components.seconds), tv_nsec: Int(stallDelay.components.attoseconds / 1_000_000_000))
+    private static let tickPause = timespec(tv_sec: 0, tv_nsec: Int(stallDelaySeconds * 1e9))
 
     func monitorMain() {
         pyrpc_name_thread("watch-\(name)")
         while true {
             var due: [(index: Int, job: PythonJob)] = []
-            let now = ContinuousClock.now
+            let now = Moment.now
             condition.lock()
             let done = stopping && liveWorkers == 0
             var busy = queueHead < queue.count

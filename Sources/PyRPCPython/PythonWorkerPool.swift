@@ -10,7 +10,7 @@ import Logging
 /// the queue: waking a worker per job made eight threads queue for one GIL, and the context
 /// switches cost more than the calls (70% of the server's CPU on `add` at concurrency 8).
 /// Calls that block in Python (sleep, I/O) release the GIL; a monitor thread notices a queue
-/// that has not moved for `stallDelay` and wakes another worker, so blocking calls still
+/// that has not moved for `stallDelaySeconds` and wakes another worker, so blocking calls still
 /// overlap. The same monitor enforces deadlines by answering the call itself and raising
 /// `_pyrpc.RPCTimeout` inside the running thread.
 ///
@@ -24,8 +24,8 @@ public final class PythonWorkerPool: @unchecked Sendable {
     public let maxPending: Int
     /// How long the queue may go without a job being taken, while jobs wait, before the
     /// monitor wakes another worker.
-    public static let stallDelay: Duration = .milliseconds(1)
-    /// Called by the monitor at each tick (every `stallDelay` while jobs run or wait): the
+    public static let stallDelaySeconds = 0.001
+    /// Called by the monitor at each tick (every `stallDelaySeconds` while jobs run or wait): the
     /// owner's own watch, such as handing an I/O loop to another thread.
     let onTick: @Sendable () -> Void
 
@@ -64,7 +64,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
 
     struct RunningJob {
         var job: PythonJob
-        var nextInterrupt: ContinuousClock.Instant?
+        var nextInterrupt: Moment?
     }
 
     public init(name: String, workers: Int, maxPending: Int, logger: Logger = Logger(label: "pyrpc.python"),
@@ -133,9 +133,9 @@ public final class PythonWorkerPool: @unchecked Sendable {
     public var runningJobs: [(label: String, overdue: Duration?)] {
         condition.lock()
         defer { condition.unlock() }
-        let now = ContinuousClock.now
+        let now = Moment.now
         return running.compactMap { $0 }.map { entry in
-            (entry.job.label, entry.job.deadline.flatMap { $0 < now ? now - $0 : nil })
+            (entry.job.label, entry.job.deadline.flatMap { $0 < now ? .nanoseconds(Int64(now.nanoseconds - $0.nanoseconds)) : nil })
         }
     }
 
@@ -219,7 +219,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
         }
         activeWorkers += 1
         // One clock read for the batch: the jobs were queued moments ago, in the same turn.
-        let now = ContinuousClock.now
+        let now = Moment.now
         var ran = 0
         while ran < limit, let job = takeLocked(runningIn: guest.slot) {
             condition.unlock()
@@ -314,7 +314,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
 
     /// Runs one job in `slot` (a worker's or a guest's, where `takeLocked(runningIn:)` marked
     /// it running), or answers it as expired if it waited in the queue past its deadline.
-    private func run(_ job: PythonJob, slot: Int, threadState: UnsafeMutablePointer<PyThreadState>, ident: UInt, now: ContinuousClock.Instant) {
+    private func run(_ job: PythonJob, slot: Int, threadState: UnsafeMutablePointer<PyThreadState>, ident: UInt, now: Moment) {
         if let deadline = job.deadline, deadline <= now {
             clearRunning(slot)
             if job.claim() { job.expire() }

@@ -1,24 +1,24 @@
 /// The pool monitor's decisions at each tick, from what it sees under the pool's lock: jobs
-/// wait but none was taken for `stallDelay` (every awake worker is stuck in a blocking call or
-/// a long computation) — wake one more worker, at most one per `stallDelay`; and whether to
+/// wait but none was taken for `stallDelaySeconds` (every awake worker is stuck in a blocking call or
+/// a long computation) — wake one more worker, at most one per `stallDelaySeconds`; and whether to
 /// keep ticking (busy, or busy less than `linger` ago).
 struct StallWatch {
-    static let linger: Duration = .milliseconds(50)
+    static let lingerSeconds = 0.05
     /// The pool's `takes` at the last tick, and when the queue last moved or was empty.
     private var takesSeen: UInt64 = 0
-    private var lastProgress = ContinuousClock.now
-    private var lastStallWake = ContinuousClock.now
-    private var lastBusy = ContinuousClock.now
+    private var lastProgress = Moment.now
+    private var lastStallWake = Moment.now
+    private var lastBusy = Moment.now
 
-    mutating func look(at now: ContinuousClock.Instant, busy: Bool, waiting: Bool, takes: UInt64, anyParked: Bool) -> (wakeOne: Bool, keepTicking: Bool) {
+    mutating func look(at now: Moment, busy: Bool, waiting: Bool, takes: UInt64, anyParked: Bool) -> (wakeOne: Bool, keepTicking: Bool) {
         if busy { lastBusy = now }
         if !waiting || takes != takesSeen {
             takesSeen = takes
             lastProgress = now
         }
-        let delay = PythonWorkerPool.stallDelay
-        let wakeOne = waiting && now - lastProgress >= delay && now - lastStallWake >= delay && anyParked
+        let delay = PythonWorkerPool.stallDelaySeconds
+        let wakeOne = waiting && now.seconds(since: lastProgress) >= delay && now.seconds(since: lastStallWake) >= delay && anyParked
         if wakeOne { lastStallWake = now }
-        return (wakeOne, busy || now - lastBusy < Self.linger)
+        return (wakeOne, busy || now.seconds(since: lastBusy) < Self.lingerSeconds)
     }
 }

@@ -9,7 +9,7 @@ import PyRPCWire
 final class WorkerPoolTests: XCTestCase {
     /// A job that calls `function` with no arguments and records what happened.
     func job(
-        _ function: PythonFunction, deadline: ContinuousClock.Instant?, outcome: Box<CallOutcome?>,
+        _ function: PythonFunction, deadline: Moment?, outcome: Box<CallOutcome?>,
         expired: XCTestExpectation? = nil, finished: XCTestExpectation? = nil, expiredAt: Box<Double?>? = nil,
         start: ContinuousClock.Instant = .now
     ) -> PythonJob {
@@ -64,7 +64,7 @@ final class WorkerPoolTests: XCTestCase {
         let expired = expectation(description: "expired")
         let finished = expectation(description: "finished")
         let start = ContinuousClock.now
-        XCTAssertTrue(pool.submit(job(spin, deadline: start + .milliseconds(300), outcome: outcome, expired: expired, finished: finished, expiredAt: expiredAt, start: start)))
+        XCTAssertTrue(pool.submit(job(spin, deadline: Moment.now + .milliseconds(300), outcome: outcome, expired: expired, finished: finished, expiredAt: expiredAt, start: start)))
         await fulfillment(of: [expired, finished], timeout: 5)
         let at = try XCTUnwrap(expiredAt.value)
         XCTAssertGreaterThanOrEqual(at, 0.29)
@@ -119,7 +119,7 @@ final class WorkerPoolTests: XCTestCase {
         let expired = expectation(description: "expired")
         let finished = expectation(description: "finished")
         let start = ContinuousClock.now
-        XCTAssertTrue(pool.submit(job(swallower, deadline: start + .milliseconds(100), outcome: outcome, expired: expired, finished: finished)))
+        XCTAssertTrue(pool.submit(job(swallower, deadline: Moment.now + .milliseconds(100), outcome: outcome, expired: expired, finished: finished)))
         await fulfillment(of: [expired, finished], timeout: 5)
         // The first interrupt was swallowed; a second one came about a second later.
         XCTAssertEqual(outcome.value, .returned([]))

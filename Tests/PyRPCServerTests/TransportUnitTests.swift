@@ -7,6 +7,7 @@ import CLinux
 import Dispatch
 import Foundation
 import NIOCore
+import PyRPCPython
 import PyRPCWire
 import XCTest
 @testable import PyRPCServer
@@ -65,20 +66,20 @@ final class TransportUnitTests: XCTestCase {
         XCTAssertTrue(leadership.admitThread())
         let standby = DispatchSemaphore(value: 0)
         XCTAssertTrue(leadership.acquire(standby: standby))
-        guard case .none = leadership.handoverIfStuck(now: .now + .seconds(1)) else {
+        guard case .none = leadership.handoverIfStuck(now: Moment.now + .seconds(1)) else {
             return XCTFail("a loop with a leader needs no handover")
         }
         leadership.release()  // the leader goes to run Python
         guard case .none = leadership.handoverIfStuck(now: .now) else {
             return XCTFail("a quick call must not cost a handover")
         }
-        guard case .startThread = leadership.handoverIfStuck(now: .now + Leadership.handoverDelay) else {
+        guard case .startThread = leadership.handoverIfStuck(now: Moment.now.advanced(bySeconds: Leadership.handoverDelaySeconds)) else {
             return XCTFail("no standby: a thread is started")
         }
-        guard case .none = leadership.handoverIfStuck(now: .now + Leadership.handoverDelay) else {
+        guard case .none = leadership.handoverIfStuck(now: Moment.now.advanced(bySeconds: Leadership.handoverDelaySeconds)) else {
             return XCTFail("one handover per delay, and never beyond the thread limit")
         }
-        guard case .none = leadership.handoverIfStuck(now: .now + .seconds(1)) else {
+        guard case .none = leadership.handoverIfStuck(now: Moment.now + .seconds(1)) else {
             return XCTFail("two threads is the limit")
         }
     }
@@ -100,14 +101,14 @@ final class TransportUnitTests: XCTestCase {
         }.start()
         Thread.sleep(forTimeInterval: 0.05)  // it parks: the first thread leads
         leadership.release()
-        guard case .wake(let standby) = leadership.handoverIfStuck(now: .now + Leadership.handoverDelay) else {
+        guard case .wake(let standby) = leadership.handoverIfStuck(now: Moment.now.advanced(bySeconds: Leadership.handoverDelaySeconds)) else {
             return XCTFail("the parked thread is woken")
         }
         standby.signal()
         wait(for: [ledBySecond], timeout: 5)
         leadership.stop()
         XCTAssertFalse(leadership.acquire(standby: first), "stopping while another thread leads: exit at once")
-        guard case .none = leadership.handoverIfStuck(now: .now + .seconds(1)) else {
+        guard case .none = leadership.handoverIfStuck(now: Moment.now + .seconds(1)) else {
             return XCTFail("no handover while stopping")
         }
         cleanUp.signal()

@@ -5,7 +5,7 @@ extension CallInFlight {
     /// It crashed the process: its client hears how (unless its timeout was answered already).
     func answerCrash(_ cause: String) {
         guard claim() else { return }
-        let seconds = ServerCore.seconds(since: started)
+        let seconds = started.secondsAgo
         overload.stats.record(.error, seconds: seconds)
         overload.counters.record(.executionException, seconds: seconds)
         sink.deliver(RPCReply.exception(RPCError(.executionException, "\(rpcName)() \(cause)", id: id)))
@@ -15,7 +15,7 @@ extension CallInFlight {
     /// effect is unknown, and its answer is lost.
     func answerLost(crashed: String) {
         guard claim() else { return }
-        let seconds = ServerCore.seconds(since: started)
+        let seconds = started.secondsAgo
         overload.stats.record(.error, seconds: seconds)
         overload.counters.record(.executionException, seconds: seconds)
         sink.deliver(RPCReply.exception(RPCError(
@@ -46,7 +46,7 @@ extension CallInFlight {
         let request = RPCRequest(
             client: call.caller, service: overload.service, rpc: overload.name, arguments: arguments,
             argumentTypes: signature.arguments.map(\.description), returnTypes: signature.returns.map(\.description), id: id,
-            timeout: call.timeout < 1e9 ? max(0, call.timeout - ServerCore.seconds(since: started)) : nil)
+            timeout: call.timeout < 1e9 ? max(0, call.timeout - started.secondsAgo) : nil)
         sink.giveBack(request.encoded())
     }
 }

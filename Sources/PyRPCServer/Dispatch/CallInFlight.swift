@@ -22,7 +22,7 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
     let core: ServerCore
     /// The encoding its answer is written in: the connection's.
     let encoding: WireEncoding
-    let started: ContinuousClock.Instant
+    let started: Moment
 
     init(
         call: Dispatcher.Call, rawArguments: [UInt8]?, id: JSONValue?, peer: String, sink: any ReplySink, core: ServerCore,
@@ -35,9 +35,9 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
         self.peer = peer
         self.sink = sink
         self.core = core
-        let started = ContinuousClock.now
+        let started = Moment.now
         self.started = started
-        super.init(deadline: started + .nanoseconds(Int64(min(call.timeout, 1e9) * 1e9)))
+        super.init(deadline: started.advanced(bySeconds: min(call.timeout, 1e9)))
     }
 
     var overload: Overload { call.overload }
@@ -53,7 +53,7 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
         let (outcome, result) = encoding == .messagePack ? runForMessagePack(gil) : runForJSON(gil)
         Scoreboard.leave()
         guard claim() else { return }
-        let seconds = ServerCore.seconds(since: started)
+        let seconds = started.secondsAgo
         let reply: [UInt8]
         switch outcome {
         case .returned:
@@ -127,7 +127,7 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
     /// The deadline passed first (the job is claimed): answers Timeout while the pool
     /// interrupts the call.
     override func expire() {
-        let seconds = ServerCore.seconds(since: started)
+        let seconds = started.secondsAgo
         overload.stats.record(.timeout, seconds: seconds)
         overload.counters.record(.timeout, seconds: seconds)
         logger.warning("\(overload.label) by \(call.caller)@\(peer): Timeout after \(ServerCore.milliseconds(seconds)) ms (limit \(call.timeout) s); interrupting it")

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import PyRPCPython
 import PyRPCTLS
 import PyRPCWire
 
@@ -50,7 +51,7 @@ final class Connection {
     @exclusivity(unchecked) var accountedBytes = 0
     /// When the message now arriving (part of a line held in `inbound`) began: it must end
     /// within the message timeout.
-    @exclusivity(unchecked) var messageStarted: ContinuousClock.Instant?
+    @exclusivity(unchecked) var messageStarted: Moment?
     /// The TLS session, on a server that speaks TLS (`IOLoop+TLS`).
     @exclusivity(unchecked) var tls: TLSStream?
     /// The names of the client's verified certificate, once the handshake is over.

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CLinux
 import NIOCore
+import PyRPCPython
 import PyRPCWire
 
 /// The loop's part of the server's limits: the buffer budget, the message timeout, and
@@ -51,10 +52,10 @@ extension IOLoop {
 
     /// Refuses connections whose current message has been arriving for longer than the
     /// message timeout (a slowloris client). Idle connections are the idle sweep's.
-    func expireSlowMessages(now: ContinuousClock.Instant) {
-        let limit = Duration.nanoseconds(Int64(core.options.messageTimeout * 1e9))
+    func expireSlowMessages(now: Moment) {
+        let limit = core.options.messageTimeout
         for case let connection? in connections where !connection.isClosed {
-            guard let started = connection.messageStarted, now - started > limit else { continue }
+            guard let started = connection.messageStarted, now.seconds(since: started) > limit else { continue }
             core.limits.refused(.messageTimeout, "messages not complete within --message-timeout \(ServerCore.formatSeconds(core.options.messageTimeout)) s")
             refuse(connection, "the message did not arrive whole within \(ServerCore.formatSeconds(core.options.messageTimeout)) s (--message-timeout)")
         }
@@ -63,8 +64,8 @@ extension IOLoop {
     /// Gives freed heap memory back to the system, at most once a second: the server keeps big
     /// blocks in its heap for speed (see `pyrpc_tune_malloc`), so without this a burst of huge
     /// messages would keep its memory after they are gone.
-    func trimIfPending(now: ContinuousClock.Instant) {
-        guard trimPending, now - lastTrim >= .seconds(1) else { return }
+    func trimIfPending(now: Moment) {
+        guard trimPending, now.seconds(since: lastTrim) >= 1 else { return }
         trimPending = false
         lastTrim = now
         pyrpc_malloc_trim()

@@ -61,9 +61,9 @@ final class IOLoop: @unchecked Sendable {
     var lastDescriptorWarning = ContinuousClock.now - .seconds(10)
     /// Memory to give back (a big buffer was released), and when it last was.
     @exclusivity(unchecked) var trimPending = false
-    @exclusivity(unchecked) var lastTrim = ContinuousClock.now - .seconds(10)
+    @exclusivity(unchecked) var lastTrim = Moment.now.advanced(bySeconds: -10)
     /// When to look for messages arriving too slowly next (a quarter of the message timeout).
-    @exclusivity(unchecked) var nextMessageCheck = ContinuousClock.now
+    @exclusivity(unchecked) var nextMessageCheck = Moment.now
     /// Unwritten answers a connection may pile up before the loop stops reading from it.
     /// (An answer bigger than this is still written whole; only reading waits.)
     static let maxUnwritten = 1 << 20
@@ -208,21 +208,27 @@ final class IOLoop: @unchecked Sendable {
             // A new turn: messages held back last turn first.
             messagesThisTurn = 0
             if !paused.isEmpty, !handingOver { resumePaused() }
-            let now = ContinuousClock.now
+            let now = Moment.now
             if idle.tick(now: now) { sweep() }
             if now >= nextMessageCheck {
                 expireSlowMessages(now: now)
-                nextMessageCheck = now + .nanoseconds(Int64(core.options.messageTimeout * 1e9 / 4))
+                nextMessageCheck = now.advanced(bySeconds: core.options.messageTimeout / 4)
             }
             trimIfPending(now: now)
             let sleeps = paused.isEmpty && messagesThisTurn == 0 && mailbox.prepareToSleep()
-            let checkIn = Int32(clamping: max(1, (now.duration(to: nextMessageCheck).components.seconds * 1000) + 1))
-            let count = epoll_wait(epollFD, events, Self.maxEvents, sleeps ? min(idle.millisecondsUntilSweep(now: now), trimPending ? 1000 : checkIn) : 0)
+            let count = epoll_wait(epollFD, events, Self.maxEvents, sleeps ? sleepMilliseconds(now: now) : 0)
             if sleeps { mailbox.awake() }
             for index in 0..<Int(max(count, 0)) {
                 handle(events[index])
             }
         }
+    }
+
+    /// How long an idle leader may sleep in `epoll_wait`: until the next idle sweep or
+    /// slow-message check, and at most a second while freed memory waits to be given back.
+    private func sleepMilliseconds(now: Moment) -> Int32 {
+        let until = min(idle.nextSweep, nextMessageCheck).millisecondsFrom(now)
+        return Int32(clamping: max(1, trimPending ? min(until, 1000) : until))
     }
 
     // MARK: Events

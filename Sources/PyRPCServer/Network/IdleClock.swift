@@ -1,3 +1,5 @@
+import PyRPCPython
+
 /// Tells when connections have had no traffic for the idle timeout, without a timer or a
 /// clock read per connection.
 ///
@@ -7,19 +9,20 @@
 struct IdleClock {
     private(set) var epoch: UInt64 = 0
     static let sweepsPerTimeout: UInt64 = 4
-    private let interval: Duration
-    private var nextSweep: ContinuousClock.Instant
+    /// Seconds between sweeps.
+    private let interval: Double
+    private(set) var nextSweep: Moment
 
     init(timeout: Double) {
-        interval = .nanoseconds(Int64(max(timeout, 0.01) * 1e9) / Int64(Self.sweepsPerTimeout))
-        nextSweep = .now + interval
+        interval = max(timeout, 0.01) / Double(Self.sweepsPerTimeout)
+        nextSweep = Moment.now.advanced(bySeconds: interval)
     }
 
     /// Advances the epoch if a sweep is due at `now`; true if so.
-    mutating func tick(now: ContinuousClock.Instant) -> Bool {
+    mutating func tick(now: Moment) -> Bool {
         guard now >= nextSweep else { return false }
         epoch &+= 1
-        nextSweep = now + interval
+        nextSweep = now.advanced(bySeconds: interval)
         return true
     }
 
@@ -27,10 +30,4 @@ struct IdleClock {
         epoch &- lastActivity > Self.sweepsPerTimeout
     }
 
-    /// Milliseconds until the next sweep (for `epoll_wait`), at least 1.
-    func millisecondsUntilSweep(now: ContinuousClock.Instant) -> Int32 {
-        let left = now.duration(to: nextSweep).components
-        let milliseconds = left.seconds * 1000 + left.attoseconds / 1_000_000_000_000_000 + 1
-        return Int32(clamping: max(1, milliseconds))
-    }
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import PyRPCPython
 
 #if canImport(Glibc)
 import Glibc
@@ -14,11 +15,11 @@ import NIOConcurrencyHelpers
 /// becomes a standby when it comes back.
 final class Leadership: Sendable {
     /// How long a loop may go without a leader before a standby takes over.
-    static let handoverDelay: Duration = .milliseconds(1)
+    static let handoverDelaySeconds = 0.001
 
     private struct State {
         var leading = false
-        var leaderlessSince = ContinuousClock.now
+        var leaderlessSince = Moment.now
         var standbys: [DispatchSemaphore] = []
         var threads = 0
         var stopping = false
@@ -90,16 +91,16 @@ final class Leadership: Sendable {
         }
     }
 
-    /// What the watchdog should do for a loop without a leader for `handoverDelay`.
+    /// What the watchdog should do for a loop without a leader for `handoverDelaySeconds`.
     enum Handover {
         case none
         case wake(DispatchSemaphore)
         case startThread
     }
 
-    func handoverIfStuck(now: ContinuousClock.Instant) -> Handover {
+    func handoverIfStuck(now: Moment) -> Handover {
         state.withLockedValue { state in
-            guard !state.leading, !state.stopping, now - state.leaderlessSince >= Self.handoverDelay else { return .none }
+            guard !state.leading, !state.stopping, now.seconds(since: state.leaderlessSince) >= Self.handoverDelaySeconds else { return .none }
             state.leaderlessSince = now  // one handover per delay, while the woken thread gets going
             if let standby = state.standbys.popLast() { return .wake(standby) }
             guard state.threads < maxThreads else { return .none }
