@@ -34,8 +34,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     // check (`@exclusivity(unchecked)`): the lock already makes each access exclusive, and
     // no access spans a call back into the pool.
     let condition = NSCondition()
-    @exclusivity(unchecked) var queue: [PythonJob?] = []
-    @exclusivity(unchecked) var queueHead = 0
+    @exclusivity(unchecked) var queue = JobQueue()
     var stopping = false
     /// A call crashed the process (`abandon`): no job starts any more.
     @exclusivity(unchecked) var dying = false
@@ -93,7 +92,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     public var pendingCount: Int {
         condition.lock()
         defer { condition.unlock() }
-        return dying ? 0 : queue.count - queueHead
+        return dying ? 0 : queue.count
     }
 
     /// Queues a job. Returns false when the queue is full (the caller answers `Server Busy`)
@@ -106,7 +105,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     @discardableResult
     public func submit(_ job: PythonJob, force: Bool = false, wake: Bool = true) -> Bool {
         condition.lock()
-        guard !stopping, force || queue.count - queueHead < maxPending else {
+        guard !stopping, force || queue.count < maxPending else {
             condition.unlock()
             return false
         }
@@ -123,7 +122,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     /// Wakes a worker if jobs wait and none is awake (see `submit(_:force:wake:)`).
     public func wakeIfIdle() {
         condition.lock()
-        let woken = activeWorkers == 0 && queueHead < queue.count ? unparkLocked() : nil
+        let woken = activeWorkers == 0 && !queue.isEmpty ? unparkLocked() : nil
         condition.unlock()
         signal(woken)
     }
@@ -153,10 +152,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     public func takeQueued() -> [PythonJob] {
         condition.lock()
         defer { condition.unlock() }
-        let jobs = queue[queueHead...].compactMap { $0 }
-        queue.removeAll()
-        queueHead = 0
-        return jobs
+        return queue.takeAll()
     }
 
     /// Stops taking jobs, lets queued and running ones finish for up to `grace`, then returns.
@@ -213,7 +209,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     @discardableResult
     public func drain(as guest: Guest, limit: Int) -> Bool {
         condition.lock()
-        guard queueHead < queue.count else {
+        guard !queue.isEmpty else {
             condition.unlock()
             return false
         }
@@ -228,7 +224,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
             condition.lock()
         }
         activeWorkers -= 1
-        let more = queueHead < queue.count
+        let more = !queue.isEmpty
         condition.unlock()
         return more
     }
@@ -251,18 +247,8 @@ public final class PythonWorkerPool: @unchecked Sendable {
     /// The next job, marked running in `slot` (one lock for both), or nil when the queue is
     /// empty. Call with `condition` held.
     private func takeLocked(runningIn slot: Int) -> PythonJob? {
-        guard queueHead < queue.count, !dying else { return nil }
-        // Empty the slot at once: a job holds its request (megabytes, for large arguments).
-        let job = queue[queueHead].take()!
-        queueHead += 1
+        guard !dying, let job = queue.popFirst() else { return nil }
         takes &+= 1
-        if queueHead == queue.count {
-            queue.removeAll(keepingCapacity: true)
-            queueHead = 0
-        } else if queueHead >= 64, queueHead * 2 > queue.count {
-            queue.removeFirst(queueHead)
-            queueHead = 0
-        }
         running[slot] = RunningJob(job: job, nextInterrupt: job.deadline)
         return job
     }

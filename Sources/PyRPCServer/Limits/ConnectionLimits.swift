@@ -40,12 +40,12 @@ final class ConnectionLimits: Sendable {
             open.total += 1
             // Off (0): not even counted per address.
             guard maxConnectionsPerAddress > 0 else { return nil }
-            let fromPeer = open.byAddress[peer, default: 0]
-            if fromPeer >= maxConnectionsPerAddress {
+            // One lookup (a hash of the address text) where reading, then writing, took two.
+            // A new address starts at 0, under any limit, so no entry is left at 0.
+            guard open.byAddress[peer, default: 0].countOne(upTo: maxConnectionsPerAddress) else {
                 open.total -= 1
                 return (.maxConnectionsPerIP, "connections from \(peer) over --max-connections-per-ip \(maxConnectionsPerAddress)")
             }
-            open.byAddress[peer] = fromPeer + 1
             return nil
         }
         guard let (reason, what) = refusal else {
@@ -60,9 +60,12 @@ final class ConnectionLimits: Sendable {
         MetricsBoard.process.connectionClosed()
         open.withLockedValue { open in
             open.total -= 1
-            guard maxConnectionsPerAddress > 0 else { return }
-            let left = open.byAddress[peer, default: 1] - 1
-            open.byAddress[peer] = left > 0 ? left : nil
+            guard maxConnectionsPerAddress > 0, let slot = open.byAddress.index(forKey: peer) else { return }
+            if open.byAddress.values[slot] > 1 {
+                open.byAddress.values[slot] -= 1
+            } else {
+                open.byAddress.remove(at: slot)
+            }
         }
     }
 
@@ -90,5 +93,14 @@ final class ConnectionLimits: Sendable {
             return refusals.counts.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key)" }.joined(separator: "; ")
         }
         if let summary { logger.warning("refused (at most one line a second): \(summary)") }
+    }
+}
+
+private extension Int {
+    /// Adds one unless that would pass `limit`; false (unchanged) if it would.
+    mutating func countOne(upTo limit: Int) -> Bool {
+        guard self < limit else { return false }
+        self += 1
+        return true
     }
 }

@@ -47,6 +47,9 @@ final class Connection {
     /// Queued on the loop's list of connections with output to write.
     @exclusivity(unchecked) var isDirty = false
     @exclusivity(unchecked) var isClosed = false
+    /// In the loop's epoll set. A new connection is read before it is added, and one that
+    /// then only waits for its answers is never added (see `IOLoop.acceptConnections`).
+    @exclusivity(unchecked) var inEpoll = false
     /// Bytes it holds as counted in the server's buffer budget (`ConnectionLimits`).
     @exclusivity(unchecked) var accountedBytes = 0
     /// When the message now arriving (part of a line held in `inbound`) began: it must end

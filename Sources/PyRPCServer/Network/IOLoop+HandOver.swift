@@ -86,7 +86,7 @@ extension IOLoop {
         }
         let connection = insert(fd, peer: transfer.peer, skippingOversize: transfer.skippingOversize)
         connection.encoding = transfer.encoding
-        register(fd, tag: connection.id, events: handingOver ? 0 : EPOLLIN.rawValue)
+        updateInterest(connection)  // reading unless this worker is handing over too
         for item in transfer.items {
             switch item {
             case .answer(let bytes):

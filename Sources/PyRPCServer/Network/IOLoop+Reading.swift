@@ -41,12 +41,21 @@ extension IOLoop {
                 Glibc.close(fd)  // over a connection limit: closed at once, counted, logged once a second
                 continue
             }
-            let connection = insert(fd, peer: peer)
-            guard startTLS(on: connection) else { continue }
-            register(fd, tag: connection.id, events: EPOLLIN.rawValue)
             if core.logger.logLevel <= .debug, let address = Sockets.describe(storage) {
                 core.logger.debug("connection from \(Sockets.endpoint(address.ip, address.port, isIPv6: address.isIPv6))")
             }
+            let connection = insert(fd, peer: peer)
+            guard startTLS(on: connection) else { continue }
+            if connection.tls == nil, !handingOver {
+                // By the time a connection is accepted its client has usually sent its request
+                // (and a one-shot client its end of input too): read now rather than after a
+                // turn through epoll. A one-shot connection then never enters the epoll set: it
+                // waits only for its answer, and the write path registers it if the socket
+                // fills up. When nothing has arrived yet, one read that finds nothing is the cost.
+                read(connection, toTheEnd: true)
+                if connection.isClosed || connection.inEpoll || connection.inputClosed { continue }
+            }
+            updateInterest(connection)
         }
     }
 
@@ -88,7 +97,9 @@ extension IOLoop {
         }
     }
 
-    func read(_ connection: Connection) {
+    /// `toTheEnd`: after a short read, reads again to see whether the input has ended too (a
+    /// new connection's first read: a one-shot client's end of input follows its request).
+    func read(_ connection: Connection, toTheEnd: Bool = false) {
         assertLeads()
         connection.lastActivity = idle.epoch
         // A partial message keeps growing in the connection's own buffer; otherwise read into
@@ -125,7 +136,7 @@ extension IOLoop {
                 let filled = buffer.writableBytes == 0
                 frame(&buffer, of: connection)
                 // A short read drained the socket, unless TLS read ahead and holds more records.
-                if connection.isClosed || connection.paused || (!filled && !(connection.tls?.hasPending ?? false)) { return }
+                if connection.isClosed || connection.paused || (!filled && !toTheEnd && !(connection.tls?.hasPending ?? false)) { return }
                 if buffer.readableBytes > 0 { buffer.discardReadBytes() }
                 continue
             }
@@ -207,10 +218,11 @@ extension IOLoop {
         }
         // Owing nothing, it closes at once: closing leaves the epoll set, so telling epoll
         // first that it reads no more would be a system call for nothing (a one-shot call's
-        // answer has usually gone out before its client's end of input is read).
+        // answer has usually gone out before its client's end of input is read). Outside the
+        // set (read as it was accepted) it only waits for its answers.
         if connection.isFinished {
             close(connection)
-        } else {
+        } else if connection.inEpoll {
             updateInterest(connection)
         }
     }

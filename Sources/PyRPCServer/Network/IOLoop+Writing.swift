@@ -69,12 +69,15 @@ extension IOLoop {
 
     // MARK: Connections
 
+    /// Tells epoll what to watch the connection for, putting it in the set if it is not there
+    /// yet (`acceptConnections` reads a new connection before it is).
     func updateInterest(_ connection: Connection) {
         var event = epoll_event()
         let reading = !connection.inputClosed && !connection.throttled && !connection.paused && !handingOver
         event.events = (reading ? EPOLLIN.rawValue : 0) | (connection.wantsWritable ? EPOLLOUT.rawValue : 0)
         event.data.u64 = connection.id
-        _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, connection.fd, &event)
+        _ = epoll_ctl(epollFD, connection.inEpoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, connection.fd, &event)
+        connection.inEpoll = true
     }
 
     func connection(_ id: UInt64) -> Connection? {

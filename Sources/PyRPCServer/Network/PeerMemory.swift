@@ -18,6 +18,12 @@ struct PeerMemory {
     private var lastAddress: Address?
     private var lastName = ""
     private var memos: [String: [RequestMemo]] = [:]
+    /// The memories of the address whose connection came last, kept out of the table while
+    /// that address keeps coming: a client calling one-shot again and again (the usual case)
+    /// has its address hashed only when another address comes in between. Hashing it twice
+    /// per connection (take and keep) was 3.5% of the server's user CPU for one-shot calls.
+    private var recentPeer = ""
+    private var recentMemos: [RequestMemo] = []
     /// The generation the memories were left under (`ServerCore.memoEpoch`). A memory holds
     /// its request's dispatch, and that holds its generation: after a deploy they are
     /// dropped, so that clients that never come back do not keep retired generations alive.
@@ -43,29 +49,41 @@ struct PeerMemory {
     /// left under generation `current` (a number), or a fresh one.
     mutating func takeMemo(for peer: String, generation current: Int) -> RequestMemo {
         forgetIfDeployed(current)
-        // Through the index: the subscript's in-place access would first give an emptied
-        // table storage of its own (two allocations) for an address it then does not find.
-        guard let slot = memos.index(forKey: peer) else { return RequestMemo() }
-        return memos.values[slot].popLast() ?? RequestMemo()
+        if peer != recentPeer {
+            if !recentMemos.isEmpty { file(recentMemos, for: recentPeer) }
+            recentPeer = peer
+            recentMemos = memos.removeValue(forKey: peer) ?? []
+        }
+        return recentMemos.popLast() ?? RequestMemo()
     }
 
     /// A closed connection leaves its request memory for the next one from `peer`.
     mutating func keep(_ memo: RequestMemo, for peer: String, generation current: Int) {
         forgetIfDeployed(current)
         guard memo.template != nil else { return }
-        // One lookup: this runs for every connection that closes. The most recent memory is
-        // taken first (`popLast`); past the bound the newest is not kept.
+        // The most recent memory is taken first (`popLast`); past the bound the newest is not kept.
+        if peer == recentPeer {
+            if recentMemos.count < Self.memosPerPeer { recentMemos.append(memo) }
+            return
+        }
+        // One lookup: through the index, and only for an address that is not the recent one.
         if let slot = memos.index(forKey: peer) {
             if memos.values[slot].count < Self.memosPerPeer { memos.values[slot].append(memo) }
             return
         }
+        file([memo], for: peer)
+    }
+
+    /// Puts an address's memories in the table, starting the table over when it is full.
+    private mutating func file(_ stack: [RequestMemo], for peer: String) {
         if memos.count >= Self.capacity { memos.removeAll(keepingCapacity: true) }
-        memos[peer] = [memo]
+        memos[peer] = stack
     }
 
     private mutating func forgetIfDeployed(_ current: Int) {
         guard current != epoch else { return }
         memos.removeAll()
+        recentMemos.removeAll()
         epoch = current
     }
 
