@@ -10,26 +10,11 @@ import XCTest
 final class FirstReadTests: XCTestCase {
     var network: TestNetwork!
 
-    static let yaml = """
-        network:
-          servers:
-            - s1: {ip: 127.0.0.1, port: 8181}
-          clients:
-            - c1: {ip: 127.0.0.1, port: 6001}
-        service:
-          - calc:
-              providers: [s1]
-              tenants: [c1]
-              rpcs: [add, blob]
-        rpc:
-          - add: {args: [int, int], returns: [int], src: calc/add.py}
-          - blob: {args: [int], returns: [str], src: calc/blob.py}
-        """
-
     override func setUp() async throws {
-        network = try await TestNetwork.start(yaml: Self.yaml, scripts: [
-            "calc/add.py": "def add(a, b):\n    return a + b\n",
-            "calc/blob.py": "def blob(n):\n    return 'x' * n\n",
+        let rpcs = [("add", "[int, int]", "[int]", "add.py"), ("blob", "[int]", "[str]", "blob.py")]
+        network = try await TestNetwork.start(yaml: oneServerNetwork(port: 8181, rpcs: rpcs), scripts: [
+            "add.py": "def add(a, b):\n    return a + b\n",
+            "blob.py": "def blob(n):\n    return 'x' * n\n",
         ])
     }
 
@@ -38,7 +23,7 @@ final class FirstReadTests: XCTestCase {
     }
 
     func add(_ a: Int, _ b: Int) -> String {
-        requestLine(arguments: [.int(a), .int(b)], types: ["int", "int"], returns: ["int"])
+        requestLine(service: "svc", arguments: [.int(a), .int(b)], types: ["int", "int"], returns: ["int"])
     }
 
     /// The first read after accepting finds nothing yet: the connection is then watched, and
@@ -71,7 +56,7 @@ final class FirstReadTests: XCTestCase {
         let size = 2 << 20
         let socket = try network.socket()
         defer { socket.close() }
-        try socket.send(requestLine(rpc: "blob", arguments: [.int(size)], types: ["int"], returns: ["str"]))
+        try socket.send(requestLine(service: "svc", rpc: "blob", arguments: [.int(size)], types: ["int"], returns: ["str"]))
         socket.shutdownWrite()
         Thread.sleep(forTimeInterval: 0.3)  // the server writes until the socket is full, then waits
         let answer = try JSONParser.parse(socket.readLine())
