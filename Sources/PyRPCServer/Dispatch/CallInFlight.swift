@@ -61,7 +61,7 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
             overload.stats.record(.ok, seconds: seconds)
             overload.counters.record(.ok, seconds: seconds)
             // Per-call success lines are debug: at info every call would pay for a log write.
-            if core.logsEveryCall { logger.debug("\(overload.label) by \(call.caller)@\(peer): ok in \(ServerCore.milliseconds(seconds)) ms") }
+            if core.logsDebug { logger.debug("\(overload.label) by \(call.caller)@\(peer): ok in \(ServerCore.milliseconds(seconds)) ms") }
         case .invalidArguments(let problem):
             reply = RPCReply.exception(RPCError(.invalidArguments, "\(problem); \(call.accepted)", id: id))
             overload.counters.count(.invalidArguments)

@@ -44,7 +44,7 @@ extension IOLoop {
             // Out of this epoll set by hand: the socket lives on in other processes, and an
             // epoll registration lasts as long as the socket, not this descriptor.
             _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, connection.fd, nil)
-            if core.logger.logLevel <= .debug { core.logger.debug("handed over a connection from \(connection.peer) (\(items.count) answers or requests owed, \(transfer.input.count) bytes unread)") }
+            if core.logsDebug { core.logger.debug("handed over a connection from \(connection.peer) (\(items.count) answers or requests owed, \(transfer.input.count) bytes unread)") }
             close(connection)
         }
     }

@@ -41,7 +41,7 @@ extension IOLoop {
                 Glibc.close(fd)  // over a connection limit: closed at once, counted, logged once a second
                 continue
             }
-            if core.logger.logLevel <= .debug, let address = Sockets.describe(storage) {
+            if core.logsDebug, let address = Sockets.describe(storage) {
                 core.logger.debug("connection from \(Sockets.endpoint(address.ip, address.port, isIPv6: address.isIPv6))")
             }
             let connection = insert(fd, peer: peer)

@@ -78,7 +78,7 @@ extension IOLoop {
     private func established(_ connection: Connection, _ tls: TLSStream) {
         connection.messageStarted = nil
         connection.certificate = tls.peerNames
-        if core.logger.logLevel <= .debug {
+        if core.logsDebug {
             let names = connection.certificate
             core.logger.debug("TLS (\(tls.version)) with \(connection.peer)\(names.isEmpty ? "" : ", certificate of \(names.joined(separator: ", "))")")
         }

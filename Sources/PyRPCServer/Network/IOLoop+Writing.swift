@@ -27,7 +27,7 @@ extension IOLoop {
             connection.isDirty = false
             if !connection.isClosed { write(connection) }
         }
-        dirty.removeAll(keepingCapacity: true)
+        dirty.removeAllKeepingStorage()
     }
 
     func write(_ connection: Connection) {

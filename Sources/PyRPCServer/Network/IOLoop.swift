@@ -197,7 +197,7 @@ final class IOLoop: @unchecked Sendable {
             mailbox.take(into: &inbox)
             if !inbox.isEmpty {
                 for item in inbox { handle(item) }
-                inbox.removeAll(keepingCapacity: true)
+                inbox.removeAllKeepingStorage()
             }
             flushDirty()
             if handingOver { handOverSettled() }

@@ -14,8 +14,9 @@ final class ServerCore: Sendable {
     let options: ServerOptions
     let role: ServerRole
     let logger: Logger
-    /// Whether the logger takes a line per successful call (debug): read once, not per call.
-    let logsEveryCall: Bool
+    /// Whether the logger is at debug level, so takes a line per successful call and per
+    /// connection: read once, not for each (the level is behind the handler's existential).
+    let logsDebug: Bool
     let pool: PythonWorkerPool
     let registry: RPCRegistry
     let dispatcher: Dispatcher
@@ -43,7 +44,7 @@ final class ServerCore: Sendable {
         self.role = role
         recycleAfter = options.maxRequests.map { $0 + Int.random(in: 0...max(0, $0 / 10)) }
         self.logger = logger
-        logsEveryCall = logger.logLevel <= .debug
+        logsDebug = logger.logLevel <= .debug
         limits = ConnectionLimits(options: options, logger: logger)
         store = try options.stateDirectory.map { try StateStore(directory: $0) }
         tls = try options.tls?.context()
