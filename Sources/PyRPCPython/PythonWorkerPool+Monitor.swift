@@ -17,7 +17,7 @@ extension PythonWorkerPool {
             let now = Moment.now
             condition.lock()
             let done = stopping && liveWorkers == 0
-            var busy = !queue.isEmpty
+            var busy = queueHead < queue.count
             for index in running.indices {
                 guard let entry = running[index] else { continue }
                 busy = true
@@ -28,7 +28,7 @@ extension PythonWorkerPool {
                     running[index]!.nextInterrupt = now + .seconds(1)
                 }
             }
-            let look = stalls.look(at: now, busy: busy, waiting: !queue.isEmpty, takes: takes, anyParked: !parked.isEmpty)
+            let look = stalls.look(at: now, busy: busy, waiting: queueHead < queue.count, takes: takes, anyParked: !parked.isEmpty)
             let stalled = look.wakeOne ? unparkLocked() : nil
             let tick = look.keepTicking
             monitorTicking = tick

@@ -34,7 +34,8 @@ public final class PythonWorkerPool: @unchecked Sendable {
     // check (`@exclusivity(unchecked)`): the lock already makes each access exclusive, and
     // no access spans a call back into the pool.
     let condition = NSCondition()
-    @exclusivity(unchecked) var queue = JobQueue()
+    @exclusivity(unchecked) var queue: [PythonJob?] = []
+    @exclusivity(unchecked) var queueHead = 0
     var stopping = false
     /// A call crashed the process (`abandon`): no job starts any more.
     @exclusivity(unchecked) var dying = false
@@ -92,7 +93,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     public var pendingCount: Int {
         condition.lock()
         defer { condition.unlock() }
-        return dying ? 0 : queue.count
+        return dying ? 0 : queue.count - queueHead
     }
 
     /// Queues a job. Returns false when the queue is full (the caller answers `Server Busy`)
@@ -105,7 +106,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     @discardableResult
     public func submit(_ job: PythonJob, force: Bool = false, wake: Bool = true) -> Bool {
         condition.lock()
-        guard !stopping, force || queue.count < maxPending else {
+        guard !stopping, force || queue.count - queueHead < maxPending else {
             condition.unlock()
             return false
         }
@@ -122,7 +123,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     /// Wakes a worker if jobs wait and none is awake (see `submit(_:force:wake:)`).
     public func wakeIfIdle() {
         condition.lock()
-        let woken = activeWorkers == 0 && !queue.isEmpty ? unparkLocked() : nil
+        let woken = activeWorkers == 0 && queueHead < queue.count ? unparkLocked() : nil
         condition.unlock()
         signal(woken)
     }
@@ -152,7 +153,10 @@ public final class PythonWorkerPool: @unchecked Sendable {
     public func takeQueued() -> [PythonJob] {
         condition.lock()
         defer { condition.unlock() }
-        return queue.takeAll()
+        let jobs = queue[queueHead...].compactMap { $0 }
+        queue.removeAll()
+        queueHead = 0
+        return jobs
     }
 
     /// Stops taking jobs, lets queued and running ones finish for up to `grace`, then returns.
@@ -209,7 +213,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     @discardableResult
     public func drain(as guest: Guest, limit: Int) -> Bool {
         condition.lock()
-        guard !queue.isEmpty else {
+        guard queueHead < queue.count else {
             condition.unlock()
             return false
         }
@@ -224,7 +228,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
             condition.lock()
         }
         activeWorkers -= 1
-        let more = !queue.isEmpty
+        let more = queueHead < queue.count
         condition.unlock()
         return more
     }
@@ -247,8 +251,18 @@ public final class PythonWorkerPool: @unchecked Sendable {
     /// The next job, marked running in `slot` (one lock for both), or nil when the queue is
     /// empty. Call with `condition` held.
     private func takeLocked(runningIn slot: Int) -> PythonJob? {
-        guard !dying, let job = queue.popFirst() else { return nil }
+        guard queueHead < queue.count, !dying else { return nil }
+        // Empty the slot at once: a job holds its request (megabytes, for large arguments).
+        let job = queue[queueHead].take()!
+        queueHead += 1
         takes &+= 1
+        if queueHead == queue.count {
+            queue.removeAll(keepingCapacity: true)
+            queueHead = 0
+        } else if queueHead >= 64, queueHead * 2 > queue.count {
+            queue.removeFirst(queueHead)
+            queueHead = 0
+        }
         running[slot] = RunningJob(job: job, nextInterrupt: job.deadline)
         return job
     }
