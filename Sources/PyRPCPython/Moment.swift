@@ -12,7 +12,7 @@ import Glibc
 /// calls that bookkeeping, not the clock reads, was most of the 10% of the server's user CPU
 /// spent on time.
 @frozen
-public struct Moment: Comparable, Hashable, Sendable {
+public struct Moment: Comparable, Sendable {
     public let nanoseconds: UInt64
 
     @inlinable

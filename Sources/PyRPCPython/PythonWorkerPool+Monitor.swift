@@ -25,7 +25,7 @@ extension PythonWorkerPool {
                 if let at = entry.nextInterrupt, at <= now, !dying {
                     due.append((index, entry.job))
                     // A script that swallows the interrupt (`except BaseException`) gets another each second.
-                    running[index]!.nextInterrupt = now + .seconds(1)
+                    running[index]!.nextInterrupt = now.advanced(bySeconds: 1)
                 }
             }
             let look = stalls.look(at: now, busy: busy, waiting: queueHead < queue.count, takes: takes, anyParked: !parked.isEmpty)

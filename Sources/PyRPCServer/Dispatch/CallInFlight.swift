@@ -37,7 +37,7 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
         self.core = core
         let started = Moment.now
         self.started = started
-        super.init(deadline: started.advanced(bySeconds: min(call.timeout, 1e9)))
+        super.init(deadline: started.advanced(bySeconds: call.timeout))  // saturates: no limit is never
     }
 
     var overload: Overload { call.overload }

@@ -4,8 +4,7 @@ import PyRPCPython
 import PyRPCTLS
 import PyRPCWire
 
-/// One client connection of an I/O loop, touched only by the loop's leader (its state skips
-/// the run-time exclusivity check, as the loop's does: see `IOLoop`).
+/// One client connection of an I/O loop, touched only by the loop's leader (see `IOLoop`).
 ///
 /// It answers every message in the order received, even when calls finish out of order
 /// (pipelining), and closes once the client has half-closed and every answer is written
@@ -15,54 +14,54 @@ final class Connection {
     let fd: Int32
     /// The client's IP address, as authorisation and the logs know it.
     let peer: String
-    @exclusivity(unchecked) var framer: LineFramer
+    var framer: LineFramer
     /// JSON lines or MessagePack frames, as its first byte chose; nil before it came. Answers
     /// are delivered as JSON and written in this encoding (`IOLoop.deliver`).
-    @exclusivity(unchecked) var encoding: WireEncoding?
+    var encoding: WireEncoding?
     /// Its last small request, to read the next one like it by difference (left by the last
     /// connection from the same address, if any: see `PeerMemory`).
     let memo: RequestMemo
     /// Bytes received but not yet framed (part of a line); nil when there are none, so an
     /// idle connection holds no buffer.
-    @exclusivity(unchecked) var inbound: ByteBuffer?
+    var inbound: ByteBuffer?
     /// Messages framed, and answers queued for writing, so far.
-    @exclusivity(unchecked) private(set) var received = 0
-    @exclusivity(unchecked) private(set) var sent = 0
+    private(set) var received = 0
+    private(set) var sent = 0
     /// Answers that are ready but wait for an earlier one.
-    @exclusivity(unchecked) private var waiting: [Int: [UInt8]] = [:]
+    private var waiting: [Int: [UInt8]] = [:]
     /// Requests that will not run here (the worker is dying): they go with the connection.
-    @exclusivity(unchecked) var unrun: [Int: [UInt8]] = [:]
+    var unrun: [Int: [UInt8]] = [:]
     /// Answers not yet written to the socket, from `outputOffset` on.
-    @exclusivity(unchecked) private(set) var output: [UInt8] = []
-    @exclusivity(unchecked) private(set) var outputOffset = 0
-    @exclusivity(unchecked) var inputClosed = false
+    private(set) var output: [UInt8] = []
+    private(set) var outputOffset = 0
+    var inputClosed = false
     /// EPOLLOUT is registered (the socket's send buffer filled up).
-    @exclusivity(unchecked) var wantsWritable = false
+    var wantsWritable = false
     /// Not reading: the client sends faster than it reads its answers, and the unwritten
     /// answers passed the loop's limit. Reading resumes once they are written.
-    @exclusivity(unchecked) var throttled = false
+    var throttled = false
     /// Not reading: complete messages wait in `inbound` for the next turn, because the loop
     /// took as many messages as it takes per turn (see `IOLoop.messagesPerTurn`).
-    @exclusivity(unchecked) var paused = false
+    var paused = false
     /// Queued on the loop's list of connections with output to write.
-    @exclusivity(unchecked) var isDirty = false
-    @exclusivity(unchecked) var isClosed = false
+    var isDirty = false
+    var isClosed = false
     /// In the loop's epoll set. A new connection is read before it is added, and one that
     /// then only waits for its answers is never added (see `IOLoop.acceptConnections`).
-    @exclusivity(unchecked) var inEpoll = false
+    var inEpoll = false
     /// Bytes it holds as counted in the server's buffer budget (`ConnectionLimits`).
-    @exclusivity(unchecked) var accountedBytes = 0
+    var accountedBytes = 0
     /// When the message now arriving (part of a line held in `inbound`) began: it must end
     /// within the message timeout.
-    @exclusivity(unchecked) var messageStarted: Moment?
+    var messageStarted: Moment?
     /// The TLS session, on a server that speaks TLS (`IOLoop+TLS`).
-    @exclusivity(unchecked) var tls: TLSStream?
+    var tls: TLSStream?
     /// The names of the client's verified certificate, once the handshake is over.
-    @exclusivity(unchecked) var certificate: [String] = []
+    var certificate: [String] = []
     /// GOAWAY is queued: the connection closes once it is written (`IOLoop+HandOver`).
-    @exclusivity(unchecked) var saidGoAway = false
+    var saidGoAway = false
     /// The loop's idle epoch at the last traffic (see `IdleClock`).
-    @exclusivity(unchecked) var lastActivity: UInt64
+    var lastActivity: UInt64
 
     init(id: UInt64, fd: Int32, peer: String, memo: RequestMemo, maxMessageBytes: Int, epoch: UInt64) {
         self.id = id

@@ -29,41 +29,39 @@ final class IOLoop: @unchecked Sendable {
     let stoppedFraming = Atomic<Bool>(false)
     private let threadName: String
 
-    // Leader-only (here and in IOLoop+Reading.swift, IOLoop+Writing.swift). The hot state
-    // skips Swift's run-time exclusivity check (`@exclusivity(unchecked)`), as does the
-    // connections' own: one thread at a time touches it and no access to it spans a call
-    // that touches it again, and the checks cost 0.2 µs a call (2.5% of the server's CPU
-    // for `add`, measured with the checks off everywhere).
+    // Leader-only (here and in IOLoop+Reading.swift, IOLoop+Writing.swift). Release builds
+    // of this module skip Swift's run-time exclusivity checks (see Package.swift); debug
+    // builds, and so the tests, check every access.
     /// Open connections by file descriptor: no hashing per event.
-    @exclusivity(unchecked) var connections: [Connection?] = []
+    var connections: [Connection?] = []
     /// Numbers connections, so that an answer for a closed connection never reaches a new
     /// one that got the same descriptor: a connection's id is its serial and its descriptor.
-    @exclusivity(unchecked) var serial: UInt64 = 0
-    @exclusivity(unchecked) var dirty: [Connection] = []
+    var serial: UInt64 = 0
+    var dirty: [Connection] = []
     /// Connections paused with complete messages in their buffer, to frame next turn.
-    @exclusivity(unchecked) var paused: [Connection] = []
-    @exclusivity(unchecked) var messagesThisTurn = 0
+    var paused: [Connection] = []
+    var messagesThisTurn = 0
     /// The worker leaves: nothing more is read, and connections go to another worker as soon
     /// as they owe no call in flight (`IOLoop+HandOver.swift`).
-    @exclusivity(unchecked) var handingOver = false
-    @exclusivity(unchecked) var idle: IdleClock
+    var handingOver = false
+    var idle: IdleClock
     /// Where reads land when a connection has no partial message: small requests are framed
     /// straight from here and need no buffer of their own.
-    @exclusivity(unchecked) var scratch: ByteBuffer?
+    var scratch: ByteBuffer?
     /// The clients served so far: address texts, and request memories for their next connections.
-    @exclusivity(unchecked) var peers = PeerMemory()
+    var peers = PeerMemory()
     /// What the mailbox held, handled this turn (kept between turns for its capacity).
-    @exclusivity(unchecked) private var inbox: [Mailbox.Item] = []
+    private var inbox: [Mailbox.Item] = []
     private let events: UnsafeMutablePointer<epoll_event>
     /// A descriptor kept in reserve: out of descriptors, it is freed to accept and at once
     /// close a connection, rather than leave it pending and the listener readable forever.
     var spareFD: Int32 = -1
     var lastDescriptorWarning = ContinuousClock.now - .seconds(10)
     /// Memory to give back (a big buffer was released), and when it last was.
-    @exclusivity(unchecked) var trimPending = false
-    @exclusivity(unchecked) var lastTrim = Moment.now.advanced(bySeconds: -10)
+    var trimPending = false
+    var lastTrim = Moment.now.advanced(bySeconds: -10)
     /// When to look for messages arriving too slowly next (a quarter of the message timeout).
-    @exclusivity(unchecked) var nextMessageCheck = Moment.now
+    var nextMessageCheck = Moment.now
     /// Unwritten answers a connection may pile up before the loop stops reading from it.
     /// (An answer bigger than this is still written whole; only reading waits.)
     static let maxUnwritten = 1 << 20
@@ -102,7 +100,7 @@ final class IOLoop: @unchecked Sendable {
     }
 
     /// Debug builds check that leader-only state is touched by the leading thread only
-    /// (the state skips Swift's exclusivity checks, so nothing else would notice); the
+    /// (exclusivity checks see overlapping accesses, not accesses from the wrong thread); the
     /// check compiles out of release builds.
     @inline(__always)
     func assertLeads(_ function: StaticString = #function) {
