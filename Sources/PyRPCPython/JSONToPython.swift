@@ -149,7 +149,7 @@ enum JSONToPython {
     @inline(__always)
     private static func plainNumbers(_ scanner: inout JSONScanner, _ element: RPCType, into items: inout [UnsafeMutablePointer<PyObject>]) -> Bool {
         switch element {
-        case .float: return scanner.scanPlainDoubles { items.append(PyFloat_FromDouble($0)) }
+        case .float: return scanner.scanPlainDoubles { items.append(pyrpc_new_float($0)) }
         case .int: return scanner.scanPlainInts { items.append(PyLong_FromLongLong(Int64($0))) }
         default: return false
         }

@@ -83,7 +83,7 @@ enum MessagePackToPython {
         while index < count {
             if case .float = element {
                 _ = scanner.float64s(upTo: count - index) { number in
-                    guard !outOfMemory, let item = PyFloat_FromDouble(number) else { return outOfMemory = true }
+                    guard !outOfMemory, let item = pyrpc_new_float(number) else { return outOfMemory = true }
                     PyList_SET_ITEM(list, index, item)
                     index += 1
                 }

@@ -59,6 +59,11 @@ final class BenchSuite {
 
     static let total = "total(List[float]) 100,000 floats"
     static let totalMessagePack = total + " MessagePack"
+    /// The same floats made into a list by CPython's own `array.tolist`, summed and freed,
+    /// with nothing to read (`services/total_floor.py`): the interpreter's part of every
+    /// `total` row, which no reader of the bytes can save.
+    static let totalFloor = "total floor: CPython's tolist, sum, free"
+    let totalFloorRequest = BenchSuite.request("total_floor", [], [], ["float"])
     static let addMessagePack = "add persistent c=8 MessagePack"
 
     /// A JSON request as a MessagePack connection's: the mark 0x00, then the frame (the load
@@ -87,6 +92,7 @@ final class BenchSuite {
             ("add", "[int, int]", "[int]", benchmarksFolder.appendingPathComponent("services/add.py").path),
             ("total", "[\"List[float]\"]", "[float]", benchmarksFolder.appendingPathComponent("services/total.py").path),
             ("echo", "[str]", "[str]", benchmarksFolder.appendingPathComponent("services/echo.py").path),
+            ("total_floor", "[]", "[float]", benchmarksFolder.appendingPathComponent("services/total_floor.py").path),
         ] + extra, name: label, venv: venv)
         _ = try await Deployer.deploy(config, to: config.servers[0], token: nil)
         return server
@@ -284,7 +290,8 @@ final class BenchSuite {
         // `total` over JSON and over MessagePack (float64s instead of decimal text), in the same
         // turns as gRPC-Python's binary doubles.
         let totals = Contender.all(Self.total, [ours, oursTLS, baseline, grpc, grpcTLS])
-            + [Contender(workload: Self.totalMessagePack, server: ours, request: Self.messagePack(totalRequest))]
+            + [Contender(workload: Self.totalMessagePack, server: ours, request: Self.messagePack(totalRequest)),
+               Contender(workload: Self.totalFloor, server: ours, request: totalFloorRequest)]
         let chosenTotals = totals.filter { wanted($0.workload) }
         if !chosenTotals.isEmpty {
             measureInTurns(chosenTotals, request: totalRequest, grpc: .total, mode: .persistent, concurrency: 1, calls: options.largeCalls)

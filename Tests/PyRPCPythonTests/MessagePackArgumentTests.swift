@@ -88,6 +88,40 @@ final class MessagePackArgumentTests: XCTestCase {
         XCTAssertEqual(answer, .array([.array([.float(10_001), .float(expected), .float(3), .float(1.5)])]))
     }
 
+    /// The bulk reader makes its floats without `PyFloat_FromDouble` (`pyrpc_new_float`):
+    /// Python must see ordinary floats, each held only by the list, each block traced by
+    /// tracemalloc where it was made, and all of them given back when the list goes.
+    func testBulkFloatsAreOrdinaryTracedAndFreed() async throws {
+        let values = (0..<20_000).map { JSONValue.float(Double($0) * 0.75 - 3.0) }
+        let (outcome, answer) = try await callMessagePack(Self.ordinaryFloats, [.array(values)], types: [.list(.float)], returns: [.list(.float)])
+        XCTAssertEqual(outcome, .returned)
+        let sum = (0..<20_000).reduce(0.0) { $0 + (Double($1) * 0.75 - 3.0) }
+        // all exact floats, references [list + getrefcount's argument], traced blocks, sum, freed after
+        XCTAssertEqual(answer, .array([.array([.float(1), .float(2), .float(1), .float(sum), .float(1)])]))
+    }
+
+    /// `f` checks its list (see `testBulkFloatsAreOrdinaryTracedAndFreed`); tracing starts as
+    /// the script loads, before the arguments are made, and stops in `f`.
+    static let ordinaryFloats = """
+        import gc, sys, tracemalloc
+        tracemalloc.start()
+
+        def f(xs):
+            try:
+                exact = all(type(x) is float for x in xs)
+                references = max(sys.getrefcount(xs[i]) for i in range(len(xs)))
+                traced = all(tracemalloc.get_object_traceback(xs[i]) is not None for i in range(0, len(xs), 97))
+                total = sum(xs)
+                before = tracemalloc.get_traced_memory()[0]
+                del xs[:]
+                gc.collect()
+                freed = before - tracemalloc.get_traced_memory()[0] >= 20_000 * 24
+                return [float(exact), float(references), float(traced), total, float(freed)]
+            finally:
+                tracemalloc.stop()
+
+        """
+
     /// Strings in place of numbers, as course clients send them, take the general path and
     /// are read as a request read as values reads them.
     func testCourseStyleStringsAreCoercedAsFromValues() async throws {

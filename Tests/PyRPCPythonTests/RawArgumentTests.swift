@@ -36,6 +36,15 @@ final class RawArgumentTests: XCTestCase {
     /// Python reports each element's type and value, so the test sees exactly what the function got.
     let describe = "def f(xs):\n    return [type(x).__name__ + ':' + repr(x) for x in xs]\n"
 
+    /// As `MessagePackArgumentTests.testBulkFloatsAreOrdinaryTracedAndFreed`, for the JSON
+    /// list fast path, which makes its floats the same way.
+    func testBulkFloatsAreOrdinaryTracedAndFreed() async throws {
+        let values = (0..<20_000).map { Double($0) * 0.75 - 3.0 }
+        let arguments = "[[" + values.map { "\($0)" }.joined(separator: ",") + "]]"
+        let outcome = try await callRaw(MessagePackArgumentTests.ordinaryFloats, arguments, types: [.list(.float)], returns: [.list(.float)])
+        XCTAssertEqual(text(outcome), "[[1.0,2.0,1.0,\(values.reduce(0, +)),1.0]]")
+    }
+
     func testFloatListMixesFastAndGeneralSpellings() async throws {
         let outcome = try await callRaw(describe, "[[1, 2.5, 1e2, -0.0, -0, 3, 12345678901234567890, 0.1]]", types: [.list(.float)], returns: [.list(.str)])
         XCTAssertEqual(text(outcome), #"[["float:1.0","float:2.5","float:100.0","float:-0.0","float:0.0","float:3.0","float:1.2345678901234567e+19","float:0.1"]]"#)
