@@ -12,13 +12,15 @@ final class FastFloatTests: XCTestCase {
         text.withCString { strtod($0, nil) }.bitPattern
     }
 
-    /// What the list fast path and `parseNumber` make of `text`, as bit patterns.
-    func readBits(_ text: String) -> (fast: UInt64?, general: UInt64?) {
-        let bytes = Array((text + "]").utf8)
+    /// What the list fast path and `parseNumber` make of `text`, as bit patterns. With
+    /// `followed`, more of the list comes after it, so that its digits are read a word at a
+    /// time to the end (at the end of a buffer, the last few are read byte by byte).
+    func readBits(_ text: String, followed: Bool = false) -> (fast: UInt64?, general: UInt64?) {
+        let bytes = Array((text + (followed ? ", 1.25, 2.5]" : "]")).utf8)
         return bytes.withUnsafeBytes { raw in
             var fast: UInt64?
             var listScanner = JSONScanner(bytes: raw)
-            _ = listScanner.scanPlainDoubles { fast = $0.bitPattern }
+            _ = listScanner.scanPlainDoubles { if fast == nil { fast = $0.bitPattern } }
             var scanner = JSONScanner(bytes: raw)
             let general: UInt64?
             switch try? scanner.parseNumber() {
@@ -34,9 +36,11 @@ final class FastFloatTests: XCTestCase {
 
     func check(_ text: String, file: StaticString = #filePath, line: UInt = #line) {
         let expected = strtodBits(text)
-        let (fast, general) = readBits(text)
-        XCTAssertEqual(general, expected, "parseNumber(\(text))", file: file, line: line)
-        if let fast { XCTAssertEqual(fast, expected, "list fast path(\(text))", file: file, line: line) }
+        for followed in [false, true] {
+            let (fast, general) = readBits(text, followed: followed)
+            XCTAssertEqual(general, expected, "parseNumber(\(text))", file: file, line: line)
+            if let fast { XCTAssertEqual(fast, expected, "list fast path(\(text))", file: file, line: line) }
+        }
     }
 
     func testDoublesPrintedInFullReadBackExactly() {
@@ -99,6 +103,29 @@ final class FastFloatTests: XCTestCase {
             return values
         }
         XCTAssertEqual(values, [12345678, 87654321.5, 1, 22222222.22222222, 3.3333333333333333])
+    }
+
+    /// The word-at-a-time digit reader against the bytes themselves: every byte value at every
+    /// place of a word after digits, with anything after it, ends the run exactly there, and
+    /// the run's value is its digits'.
+    func testEveryByteEndsARunOfDigitsWhereverItIs() {
+        var random = SeededGenerator(seed: 11)
+        for place in 0..<8 {
+            for byte in 0...255 {
+                for _ in 0..<4 {
+                    var bytes = (0..<8).map { _ in UInt8(ascii: "0") + UInt8.random(in: 0...9, using: &random) }
+                    bytes[place] = UInt8(byte)
+                    for later in (place + 1)..<8 where Bool.random(using: &random) { bytes[later] = UInt8.random(in: 0...255, using: &random) }
+                    let word = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+                    let run = bytes.prefix { (0x30...0x39).contains($0) }.count
+                    let count = JSONScanner.leadingDigitCount(word)
+                    XCTAssertEqual(count, run, "bytes \(bytes)")
+                    guard count > 0 else { continue }
+                    let value = JSONScanner.digitsValue(count == 8 ? word : word &<< UInt64(64 - 8 * count))
+                    XCTAssertEqual(value, UInt64(String(decoding: bytes.prefix(count), as: UTF8.self)), "bytes \(bytes)")
+                }
+            }
+        }
     }
 
     func testEiselLemireAgreesWithStrtodWheneverItAnswers() {
