@@ -1,3 +1,5 @@
+import CLinux
+
 /// Reading a decimal number as a double without `strtod`: exactly when the mantissa and the
 /// power of ten are both exact doubles (Clinger), otherwise (a mantissa over 2^53, as most
 /// doubles printed in full have) with Eisel–Lemire, as in Go's `strconv` and `fast_float`,
@@ -17,16 +19,11 @@ func decimalToDouble(_ mantissa: UInt64, _ exponent: Int, negative: Bool) -> Dou
     return negative ? -value : value
 }
 
-/// 10^exponent for 0...22, the powers of ten that are exact doubles, loaded from a constant
-/// table by offset. Not a global array: a global is reached through a lazy-initialization
-/// check on every use (6% of parsing a list of floats). Not a switch either: that compiled to
-/// a jump on the number's count of fraction digits, which varies from one number to the next.
+/// 10^exponent for 0...22, the powers of ten that are exact doubles, from a constant table
+/// (`pyrpc_exact_power_of_ten`, which says why it is C).
 @inlinable @inline(__always) func exactPowerOfTen(_ exponent: Int) -> Double {
-    let powers: (Double, Double, Double, Double, Double, Double, Double, Double, Double, Double, Double, Double,
-                 Double, Double, Double, Double, Double, Double, Double, Double, Double, Double, Double) =
-        (1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22)
     precondition(exponent >= 0 && exponent <= 22)
-    return withUnsafeBytes(of: powers) { $0.load(fromByteOffset: exponent &* 8, as: Double.self) }
+    return pyrpc_exact_power_of_ten(exponent)
 }
 
 /// `mantissa` × 10^`exponent` as the nearest double, or nil when this cannot tell it

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "pyrpc_metrics.h"
+#include "pyrpc_numbers.h"
 
 extern int accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
 extern int pthread_setname_np(pthread_t thread, const char *name);
