@@ -48,6 +48,19 @@ static inline PyObject *pyrpc_new_float(double value) {
     return (PyObject *)op;
 #endif
 }
+// A list that takes `items` (`count` new references in a block from PyMem_Malloc or
+// PyMem_Realloc, with room for `capacity`) as its storage, as list_resize would have grown
+// it: the JSON list reader collects items it cannot count in advance and hands them over
+// without a copy. PyList_New(0) allocates no storage of its own. NULL when out of memory;
+// the caller then still owns the items and the block.
+static inline PyObject *pyrpc_list_adopting(PyObject **items, Py_ssize_t count, Py_ssize_t capacity) {
+    PyListObject *list = (PyListObject *)PyList_New(0);
+    if (list == NULL) { return NULL; }
+    list->ob_item = items;
+    list->allocated = capacity;
+    Py_SET_SIZE(list, count);
+    return (PyObject *)list;
+}
 static inline PyObject *pyrpc_exc_base_exception(void) { return PyExc_BaseException; }
 static inline PyObject *pyrpc_exc_runtime_error(void) { return PyExc_RuntimeError; }
 static inline PyObject *pyrpc_exc_syntax_error(void) { return PyExc_SyntaxError; }

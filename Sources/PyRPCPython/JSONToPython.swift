@@ -147,10 +147,10 @@ enum JSONToPython {
     /// The list fast path: a run of plain numbers for a `float` or `int` element type, with
     /// their separators. True when it reached the end of the list.
     @inline(__always)
-    private static func plainNumbers(_ scanner: inout JSONScanner, _ element: RPCType, into items: inout [UnsafeMutablePointer<PyObject>]) -> Bool {
+    private static func plainNumbers(_ scanner: inout JSONScanner, _ element: RPCType, into items: inout ListItems) throws(ArgumentFailure) -> Bool {
         switch element {
-        case .float: return scanner.scanPlainDoubles { items.append(pyrpc_new_float($0)) }
-        case .int: return scanner.scanPlainInts { items.append(PyLong_FromLongLong(Int64($0))) }
+        case .float: return try scanner.scanPlainDoubles { (number) throws(ArgumentFailure) in try items.append(pyrpc_new_float(number)) }
+        case .int: return try scanner.scanPlainInts { (number) throws(ArgumentFailure) in try items.append(PyLong_FromLongLong(Int64(number))) }
         default: return false
         }
     }
@@ -158,18 +158,18 @@ enum JSONToPython {
     private static func list(_ scanner: inout JSONScanner, _ element: RPCType, depth: Int, _ gil: borrowing GIL) throws(ArgumentFailure) -> UnsafeMutablePointer<PyObject> {
         guard depth <= JSONParser.maximumDepth else { throw .malformed("not valid JSON: nested deeper than \(JSONParser.maximumDepth) levels") }
         scanner.index += 1
-        var items: [UnsafeMutablePointer<PyObject>] = []
+        var items = ListItems()
         var finished = false
-        defer { if !finished { for item in items { Py_DecRef(item) } } }
+        defer { if !finished { items.release() } }
         scanner.skipWhitespace()
         if scanner.current == UInt8(ascii: "]") {
             scanner.index += 1
         } else {
             while true {
-                if plainNumbers(&scanner, element, into: &items) { break }
+                if try plainNumbers(&scanner, element, into: &items) { break }
                 scanner.skipWhitespace()
                 do {
-                    items.append(try value(&scanner, element, depth: depth, gil))
+                    try items.append(try value(&scanner, element, depth: depth, gil))
                 } catch .mismatch(var mismatch) {
                     mismatch.path.append("element \(items.count)")
                     throw .mismatch(mismatch)
@@ -183,9 +183,7 @@ enum JSONToPython {
                 if scanner.bytes[scanner.index - 1] == UInt8(ascii: "]") { break }
             }
         }
-        guard let list = PyList_New(items.count) else { throw .malformed("out of memory") }
-        for (index, item) in items.enumerated() { PyList_SET_ITEM(list, index, item) }
         finished = true
-        return list
+        return try items.makeList()
     }
 }
