@@ -17,7 +17,7 @@ enum ArgumentFailure: Error {
 /// the general parser and `ValueCoercion`, so both paths accept exactly the same input.
 enum JSONToPython {
     /// New references, one per argument, in order.
-    static func arguments(_ json: [UInt8], types: [RPCType], _ gil: borrowing GIL) throws(ArgumentFailure) -> [UnsafeMutablePointer<PyObject>?] {
+    static func arguments(_ json: ArgumentBytes, types: [RPCType], _ gil: borrowing GIL) throws(ArgumentFailure) -> [UnsafeMutablePointer<PyObject>?] {
         // Optional pointers: the form `PyObject_Vectorcall` takes, so the call needs no copy.
         var objects: [UnsafeMutablePointer<PyObject>?] = []
         objects.reserveCapacity(types.count)

@@ -16,7 +16,7 @@ enum MessagePackToPython {
     private static let argumentsDepth = 3
 
     /// New references, one per argument, in order.
-    static func arguments(_ bytes: [UInt8], types: [RPCType], _ gil: borrowing GIL) throws(ArgumentFailure) -> [UnsafeMutablePointer<PyObject>?] {
+    static func arguments(_ bytes: ArgumentBytes, types: [RPCType], _ gil: borrowing GIL) throws(ArgumentFailure) -> [UnsafeMutablePointer<PyObject>?] {
         var objects: [UnsafeMutablePointer<PyObject>?] = []
         objects.reserveCapacity(types.count)
         let result: Result<Void, ArgumentFailure> = bytes.withUnsafeBytes { raw in

@@ -23,7 +23,7 @@ extension PythonFunction {
     /// the answer (so the answer is written once, not copied around its values). On any
     /// outcome but `.returned` the writer may hold part of a list: discard it.
     public func callEncoded(
-        rawArguments: [UInt8]?, values: [JSONValue], types: [RPCType], returns: [RPCType], into writer: inout JSONWriter,
+        rawArguments: ArgumentBytes?, values: [JSONValue], types: [RPCType], returns: [RPCType], into writer: inout JSONWriter,
         _ gil: borrowing GIL
     ) -> EncodedOutcome {
         call(rawArguments: rawArguments, values: values, types: types, returns: returns, into: &writer, gil)
@@ -32,7 +32,7 @@ extension PythonFunction {
     /// The same in MessagePack: raw arguments as MessagePack bytes (checked when the request
     /// was read), the `return-values` array written as MessagePack.
     public func callEncoded(
-        rawArguments: [UInt8]?, values: [JSONValue], types: [RPCType], returns: [RPCType], into writer: inout MessagePackWriter,
+        rawArguments: ArgumentBytes?, values: [JSONValue], types: [RPCType], returns: [RPCType], into writer: inout MessagePackWriter,
         _ gil: borrowing GIL
     ) -> EncodedOutcome {
         call(rawArguments: rawArguments, values: values, types: types, returns: returns, into: &writer, gil)
@@ -41,7 +41,7 @@ extension PythonFunction {
     /// Both encodings' call, specialized for each by the compiler (it is called with concrete
     /// writers in this module only); raw arguments are read in the writer's encoding.
     private func call<Writer: ValueWriter>(
-        rawArguments: [UInt8]?, values: [JSONValue], types: [RPCType], returns: [RPCType], into writer: inout Writer,
+        rawArguments: ArgumentBytes?, values: [JSONValue], types: [RPCType], returns: [RPCType], into writer: inout Writer,
         _ gil: borrowing GIL
     ) -> EncodedOutcome {
         var pointers: [UnsafeMutablePointer<PyObject>?] = []

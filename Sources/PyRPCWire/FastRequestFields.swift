@@ -19,13 +19,13 @@ struct FastRequestFields {
         return seen & key.rawValue == 0
     }
 
-    /// The request, its raw arguments copied out of `bytes`; nil when a required field is missing.
-    func request(in bytes: UnsafeRawBufferPointer) -> (request: RPCRequest, arguments: Range<Int>, id: Range<Int>?)? {
+    /// The request, and where its raw arguments lie (the caller takes them: `withArguments`);
+    /// nil when a required field is missing.
+    func request() -> (request: RPCRequest, arguments: Range<Int>, id: Range<Int>?)? {
         guard let service, let rpc, let argumentTypes, let returnTypes, let arguments else { return nil }
-        var request = RPCRequest(
+        let request = RPCRequest(
             client: client, service: service, rpc: rpc, arguments: [],
             argumentTypes: argumentTypes, returnTypes: returnTypes, id: id, timeout: timeout)
-        request.rawArguments = Array(UnsafeRawBufferPointer(rebasing: bytes[arguments]))
         return (request, arguments, idRange)
     }
 }

@@ -59,12 +59,20 @@ public enum JSONParser {
     /// was set aside unparsed (a request's `arguments`) and must be judged before anything
     /// else about the request is reported.
     public static func invalidity(of bytes: [UInt8]) -> JSONParseError? {
+        bytes.withUnsafeBytes { invalidity(of: $0) }
+    }
+
+    public static func invalidity(of bytes: UnsafeRawBufferPointer) -> JSONParseError? {
         do {
             _ = try parse(bytes)
             return nil
         } catch {
             return error
         }
+    }
+
+    public static func invalidity(of bytes: ArgumentBytes) -> JSONParseError? {
+        bytes.withUnsafeBytes { invalidity(of: $0) }
     }
 
     public static func parse(_ bytes: [UInt8], lenient: Bool = false) throws(JSONParseError) -> JSONValue {

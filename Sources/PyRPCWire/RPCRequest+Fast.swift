@@ -13,7 +13,14 @@ extension RPCRequest {
     /// repeated keys, a field of the wrong kind, malformed JSON — it returns nil and the
     /// general path decides, with its messages.
     public static func parseFast(_ bytes: UnsafeRawBufferPointer) -> RPCRequest? {
-        parseFastShape(bytes)?.request
+        parseFastShape(bytes).map { $0.request.withArguments(bytes[$0.arguments], keeper: nil) }
+    }
+
+    /// The request with its raw arguments, `bytes` (see `ArgumentBytes` for `keeper`).
+    func withArguments(_ bytes: UnsafeRawBufferPointer.SubSequence, keeper: (AnyObject & Sendable)?) -> RPCRequest {
+        var request = self
+        request.rawArguments = ArgumentBytes(UnsafeRawBufferPointer(rebasing: bytes), keeper: keeper)
+        return request
     }
 
     /// `parseFast`, and where the `arguments` and `id` values lie in `bytes`.
@@ -96,7 +103,7 @@ extension RPCRequest {
             }
             return false
         }
-        return complete ? fields.request(in: bytes) : nil
+        return complete ? fields.request() : nil
     }
 }
 

@@ -13,7 +13,7 @@ public struct RPCRequest: Sendable, Equatable {
     /// The `arguments` list unparsed, when the server kept it for parsing straight into
     /// Python objects (then `arguments` is empty): JSON text, or MessagePack bytes (already
     /// checked) for a MessagePack connection's request (`parseFastMessagePack`).
-    public var rawArguments: [UInt8]?
+    public var rawArguments: ArgumentBytes?
 
     public init(
         client: String? = nil, service: String, rpc: String, arguments: [JSONValue],
@@ -31,7 +31,7 @@ public struct RPCRequest: Sendable, Equatable {
 
     /// Reads the `value` object of an RPC-REQ envelope; `rawArguments` is the unparsed
     /// `arguments` list when the parser kept it aside (see `JSONParser.parse(_:capturing:)`).
-    public init(body: [String: JSONValue], rawArguments: [UInt8]? = nil) throws(RPCError) {
+    public init(body: [String: JSONValue], rawArguments: ArgumentBytes? = nil) throws(RPCError) {
         let id = body["id"]
         func string(_ key: String) throws(RPCError) -> String {
             guard let field = body[key] else { throw .badRequest("missing field '\(key)' in RPC-REQ", id: id) }

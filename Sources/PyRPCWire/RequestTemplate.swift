@@ -35,11 +35,16 @@ public final class RequestTemplate: Sendable {
 
     /// Reads `bytes` as `RPCRequest.parseFast` (or, for a MessagePack frame's body,
     /// `parseFastMessagePack`) does; with the request, a template of it when the message is small.
-    public static func read(_ bytes: UnsafeRawBufferPointer, encoding: WireEncoding = .json) -> (request: RPCRequest, template: RequestTemplate?)? {
+    /// `keeper` keeps `bytes` unchanged while it lives: large arguments are then read in place
+    /// (`ArgumentBytes`).
+    public static func read(
+        _ bytes: UnsafeRawBufferPointer, encoding: WireEncoding = .json, keeper: (AnyObject & Sendable)? = nil
+    ) -> (request: RPCRequest, template: RequestTemplate?)? {
         let shape = encoding == .json ? RPCRequest.parseFastShape(bytes) : RPCRequest.parseFastMessagePackShape(bytes)
         guard let (request, arguments, id) = shape else { return nil }
-        guard bytes.count <= maxBytes else { return (request, nil) }
-        return (request, RequestTemplate(bytes: Array(bytes), arguments: arguments, id: id, request: request, encoding: encoding))
+        let withArguments = request.withArguments(bytes[arguments], keeper: keeper)
+        guard bytes.count <= maxBytes else { return (withArguments, nil) }
+        return (withArguments, RequestTemplate(bytes: Array(bytes), arguments: arguments, id: id, request: request, encoding: encoding))
     }
 
     /// What a message read by difference has of its own: where its `arguments` list stands
@@ -69,8 +74,7 @@ public final class RequestTemplate: Sendable {
 
     /// The request a match stands for: the template's, with the message's arguments and id.
     public func request(for match: Match, in new: UnsafeRawBufferPointer) -> RPCRequest {
-        var request = request
-        request.rawArguments = Array(UnsafeRawBufferPointer(rebasing: new[match.arguments]))
+        var request = request.withArguments(new[match.arguments], keeper: nil)
         request.id = match.id
         return request
     }

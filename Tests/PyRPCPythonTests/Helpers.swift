@@ -29,7 +29,7 @@ extension PythonFunction {
         var request = JSONWriter(capacity: 64)
         request.value(.array(arguments))
         var answer = JSONWriter(capacity: 64)
-        switch callEncoded(rawArguments: request.bytes, values: [], types: types, returns: returns, into: &answer, gil) {
+        switch callEncoded(rawArguments: ArgumentBytes(request.bytes), values: [], types: types, returns: returns, into: &answer, gil) {
         case .returned:
             guard case .array(let items)? = try? JSONParser.parse(answer.bytes), items.count == returns.count else {
                 return .badReturn("unreadable answer: \(String(decoding: answer.bytes, as: UTF8.self))")

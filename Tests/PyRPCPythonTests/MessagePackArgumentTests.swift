@@ -22,7 +22,7 @@ final class MessagePackArgumentTests: XCTestCase {
             guard let function = try? script.function(named: "f", gil) else { return nil }
             defer { function.dispose(gil) }
             var writer = MessagePackWriter(capacity: 16)
-            let outcome = function.callEncoded(rawArguments: raw, values: [], types: types, returns: returns, into: &writer, gil)
+            let outcome = function.callEncoded(rawArguments: ArgumentBytes(raw), values: [], types: types, returns: returns, into: &writer, gil)
             return (outcome, writer.bytes)
         }
         await script.unload(pool: sharedPool)

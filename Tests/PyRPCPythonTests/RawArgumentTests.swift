@@ -14,7 +14,7 @@ final class RawArgumentTests: XCTestCase {
             // Something already in the writer, as the server's answer start is: the values follow it.
             var writer = JSONWriter(capacity: 16)
             writer.raw("<")
-            let outcome = function.callEncoded(rawArguments: Array(arguments.utf8), values: [], types: types, returns: returns, into: &writer, gil)
+            let outcome = function.callEncoded(rawArguments: ArgumentBytes(Array(arguments.utf8)), values: [], types: types, returns: returns, into: &writer, gil)
             return RawOutcome(outcome: outcome, written: String(decoding: writer.bytes, as: UTF8.self))
         }
         await script.unload(pool: sharedPool)

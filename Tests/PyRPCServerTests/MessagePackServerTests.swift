@@ -81,6 +81,11 @@ final class MessagePackServerTests: ServerProcessTestCase {
     }
 
     /// The answer over a JSON connection, as a value.
+    /// A MessagePack connection and a JSON one to the server.
+    private func bothEncodings() throws -> (packed: MessagePackSocket, plain: RawSocket) {
+        (try MessagePackSocket(port: port), try RawSocket(host: "127.0.0.1", port: port))
+    }
+
     private func json(_ line: String) throws -> JSONValue {
         let socket = try RawSocket(host: "127.0.0.1", port: port)
         defer { socket.close() }
@@ -206,10 +211,47 @@ final class MessagePackServerTests: ServerProcessTestCase {
         XCTAssertEqual(values(of: try client.roundTrip(rpcRequest(rpc: "add", arguments: [4, 5], types: ["int", "int"], returns: ["int"]))), [.int(1009)])
     }
 
+    /// Arguments of 64 KB and more are read in place, in the buffer their message arrived in,
+    /// which the call keeps (`ArgumentBytes`). Pipelined behind a call that sleeps, each big
+    /// request stays queued while its connection reads the next ones into the same buffer:
+    /// every call must still read its own list, in both encodings.
+    func testLargeArgumentsPipelinedBehindASlowCallEachReadTheirOwnList() throws {
+        try serve()
+        let (packed, plain) = try bothEncodings()
+        defer {
+            packed.close()
+            plain.close()
+        }
+        let lists: [[Double]] = (0..<6).map { (round: Int) -> [Double] in
+            let offset = Double(round) * 0.125
+            return (0..<20_000).map { (index: Int) -> Double in Double(index * (round + 1)).squareRoot() + offset }
+        }
+        let nap = rpcRequest(rpc: "nap", arguments: [.float(0.3)], types: ["float"], returns: ["float"])
+        try packed.send(nap)
+        try plain.send(try Envelope(message: nap).encoded())
+        for (round, list) in lists.enumerated() {
+            let rpc = round == 2 ? "floats" : "total"
+            let request = rpcRequest(rpc: rpc, arguments: [.array(list.map(JSONValue.float))], types: ["List[float]"], returns: [round == 2 ? "List[float]" : "float"], id: .int(round))
+            try packed.send(request)
+            try plain.send(try Envelope(message: request).encoded())
+        }
+        for (index, answer) in [try packed.receive(), try JSONParser.parse(plain.readLine())].enumerated() {
+            XCTAssertEqual(values(of: answer), [.float(0.3)], "the nap, connection \(index): \(answer)")
+        }
+        for (round, list) in lists.enumerated() {
+            let expected: [JSONValue] = round == 2 ? [.array(list.map(JSONValue.float))] : [.float(list.reduce(0, +))]
+            let overMessagePack = try packed.receive()
+            XCTAssertEqual(overMessagePack["value"]?["id"], .int(round))
+            XCTAssertEqual(values(of: overMessagePack), expected, "MessagePack, round \(round)")
+            let overJSON = try JSONParser.parse(plain.readLine())
+            XCTAssertEqual(overJSON["value"]?["id"], .int(round))
+            XCTAssertEqual(values(of: overJSON), expected, "JSON, round \(round)")
+        }
+    }
+
     func testJSONAndMessagePackClientsAtTheSameTime() throws {
         try serve()
-        let packed = try MessagePackSocket(port: port)
-        let plain = try RawSocket(host: "127.0.0.1", port: port)
+        let (packed, plain) = try bothEncodings()
         defer {
             packed.close()
             plain.close()

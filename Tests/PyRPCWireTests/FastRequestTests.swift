@@ -9,7 +9,7 @@ final class FastRequestTests: XCTestCase {
         return bytes.withUnsafeBytes { raw -> RPCRequest? in
             guard let (message, captured) = try? JSONParser.parse(raw, capturing: "arguments"),
                   let envelope = try? Envelope(message: message), envelope.header == Header.rpcRequest else { return nil }
-            return try? RPCRequest(body: envelope.value, rawArguments: captured.map { Array(raw[$0]) })
+            return try? RPCRequest(body: envelope.value, rawArguments: captured.map { ArgumentBytes(Array(raw[$0])) })
         }
     }
 

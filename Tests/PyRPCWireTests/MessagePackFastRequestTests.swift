@@ -18,7 +18,7 @@ final class MessagePackFastRequestTests: XCTestCase {
 
     /// A fast read with its raw arguments decoded into values, to compare with the general path's.
     func decoded(_ request: RPCRequest?) -> RPCRequest? {
-        guard var request, let raw = request.rawArguments, case .array(let values)? = try? MessagePackReader.decode(raw) else { return nil }
+        guard var request, let raw = request.rawArguments?.array, case .array(let values)? = try? MessagePackReader.decode(raw) else { return nil }
         request.rawArguments = nil
         request.arguments = values
         return request

@@ -82,12 +82,12 @@ private func compareRequests(_ envelope: Envelope, _ decoded: JSONValue, input: 
     let fromJSON = writer.bytes.withUnsafeBytes { bytes in
         Result { () throws -> RPCRequest in
             let (message, captured) = try JSONParser.parse(bytes, capturing: "arguments")
-            return try RPCRequest(body: Envelope(message: message).value, rawArguments: captured.map { Array(bytes[$0]) })
+            return try RPCRequest(body: Envelope(message: message).value, rawArguments: captured.map { ArgumentBytes(Array(bytes[$0])) })
         }
     }
     switch (fromMessagePack, fromJSON) {
     case (.success(let packed), .success(let text)):
-        let arguments = text.rawArguments.flatMap { try? JSONParser.parse($0) }
+        let arguments = text.rawArguments.flatMap { try? JSONParser.parse($0.array) }
         guard packed.service == text.service, packed.rpc == text.rpc, packed.client == text.client,
               packed.argumentTypes == text.argumentTypes, packed.returnTypes == text.returnTypes,
               packed.id.map({ same($0, text.id ?? .null, bitExact: false) }) ?? (text.id == nil), packed.timeout == text.timeout,
@@ -126,7 +126,7 @@ private func checkFastRequest(_ input: UnsafeRawBufferPointer) {
           let general = try? RPCRequest(body: envelope.value) else {
         mismatch("the fast reader read \(fast) from what the general path refuses", input: input)
     }
-    guard let raw = fast.rawArguments, case .array(let values)? = try? MessagePackReader.decode(raw) else {
+    guard let raw = fast.rawArguments?.array, case .array(let values)? = try? MessagePackReader.decode(raw) else {
         mismatch("the fast reader kept arguments that do not decode to a list", input: input)
     }
     var unpacked = fast

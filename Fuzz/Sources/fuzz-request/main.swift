@@ -14,7 +14,7 @@ func general(_ bytes: UnsafeRawBufferPointer) -> RPCRequest? {
     guard let (value, captured) = try? JSONParser.parse(bytes, capturing: "arguments"),
           let envelope = try? Envelope(message: value), envelope.header == Header.rpcRequest
     else { return nil }
-    return try? RPCRequest(body: envelope.value, rawArguments: captured.map { Array(bytes[$0]) })
+    return try? RPCRequest(body: envelope.value, rawArguments: captured.map { ArgumentBytes(Array(bytes[$0])) })
 }
 
 /// Templates learned from a few valid requests of different shapes.

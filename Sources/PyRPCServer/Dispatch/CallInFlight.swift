@@ -15,7 +15,7 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
     /// The `arguments` list unparsed, in the connection's `encoding` (JSON text or MessagePack
     /// bytes), parsed into Python objects when the call runs (nil when the request's arguments
     /// were read as values: `call.arguments`).
-    let rawArguments: [UInt8]?
+    let rawArguments: ArgumentBytes?
     let id: JSONValue?
     let peer: String
     let sink: any ReplySink
@@ -25,7 +25,7 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
     let started: Moment
 
     init(
-        call: Dispatcher.Call, rawArguments: [UInt8]?, id: JSONValue?, peer: String, sink: any ReplySink, core: ServerCore,
+        call: Dispatcher.Call, rawArguments: ArgumentBytes?, id: JSONValue?, peer: String, sink: any ReplySink, core: ServerCore,
         encoding: WireEncoding = .json
     ) {
         self.call = call

@@ -84,11 +84,11 @@ final class ServerCore: Sendable {
                 }
             }
             let envelope: Envelope
-            let rawArguments: [UInt8]?
+            let rawArguments: ArgumentBytes?
             do {
                 let (message, raw) = try parsed.get()
                 envelope = try Envelope(message: message)
-                rawArguments = raw
+                rawArguments = raw.map(ArgumentBytes.init)
             } catch let error as JSONParseError {
                 return refuse(.badRequest("not valid JSON: \(error)"), from: peer, saying: "\(error)")
             } catch let error as RPCError {
@@ -145,7 +145,7 @@ final class ServerCore: Sendable {
     /// A request read without a value tree: a repeat of the connection's last one, already
     /// dispatched, or one to dispatch.
     private enum FastRead {
-        case decided(Dispatcher.Call, rawArguments: [UInt8], id: JSONValue?)
+        case decided(Dispatcher.Call, rawArguments: ArgumentBytes, id: JSONValue?)
         case request(RPCRequest)
     }
 
@@ -155,16 +155,18 @@ final class ServerCore: Sendable {
     private func answerFast(
         _ message: ByteBuffer, encoding: WireEncoding, from peer: Peer, sink: any ReplySink, memo: RequestMemo?
     ) -> [UInt8]?? {
+        // Large arguments are read in place, in the message's buffer, which the call keeps.
+        let keeper = message.readableBytes >= ArgumentBytes.sharedFromBytes ? MessageKeeper(message) : nil
         let fast = message.withUnsafeReadableBytes { bytes -> FastRead? in
             if let memo, let template = memo.template, let match = template.match(bytes, encoding: encoding) {
                 // The call is counted on its generation before it is queued: a deploy
                 // that retires the generation now waits for it (see `Generation`).
                 if let decided = memo.decision.map({ unsafeDowncast($0, to: Dispatcher.Call.self) }), decided.generation === registry.current, decided.generation.beginCall() {
-                    return .decided(decided, rawArguments: Array(UnsafeRawBufferPointer(rebasing: bytes[match.arguments])), id: match.id)
+                    return .decided(decided, rawArguments: ArgumentBytes(UnsafeRawBufferPointer(rebasing: bytes[match.arguments]), keeper: keeper), id: match.id)
                 }
                 return .request(template.request(for: match, in: bytes))
             }
-            guard let (request, template) = RequestTemplate.read(bytes, encoding: encoding) else { return nil }
+            guard let (request, template) = RequestTemplate.read(bytes, encoding: encoding, keeper: keeper) else { return nil }
             memo?.template = template
             memo?.decision = nil
             return .request(request)
@@ -211,7 +213,7 @@ final class ServerCore: Sendable {
 
     /// Queues a call whose generation it has already entered (`beginCall`); the job ends it.
     private func run(
-        _ call: Dispatcher.Call, rawArguments: [UInt8]?, id: JSONValue?, peer: String, sink: any ReplySink, encoding: WireEncoding = .json
+        _ call: Dispatcher.Call, rawArguments: ArgumentBytes?, id: JSONValue?, peer: String, sink: any ReplySink, encoding: WireEncoding = .json
     ) -> [UInt8]? {
         let job = CallInFlight(call: call, rawArguments: rawArguments, id: id, peer: peer, sink: sink, core: self, encoding: encoding)
         guard pool.submit(job, wake: false) else {
@@ -242,7 +244,7 @@ final class ServerCore: Sendable {
     /// A request's `arguments` are kept as text and read only when the call runs: before any
     /// other answer about the request, they must be valid JSON, or it is a Bad Request.
     /// (MessagePack arguments were checked when the request was read.)
-    private static func invalidArguments(_ rawArguments: [UInt8]?, encoding: WireEncoding, id: JSONValue?) -> RPCError? {
+    private static func invalidArguments(_ rawArguments: ArgumentBytes?, encoding: WireEncoding, id: JSONValue?) -> RPCError? {
         guard encoding == .json, let rawArguments, let invalid = JSONParser.invalidity(of: rawArguments) else { return nil }
         return .badRequest("not valid JSON: \(invalid)", id: id)
     }

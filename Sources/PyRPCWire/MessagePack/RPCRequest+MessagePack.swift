@@ -9,7 +9,7 @@ extension RPCRequest {
     /// unknown or repeated keys, a field of the wrong kind, a map among the arguments, invalid
     /// MessagePack — it returns nil and the general path decides, with its messages.
     public static func parseFastMessagePack(_ bytes: UnsafeRawBufferPointer) -> RPCRequest? {
-        parseFastMessagePackShape(bytes)?.request
+        parseFastMessagePackShape(bytes).map { $0.request.withArguments(bytes[$0.arguments], keeper: nil) }
     }
 
     /// `parseFastMessagePack`, and where the `arguments` and `id` values lie in `bytes`.
@@ -80,7 +80,7 @@ extension RPCRequest {
                 return nil
             }
         }
-        return fields.request(in: scanner.bytes)
+        return fields.request()
     }
 
     /// A list of strs, or nil when the value is not one.
