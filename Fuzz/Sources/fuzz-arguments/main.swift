@@ -32,7 +32,7 @@ func reprOf(_ objects: [UnsafeMutablePointer<PyObject>?], _ gil: borrowing GIL) 
 
 func serverPath(_ text: [UInt8], _ types: [RPCType], _ gil: borrowing GIL) -> Verdict {
     do {
-        let objects = try JSONToPython.arguments(text, types: types, gil)
+        let objects = try JSONToPython.arguments(ArgumentBytes(text), types: types, gil)
         defer { for object in objects { Py_DecRef(object) } }
         return .accepted(reprOf(objects, gil))
     } catch {

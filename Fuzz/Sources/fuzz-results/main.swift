@@ -66,7 +66,7 @@ func check(_ object: UnsafeMutablePointer<PyObject>, _ type: RPCType, plain: Boo
     }
     guard plain else { return }
     // Read back the way the server reads arguments: the same object (by repr).
-    guard let back = try? JSONToPython.arguments(Array("[".utf8) + text + Array("]".utf8), types: [type], gil), let first = back.first else {
+    guard let back = try? JSONToPython.arguments(ArgumentBytes(Array("[".utf8) + text + Array("]".utf8)), types: [type], gil), let first = back.first else {
         PyErr_Clear()
         mismatch("the answer \(String(decoding: text, as: UTF8.self)) does not read back as \(type)", input: input)
     }
@@ -109,7 +109,7 @@ func checkMessagePack(
     var list = MessagePackWriter(capacity: packed.bytes.count + 1)
     list.arrayHeader(count: 1)
     list.bytes += packed.bytes
-    guard let back = try? MessagePackToPython.arguments(list.bytes, types: [type], gil), let first = back.first else {
+    guard let back = try? MessagePackToPython.arguments(ArgumentBytes(list.bytes), types: [type], gil), let first = back.first else {
         PyErr_Clear()
         mismatch("the MessagePack answer \(decoded) does not read back as \(type)", input: input)
     }
