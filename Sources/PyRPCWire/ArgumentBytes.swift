@@ -9,7 +9,9 @@
 /// memory such a call holds.
 public struct ArgumentBytes: Sendable, Equatable {
     /// From this size on, arguments are read in place when the message's buffer can be kept.
-    public static let sharedFromBytes = 64 << 10
+    /// (Inlinable: the server compares every message's size with it, and a stored static
+    /// would be reached through its lazy initializer from another module.)
+    @inlinable public static var sharedFromBytes: Int { 64 << 10 }
 
     private enum Storage: @unchecked Sendable {
         case copied([UInt8])

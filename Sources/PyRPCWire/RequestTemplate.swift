@@ -17,7 +17,8 @@ public final class RequestTemplate: Sendable {
     private let bytes: [UInt8]
     private let arguments: Range<Int>
     private let id: Range<Int>?
-    /// The template's own request (its arguments and id included).
+    /// The template's own request, its id included but without its raw arguments: each
+    /// message's own are added by `request(for:in:)`, and the template keeps no copy of them.
     public let request: RPCRequest
     /// What its bytes are written in: a message in another encoding never matches.
     public let encoding: WireEncoding
