@@ -51,8 +51,9 @@ static inline PyObject *pyrpc_new_float(double value) {
 // A list that takes `items` (`count` new references in a block from PyMem_Malloc or
 // PyMem_Realloc, with room for `capacity`) as its storage, as list_resize would have grown
 // it: the JSON list reader collects items it cannot count in advance and hands them over
-// without a copy. PyList_New(0) allocates no storage of its own. NULL when out of memory;
-// the caller then still owns the items and the block.
+// without a copy. PyList_New(0) allocates no storage of its own, so NULL items with a count
+// and capacity of 0 make the empty list it makes. NULL when out of memory; the caller then
+// still owns the items and the block.
 static inline PyObject *pyrpc_list_adopting(PyObject **items, Py_ssize_t count, Py_ssize_t capacity) {
     PyListObject *list = (PyListObject *)PyList_New(0);
     if (list == NULL) { return NULL; }

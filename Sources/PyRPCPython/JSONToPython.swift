@@ -159,8 +159,7 @@ enum JSONToPython {
         guard depth <= JSONParser.maximumDepth else { throw .malformed("not valid JSON: nested deeper than \(JSONParser.maximumDepth) levels") }
         scanner.index += 1
         var items = ListItems()
-        var finished = false
-        defer { if !finished { items.release() } }
+        defer { items.release() }  // a no-op once the list holds them
         scanner.skipWhitespace()
         if scanner.current == UInt8(ascii: "]") {
             scanner.index += 1
@@ -183,7 +182,6 @@ enum JSONToPython {
                 if scanner.bytes[scanner.index - 1] == UInt8(ascii: "]") { break }
             }
         }
-        finished = true
         return try items.makeList()
     }
 }

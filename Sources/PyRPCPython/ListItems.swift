@@ -32,16 +32,15 @@ struct ListItems {
         return true
     }
 
-    /// The list, owning the items and their block; on failure (out of memory) everything is
-    /// released.
+    /// The list, owning the items and their block (none for an empty list: `append` makes
+    /// the block); on failure (out of memory) everything is released. Afterwards this holds
+    /// nothing, so a `release` that follows does nothing.
     mutating func makeList() throws(ArgumentFailure) -> UnsafeMutablePointer<PyObject> {
-        let list = count == 0 ? PyList_New(0) : pyrpc_list_adopting(base, count, capacity)
-        guard let list else {
+        guard let list = pyrpc_list_adopting(base, count, capacity) else {
             PyErr_Clear()
             release()
             throw .malformed("out of memory")
         }
-        if count == 0 { PyMem_Free(base) }
         base = nil
         count = 0
         capacity = 0

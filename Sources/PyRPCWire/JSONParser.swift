@@ -58,10 +58,6 @@ public enum JSONParser {
     /// Why `bytes` is not one valid JSON value (RFC 8259), or nil when it is. For text that
     /// was set aside unparsed (a request's `arguments`) and must be judged before anything
     /// else about the request is reported.
-    public static func invalidity(of bytes: [UInt8]) -> JSONParseError? {
-        bytes.withUnsafeBytes { invalidity(of: $0) }
-    }
-
     public static func invalidity(of bytes: UnsafeRawBufferPointer) -> JSONParseError? {
         do {
             _ = try parse(bytes)

@@ -73,9 +73,10 @@ public final class RequestTemplate: Sendable {
         }
     }
 
-    /// The request a match stands for: the template's, with the message's arguments and id.
-    public func request(for match: Match, in new: UnsafeRawBufferPointer) -> RPCRequest {
-        var request = request.withArguments(new[match.arguments], keeper: nil)
+    /// The request a match stands for: the template's, with the message's arguments and id
+    /// (read in place when large and `keeper` keeps `new`, as in `read`).
+    public func request(for match: Match, in new: UnsafeRawBufferPointer, keeper: (AnyObject & Sendable)? = nil) -> RPCRequest {
+        var request = request.withArguments(new[match.arguments], keeper: keeper)
         request.id = match.id
         return request
     }

@@ -30,13 +30,13 @@ extension CallInFlight {
         var arguments = call.arguments
         if let rawArguments, encoding == .messagePack {
             // Kept as MessagePack for Python, checked when the request was read.
-            guard case .array(let values)? = try? rawArguments.withUnsafeBytes({ (bytes) throws(MessagePackError) in try MessagePackReader.decode(bytes) }) else {
+            guard case .array(let values)? = try? MessagePackReader.decode(rawArguments.array) else {
                 return sink.deliver(RPCReply.exception(.badRequest("field 'arguments' must be a list", id: id)))
             }
             arguments = values
         } else if let rawArguments {
             // Kept as text for Python; the request is written anew from values.
-            guard case .array(let values)? = try? rawArguments.withUnsafeBytes({ (bytes) throws(JSONParseError) in try JSONParser.parse(bytes) }) else {
+            guard case .array(let values)? = try? JSONParser.parse(rawArguments.array) else {
                 let invalid = JSONParser.invalidity(of: rawArguments).map { "not valid JSON: \($0)" } ?? "field 'arguments' must be a list"
                 return sink.deliver(RPCReply.exception(.badRequest(invalid, id: id)))
             }

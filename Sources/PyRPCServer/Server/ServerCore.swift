@@ -164,7 +164,7 @@ final class ServerCore: Sendable {
                 if let decided = memo.decision.map({ unsafeDowncast($0, to: Dispatcher.Call.self) }), decided.generation === registry.current, decided.generation.beginCall() {
                     return .decided(decided, rawArguments: ArgumentBytes(UnsafeRawBufferPointer(rebasing: bytes[match.arguments]), keeper: keeper), id: match.id)
                 }
-                return .request(template.request(for: match, in: bytes))
+                return .request(template.request(for: match, in: bytes, keeper: keeper))
             }
             guard let (request, template) = RequestTemplate.read(bytes, encoding: encoding, keeper: keeper) else { return nil }
             memo?.template = template
