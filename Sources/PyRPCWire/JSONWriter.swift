@@ -49,8 +49,7 @@ public struct JSONWriter {
             raw(value < 0 ? "\"-inf\"" : "\"inf\"")
         } else {
             // Swift prints the shortest text that round-trips, e.g. "0.1", "-0.0", "1e-07".
-            var text = value.description
-            text.withUTF8 { bytes.append(contentsOf: $0) }
+            ShortestDoubleText(value).withBytes { bytes.append(contentsOf: $0) }
         }
     }
 

@@ -37,6 +37,32 @@ final class JSONWriterTests: XCTestCase {
         XCTAssertEqual(JSONValue.float(0.1 + 0.2).jsonText, "0.30000000000000004")
     }
 
+    /// Doubles are written from the standard library's digits without a `String`
+    /// (`ShortestDoubleText`): the text must be `description`'s exactly, for every kind of
+    /// double (random bit patterns cover subnormals and both extremes of the exponent), the
+    /// longest spellings included, and in a list after other text.
+    func testFloatsAreWrittenAsSwiftPrintsThem() {
+        var random = SeededGenerator(seed: 3)
+        var values: [Double] = [
+            -2.2250738585072014e-308, -1.7976931348623157e308, .leastNonzeroMagnitude, -.leastNormalMagnitude, .ulpOfOne,
+            1e-5, 1e-4, 1e15, 1e16, 1e17, 123456789012345680, 0.30000000000000004, -0.0, .infinity,
+        ]
+        // Not NaN, which the writer spells itself ("nan"; through a stream it shows its payload).
+        values += (0..<200_000).map { _ in Double(bitPattern: random.next()) }.filter { !$0.isNaN }
+        var longest = 0
+        for value in values {
+            let text = ShortestDoubleText(value)
+            text.withBytes { XCTAssertEqual(Array($0), Array(value.description.utf8), "\(value.bitPattern)") }
+            longest = max(longest, text.count)
+            guard value.isFinite else { continue }
+            var writer = JSONWriter()
+            writer.raw("[1,")
+            writer.double(value)
+            XCTAssertEqual(writer.bytes, Array("[1,\(value.description)".utf8))
+        }
+        XCTAssertEqual(longest, 24)
+    }
+
     func testNonFiniteFloatsAreStrings() throws {
         XCTAssertEqual(JSONValue.float(.nan).jsonText, "\"nan\"")
         XCTAssertEqual(JSONValue.float(-.nan).jsonText, "\"nan\"")
