@@ -13,13 +13,13 @@ public struct ArgumentBytes: Sendable, Equatable {
     /// would be reached through its lazy initializer from another module.)
     @inlinable public static var sharedFromBytes: Int { 64 << 10 }
 
-    private enum Storage: @unchecked Sendable {
+    @usableFromInline enum Storage: @unchecked Sendable {
         case copied([UInt8])
         /// `bytes` lie in memory that `keeper` owns and nobody writes while it lives.
         case shared(keeper: AnyObject, bytes: UnsafeRawBufferPointer)
     }
 
-    private let storage: Storage
+    @usableFromInline let storage: Storage
 
     public init(_ bytes: [UInt8]) {
         storage = .copied(bytes)
@@ -48,6 +48,9 @@ public struct ArgumentBytes: Sendable, Equatable {
         return false
     }
 
+    /// Inlinable: the readers call it for every request, and a generic call across modules
+    /// looked up type metadata at run time each time.
+    @inlinable
     public func withUnsafeBytes<Result, Failure: Error>(_ body: (UnsafeRawBufferPointer) throws(Failure) -> Result) throws(Failure) -> Result {
         switch storage {
         case .copied(let bytes):
