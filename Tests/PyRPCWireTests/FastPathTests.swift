@@ -27,6 +27,26 @@ final class FastPathTests: XCTestCase {
         }
     }
 
+    /// Long runs without a structural byte (a list of numbers), with at most one somewhere,
+    /// of every byte value: the 32-bytes-a-round scan stops exactly there.
+    func testFirstStructuralFindsTheOneByteInALongRun() {
+        var random = SeededGenerator(seed: 5)
+        let digits = Array("0123456789.,-e ".utf8)
+        for length in [31, 32, 33, 64, 95, 300] {
+            for byte in 0...255 {
+                var bytes = (0..<length).map { _ in digits.randomElement(using: &random)! }
+                let place = Int.random(in: 0..<length, using: &random)
+                bytes[place] = UInt8(byte)
+                bytes.withUnsafeBytes { raw in
+                    for start in [0, 1, place, min(place + 1, length)] {
+                        let expected = (start..<length).first { "[]{}\"".utf8.contains(bytes[$0]) } ?? length
+                        XCTAssertEqual(ByteScan.firstStructural(in: raw, from: start), expected, "byte \(byte) at \(place) of \(length) from \(start)")
+                    }
+                }
+            }
+        }
+    }
+
     func testFirstStringSpecialMatchesAByteLoop() {
         var random = SeededGenerator(seed: 2)
         let alphabet = Array("abc xyz\"\\\t\n\u{1}é😀".utf8)

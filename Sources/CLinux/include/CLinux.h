@@ -13,6 +13,7 @@
 
 #include "pyrpc_metrics.h"
 #include "pyrpc_numbers.h"
+#include "pyrpc_scan.h"
 
 extern int accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
 extern int pthread_setname_np(pthread_t thread, const char *name);
