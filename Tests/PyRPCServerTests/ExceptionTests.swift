@@ -1,3 +1,4 @@
+@testable import PyRPCServer
 import PyRPCWire
 import XCTest
 
@@ -193,15 +194,31 @@ final class ExceptionTests: XCTestCase {
         let socket = try network.socket()
         defer { socket.close() }
         let nap = requestLine(service: "demo", rpc: "nap", arguments: [1.0], types: ["float"], returns: ["float"])
-        // One runs (give the worker ample time to take it, even on a loaded machine), one
-        // waits in the queue, the third is refused at once.
+        // One runs, one waits in the queue, the third is refused at once. Each step waits for
+        // the pool to get there: the release of the server's empty first generation is a job
+        // in the same queue, and on a busy machine a call sent right after the start found it
+        // still there (a few milliseconds) and was refused.
+        try await waitForPool(running: 0)
         try socket.send(nap + "\n")
-        try await Task.sleep(for: .milliseconds(600))
+        try await waitForPool(running: 1)
         try socket.send([nap, nap].joined(separator: "\n") + "\n")
         let answers = try (0..<3).map { _ in try JSONParser.parse(socket.readLine()) }
-        XCTAssertEqual(answers[0].returnValues, [1.0])
-        XCTAssertEqual(answers[1].returnValues, [1.0])
+        XCTAssertEqual(answers[0].returnValues, [1.0], answers.map(\.jsonText).joined(separator: " / "))
+        XCTAssertEqual(answers[1].returnValues, [1.0], answers.map(\.jsonText).joined(separator: " / "))
         XCTAssertEqual(answers[2].exceptionType, "Server Busy")
         XCTAssertTrue(answers[2].exceptionMessage?.contains("retry") ?? false, answers[2].jsonText)
+    }
+
+    /// Waits until no job waits for the server's Python workers and `running` calls are in
+    /// flight (a call counts from when it is read until it is answered).
+    private func waitForPool(running: Int, file: StaticString = #filePath, line: UInt = #line) async throws {
+        let core = network.server.core
+        let deadline = ContinuousClock.now + .seconds(10)
+        while core.pool.pendingCount > 0 || core.registry.current.callsInFlight != running {
+            guard ContinuousClock.now < deadline else {
+                return XCTFail("the pool still has \(core.pool.pendingCount) jobs waiting, \(core.registry.current.callsInFlight) calls in flight", file: file, line: line)
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
     }
 }
