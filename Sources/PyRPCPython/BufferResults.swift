@@ -36,6 +36,8 @@ enum BufferResults {
               let number = BufferNumber(format: view.format, itemSize: view.itemsize), number.converts(to: leaf)
         else { return false }
         let layout = Layout(shape: shape, strides: strides, depth: depth, number: number, asFloats: leaf == .float)
+        let size = layout.size
+        writer.reserve(numbers: size.numbers, longestText: number.longestText(asFloat: layout.asFloats), lists: size.lists)
         layout.write(dimension: 0, at: UnsafeRawPointer(base), into: &writer)
         return true
     }
@@ -59,6 +61,18 @@ enum BufferResults {
         let number: BufferNumber
         /// `float` declared at the bottom (else `int`).
         let asFloats: Bool
+
+        /// How many numbers and lists the array holds, saturating: a view broadcast with zero
+        /// strides can claim more elements than memory holds.
+        var size: (numbers: Int, lists: Int) {
+            var lists = 0
+            var numbers = 1
+            for dimension in 0..<depth {
+                lists = ByteCount.sum(lists, numbers)
+                numbers = ByteCount.product(numbers, shape[dimension])
+            }
+            return (numbers, lists)
+        }
 
         func write<Writer: ValueWriter>(dimension: Int, at start: UnsafeRawPointer, into writer: inout Writer) {
             let count = shape[dimension]
@@ -117,6 +131,20 @@ enum BufferNumber: Equatable {
         switch self {
         case .float64, .float32: return leaf == .float
         case .signed, .unsigned: return true
+        }
+    }
+
+    /// The longest JSON text of one element: a double's, or the integer's sign and digits.
+    func longestText(asFloat: Bool) -> Int {
+        switch (self, asFloat) {
+        case (_, true), (.float64, _), (.float32, _): return JSONWriter.longestDouble
+        case (.signed(1), _): return 4  // -128
+        case (.signed(2), _): return 6  // -32768
+        case (.signed(4), _): return 11  // -2147483648
+        case (.unsigned(1), _): return 3
+        case (.unsigned(2), _): return 5
+        case (.unsigned(4), _): return 10
+        default: return 20  // -9223372036854775808, 18446744073709551615
         }
     }
 

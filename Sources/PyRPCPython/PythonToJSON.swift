@@ -89,6 +89,12 @@ enum PythonToJSON {
         _ count: Int, as elementType: RPCType, into writer: inout Writer, _ gil: borrowing GIL,
         item: (Int) -> UnsafeMutablePointer<PyObject>
     ) throws(ValueMismatch) {
+        // Numbers have a longest text (ints beyond 64 bits aside): room for all at once.
+        switch elementType {
+        case .float: writer.reserve(numbers: count, longestText: JSONWriter.longestDouble, lists: 1)
+        case .int: writer.reserve(numbers: count, longestText: 20, lists: 1)
+        default: break
+        }
         writer.beginList(count: count)
         for index in 0..<count {
             if index > 0 { writer.listSeparator() }

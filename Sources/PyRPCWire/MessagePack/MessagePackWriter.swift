@@ -118,20 +118,28 @@ public struct MessagePackWriter {
     }
 
     /// `count` float64s read from memory in this machine's byte order, the first at `start`
-    /// and each next one `stride` bytes on: the same bytes as `float64` for each, written
-    /// with one growth of the buffer (a numpy array's row of 90,000 doubles is one call).
+    /// and each next one `stride` bytes on: the same bytes as `float64` for each (a numpy
+    /// array's row of 90,000 doubles is one call). They are put together in a chunk on the
+    /// stack and appended a chunk at a time: an array cannot grow uninitialized, and growing
+    /// it by zeros to overwrite went through the zeros one by one.
     public mutating func float64s(at start: UnsafeRawPointer, count: Int, stride: Int) {
         guard count > 0 else { return }
-        let offset = bytes.count
-        bytes.append(contentsOf: repeatElement(0, count: 9 * count))
-        bytes.withUnsafeMutableBytes { buffer in
-            var target = buffer.baseAddress! + offset
+        bytes.reserve(more: ByteCount.product(count, 9))
+        let chunkCount = 256
+        withUnsafeTemporaryAllocation(byteCount: 9 * chunkCount, alignment: 8) { chunk in
             var source = start
-            for _ in 0..<count {
-                target.storeBytes(of: 0xCB, as: UInt8.self)
-                target.storeBytes(of: source.loadUnaligned(as: UInt64.self).bigEndian, toByteOffset: 1, as: UInt64.self)
-                target += 9
-                source += stride
+            var left = count
+            while left > 0 {
+                let taken = min(left, chunkCount)
+                var target = chunk.baseAddress!
+                for _ in 0..<taken {
+                    target.storeBytes(of: 0xCB, as: UInt8.self)
+                    target.storeBytes(of: source.loadUnaligned(as: UInt64.self).bigEndian, toByteOffset: 1, as: UInt64.self)
+                    target += 9
+                    source += stride
+                }
+                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[..<(9 * taken)]))
+                left -= taken
             }
         }
     }
