@@ -19,7 +19,7 @@ public protocol ValueWriter {
     /// Room for what is about to be written: `numbers` numbers, none longer than
     /// `longestText` bytes as JSON text, in `lists` lists. A hint, given before a whole array
     /// is written, so that the answer's buffer grows once instead of copying itself at every
-    /// doubling (for a numpy 300×300 answer in MessagePack that copying cost more than
+    /// doubling (for a numpy 300×300 answer in MessagePack that copying cost as much as
     /// writing the floats).
     mutating func reserve(numbers: Int, longestText: Int, lists: Int)
 }
