@@ -144,7 +144,7 @@ enum BufferNumber: Equatable {
         case (.unsigned(1), _): return 3
         case (.unsigned(2), _): return 5
         case (.unsigned(4), _): return 10
-        default: return 20  // -9223372036854775808, 18446744073709551615
+        default: return JSONWriter.longestInt
         }
     }
 

@@ -92,7 +92,7 @@ enum PythonToJSON {
         // Numbers have a longest text (ints beyond 64 bits aside): room for all at once.
         switch elementType {
         case .float: writer.reserve(numbers: count, longestText: JSONWriter.longestDouble, lists: 1)
-        case .int: writer.reserve(numbers: count, longestText: 20, lists: 1)
+        case .int: writer.reserve(numbers: count, longestText: JSONWriter.longestInt, lists: 1)
         default: break
         }
         writer.beginList(count: count)

@@ -98,6 +98,8 @@ extension MessagePackWriter: ValueWriter {
 extension JSONWriter {
     /// The longest text `double` writes for a finite double (`-2.2250738585072014e-308`).
     public static let longestDouble = 24
+    /// The longest text of a 64-bit integer (`-9223372036854775808`, `18446744073709551615`).
+    public static let longestInt = 20
 }
 
 extension [UInt8] {

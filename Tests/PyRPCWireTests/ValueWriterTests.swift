@@ -36,16 +36,7 @@ final class ValueWriterTests: XCTestCase {
 
         var json = JSONWriter()
         json.raw("{\"header\":\"RPC-RES\",\"value\":{\"return-values\":[")
-        json.reserve(numbers: rows * columns, longestText: JSONWriter.longestDouble, lists: 1 + rows)
-        let reserved = json.bytes.capacity
-        values.withUnsafeBytes { row in
-            json.beginList(count: rows)
-            for index in 0..<rows {
-                if index > 0 { json.listSeparator() }
-                json.doubleList(at: row.baseAddress!, count: columns, stride: 8)
-            }
-            json.endList()
-        }
+        let reserved = Self.writeReserved(rows: rows, of: values, into: &json, capacity: \.bytes.capacity)
         json.raw("]}}\n")
         XCTAssertEqual(json.bytes.capacity, reserved, "the JSON answer grew after its reservation")
         let parsed = try JSONParser.parse(Array(json.bytes.dropLast()))
@@ -53,14 +44,27 @@ final class ValueWriterTests: XCTestCase {
 
         var messagePack = MessagePackWriter()
         messagePack.string("return-values")
-        messagePack.reserve(numbers: rows * columns, longestText: JSONWriter.longestDouble, lists: 1 + rows)
-        let reservedMessagePack = messagePack.bytes.capacity
-        values.withUnsafeBytes { row in
-            messagePack.beginList(count: rows)
-            for _ in 0..<rows { messagePack.doubleList(at: row.baseAddress!, count: columns, stride: 8) }
-        }
+        let reservedMessagePack = Self.writeReserved(rows: rows, of: values, into: &messagePack, capacity: \.bytes.capacity)
         XCTAssertEqual(messagePack.bytes.capacity, reservedMessagePack, "the MessagePack answer grew after its reservation")
         XCTAssertGreaterThanOrEqual(reservedMessagePack - (1 + 14 + 3 + rows * (3 + 9 * columns)), 0)
+    }
+
+    /// Reserves room for `rows` copies of `values` as a list of lists, writes them, and
+    /// returns the capacity the reservation gave.
+    private static func writeReserved<Writer: ValueWriter>(
+        rows: Int, of values: [Double], into writer: inout Writer, capacity: KeyPath<Writer, Int>
+    ) -> Int {
+        writer.reserve(numbers: rows * values.count, longestText: JSONWriter.longestDouble, lists: 1 + rows)
+        let reserved = writer[keyPath: capacity]
+        values.withUnsafeBytes { row in
+            writer.beginList(count: rows)
+            for index in 0..<rows {
+                if index > 0 { writer.listSeparator() }
+                writer.doubleList(at: row.baseAddress!, count: values.count, stride: 8)
+            }
+            writer.endList()
+        }
+        return reserved
     }
 
     /// Asking for room row by row grows the buffer by doubling, as appending does, not by
