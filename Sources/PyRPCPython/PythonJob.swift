@@ -18,6 +18,9 @@ open class PythonJob: @unchecked Sendable {
     /// the GIL held): that thread then drops whatever of it is left pending when the job ends,
     /// which the other calls need not pay for.
     @exclusivity(unchecked) final var interruptRaised = false
+    /// Queued with `submit(force: true)` (read and written under the pool's lock): it does
+    /// not count against the pool's `maxPending`.
+    @exclusivity(unchecked) final var queuedByForce = false
 
     public init(deadline: Moment?) {
         self.deadline = deadline

@@ -36,6 +36,10 @@ public final class PythonWorkerPool: @unchecked Sendable {
     let condition = NSCondition()
     @exclusivity(unchecked) var queue: [PythonJob?] = []
     @exclusivity(unchecked) var queueHead = 0
+    /// Queued jobs that were forced in (`submit(force: true)`: loading and unloading scripts,
+    /// releasing a retired generation). They take no room from calls: `maxPending` counts
+    /// only the rest, so a call is never refused as if calls were waiting because of them.
+    @exclusivity(unchecked) private var forcedWaiting = 0
     var stopping = false
     /// A call crashed the process (`abandon`): no job starts any more.
     @exclusivity(unchecked) var dying = false
@@ -97,7 +101,8 @@ public final class PythonWorkerPool: @unchecked Sendable {
     }
 
     /// Queues a job. Returns false when the queue is full (the caller answers `Server Busy`)
-    /// or the pool is stopping. `force` skips the length check, for admin work such as loading.
+    /// or the pool is stopping. `force` skips the length check, for admin work such as loading,
+    /// and the job takes no room from the calls the check counts.
     ///
     /// With `wake: false` no parked worker is woken: the caller queues several jobs and then
     /// runs them itself (`drain(as:limit:)`, as the server's I/O loops do) or calls
@@ -106,9 +111,13 @@ public final class PythonWorkerPool: @unchecked Sendable {
     @discardableResult
     public func submit(_ job: PythonJob, force: Bool = false, wake: Bool = true) -> Bool {
         condition.lock()
-        guard !stopping, force || queue.count - queueHead < maxPending else {
+        guard !stopping, force || queue.count - queueHead - forcedWaiting < maxPending else {
             condition.unlock()
             return false
+        }
+        if force {
+            job.queuedByForce = true
+            forcedWaiting += 1
         }
         queue.append(job)
         let woken = wake && activeWorkers == 0 ? unparkLocked() : nil
@@ -156,6 +165,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
         let jobs = queue[queueHead...].compactMap { $0 }
         queue.removeAll()
         queueHead = 0
+        forcedWaiting = 0
         return jobs
     }
 
@@ -255,6 +265,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
         // Empty the slot at once: a job holds its request (megabytes, for large arguments).
         let job = queue[queueHead].take()!
         queueHead += 1
+        if job.queuedByForce { forcedWaiting -= 1 }
         takes &+= 1
         if queueHead == queue.count {
             queue.removeAll(keepingCapacity: true)

@@ -229,6 +229,50 @@ final class WorkerPoolTests: XCTestCase {
         await script.unload(pool: pool)
     }
 
+    /// Loading, unloading and releasing a generation are forced into the queue; a full
+    /// `maxPending` of calls must still fit beside them. (A new server's first job is the
+    /// release of its empty first generation: with `--max-pending 1` a call sent at once was
+    /// refused, as if a call were waiting, while that job was still queued.)
+    func testForcedJobsTakeNoRoomFromCalls() async throws {
+        let pool = PythonWorkerPool(name: "forced-room", workers: 1, maxPending: 1)
+        defer { pool.shutdown(grace: .seconds(2)) }
+        let gate = DispatchSemaphore(value: 0)
+        let started = expectation(description: "blocker started")
+        let order = Box<[String]>([])
+        let lock = NSLock()
+        func finished(_ name: String, _ done: XCTestExpectation) -> @Sendable () -> Void {
+            { lock.withLock { order.value.append(name) }; done.fulfill() }
+        }
+        let blockerDone = expectation(description: "blocker")
+        XCTAssertTrue(pool.submit(ClosureJob(deadline: nil, work: { _ in
+            started.fulfill()
+            gate.wait()
+        }, finished: finished("blocker", blockerDone))))
+        await fulfillment(of: [started], timeout: 5)  // the worker holds it: the queue is empty
+
+        let forcedDone = expectation(description: "forced")
+        XCTAssertTrue(pool.submit(ClosureJob(deadline: nil, work: { _ in }, finished: finished("forced", forcedDone)), force: true))
+        let callDone = expectation(description: "call")
+        XCTAssertTrue(
+            pool.submit(ClosureJob(deadline: nil, work: { _ in }, finished: finished("call", callDone))),
+            "a forced job waiting must not take the one place for calls")
+        XCTAssertEqual(pool.pendingCount, 2, "both wait, and both will run")
+        let refused = Box(false)
+        XCTAssertFalse(
+            pool.submit(ClosureJob(deadline: nil, work: { _ in XCTFail("a refused job ran") }, finished: { refused.value = true })),
+            "the limit still holds for calls: one is waiting")
+
+        gate.signal()
+        await fulfillment(of: [blockerDone, forcedDone, callDone], timeout: 5)
+        XCTAssertEqual(lock.withLock { order.value }, ["blocker", "forced", "call"])
+        XCTAssertFalse(refused.value)
+        XCTAssertEqual(pool.pendingCount, 0)
+        // Taken off the queue, the forced job gave its count back: the place is free again.
+        let againDone = expectation(description: "again")
+        XCTAssertTrue(pool.submit(ClosureJob(deadline: nil, work: { _ in }, finished: { againDone.fulfill() })))
+        await fulfillment(of: [againDone], timeout: 5)
+    }
+
     func testShutdownStopsTakingJobsButPerformStillAnswers() async throws {
         let pool = PythonWorkerPool(name: "shutdown", workers: 2, maxPending: 4)
         XCTAssertEqual(pool.workerCount, 2)

@@ -223,10 +223,11 @@ final class ServerCore: Sendable {
                 return RPCReply.exception(invalid)
             }
             call.overload.counters.count(.serverBusy)
-            logger.warning("\(call.overload.label) by \(call.caller)@\(peer): Server Busy (\(options.maxPendingCalls) calls waiting)")
+            let waiting = options.maxPendingCalls == 1 ? "1 call" : "\(options.maxPendingCalls) calls"
+            logger.warning("\(call.overload.label) by \(call.caller)@\(peer): Server Busy (\(waiting) waiting)")
             return RPCReply.exception(RPCError(
                 .serverBusy,
-                "server \(name) has \(options.maxPendingCalls) calls waiting for Python; retry in a moment",
+                "server \(name) has \(waiting) waiting for Python (--max-pending); retry in a moment",
                 id: id))
         }
         MetricsBoard.callSubmitted()
