@@ -365,6 +365,26 @@ final class MessagePackTests: XCTestCase {
         XCTAssertEqual(built, MessagePackFrame.frame(MessagePackWriter.encode(["x"])))
     }
 
+    /// The server writes a result frame from kept constant bytes, then the values, then the
+    /// length: byte for byte the frame of the same envelope encoded as a whole (keys sorted,
+    /// smallest encodings), with or without an id.
+    func testResultFrameWrittenInPiecesIsTheWholeEnvelopesFrame() {
+        let ids: [JSONValue?] = [nil, .int(7), .int(-1), .string("call-1"), .bigInt("123456789012345678901234567890"), .null]
+        let valueLists: [[JSONValue]] = [[.int(5)], [], [.float(2.5), .string("x"), .array([.bool(true)])]]
+        for id in ids {
+            for values in valueLists {
+                var writer = MessagePackWriter(capacity: 8)
+                RPCReply.beginResult(id: id, into: &writer)
+                writer.value(.array(values))
+                RPCReply.endResult(into: &writer)
+                var inner: [String: JSONValue] = ["return-values": .array(values)]
+                if let id { inner["id"] = id }
+                let whole = MessagePackFrame.frame(MessagePackWriter.encode(.object(["header": .string("RPC-RES"), "value": .object(inner)])))
+                XCTAssertEqual(writer.bytes, whole, "id \(String(describing: id)), values \(values)")
+            }
+        }
+    }
+
     func testFrameReaderFindsWholeFramesAndRefusesOversizeFromTheHeader() {
         let first = MessagePackFrame.frame([0xC0])
         let second = MessagePackFrame.frame([0x92, 0x01, 0x02])

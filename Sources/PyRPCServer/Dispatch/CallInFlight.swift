@@ -99,29 +99,20 @@ final class CallInFlight: PythonJob, @unchecked Sendable {
         let outcome = overload.function.callEncoded(
             rawArguments: rawArguments, values: call.arguments,
             types: overload.signature.arguments, returns: overload.signature.returns, into: &writer, gil)
-        if outcome == .returned { RPCReply.endResult(id: id, into: &writer) }
+        if case .returned = outcome { RPCReply.endResult(id: id, into: &writer) }
         return (outcome, writer.bytes)
     }
 
     /// The same as a MessagePack frame: `{"header": "RPC-RES", "value": {"id": ..., "return-values": [...]}}`,
     /// the id first so that the values are written last, straight from Python.
     private func runForMessagePack(_ gil: borrowing GIL) -> (EncodedOutcome, [UInt8]) {
-        var outcome = EncodedOutcome.returned
-        let frame = MessagePackFrame.frame { writer in
-            writer.mapHeader(count: 2)
-            writer.string("header")
-            writer.string(Header.rpcResult)
-            writer.string("value")
-            writer.mapHeader(count: id == nil ? 1 : 2)
-            if let id {
-                writer.string("id")
-                writer.value(id)
-            }
-            writer.string("return-values")
-            outcome = overload.function.callEncoded(
-                rawArguments: rawArguments, values: call.arguments, types: overload.signature.arguments, returns: overload.signature.returns, into: &writer, gil)
-        }
-        return (outcome, frame)
+        var writer = MessagePackWriter(capacity: 128)
+        RPCReply.beginResult(id: id, into: &writer)
+        let outcome = overload.function.callEncoded(
+            rawArguments: rawArguments, values: call.arguments,
+            types: overload.signature.arguments, returns: overload.signature.returns, into: &writer, gil)
+        if case .returned = outcome { RPCReply.endResult(into: &writer) }
+        return (outcome, writer.bytes)
     }
 
     /// The deadline passed first (the job is claimed): answers Timeout while the pool

@@ -39,13 +39,20 @@ public enum MessagePackFrame {
     /// an answer written piece by piece, straight onto the wire's bytes.
     public static func frame(writing write: (inout MessagePackWriter) -> Void) -> [UInt8] {
         var writer = MessagePackWriter()
-        writer.bytes.append(contentsOf: repeatElement(0, count: headerSize))  // no array literal to allocate
+        writer.bytes.append(contentsOf: zeroLength)
         write(&writer)
-        let size = length(of: writer.bytes.count - headerSize).bigEndian
-        withUnsafeBytes(of: size) { sizeBytes in
-            for position in 0..<headerSize { writer.bytes[position] = sizeBytes[position] }
-        }
+        seal(&writer.bytes)
         return writer.bytes
+    }
+
+    /// The 4-byte length of a frame begun in place, until `seal` writes it.
+    public static let zeroLength: [UInt8] = [0, 0, 0, 0]
+
+    /// Writes the length of the frame that fills `bytes` (begun with `zeroLength`) into its
+    /// first four bytes.
+    public static func seal(_ bytes: inout [UInt8]) {
+        let size = length(of: bytes.count - headerSize).bigEndian
+        bytes.withUnsafeMutableBytes { $0.storeBytes(of: size, toByteOffset: 0, as: UInt32.self) }
     }
 
     /// The frame at `start` in `buffer`: complete, incomplete, or over `maxBytes` (a limit on
