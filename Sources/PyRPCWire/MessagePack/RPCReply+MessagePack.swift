@@ -4,7 +4,8 @@
 ///
 /// What never changes (the frame's length to be filled in, the header, the keys) is kept
 /// encoded: a small call's answer is mostly these bytes, and writing them key by key cost
-/// more than the JSON answer's one copy of its constant text.
+/// more than the JSON answer's one copy of its constant text (0.24 µs of user CPU a call
+/// more than JSON on a persistent `add`; 0.13 µs less after).
 extension RPCReply {
     /// Writes an RPC-RES frame up to its `return-values` list, which the caller writes next,
     /// then calls `endResult(into:)`.
@@ -24,40 +25,34 @@ extension RPCReply {
     }
 }
 
-/// The constant parts of an RPC-RES frame, encoded once by the writer itself.
+/// The constant parts of an RPC-RES frame. Literal bytes, so that each is a constant in the
+/// binary: an array computed at first use is reached through `swift_once` on every call
+/// (13 ns a call in a profile). `testResultFrameWrittenInPiecesIsTheWholeEnvelopesFrame`
+/// checks them against the writer's own encoding of the whole envelope.
 private enum MessagePackResult {
-    /// The frame's length (zero until sealed), the map of two, its header, and `value`'s key.
-    static let envelope: [UInt8] = {
-        var writer = MessagePackWriter(capacity: 32)
-        writer.bytes.append(contentsOf: MessagePackFrame.zeroLength)
-        writer.mapHeader(count: 2)
-        writer.string("header")
-        writer.string(Header.rpcResult)
-        writer.string("value")
-        return writer.bytes
-    }()
+    /// The frame's length (zero until sealed); a map of 2: "header": "RPC-RES", "value": a map
+    /// of 1: "return-values".
+    static let startWithoutID: [UInt8] = [
+        0x00, 0x00, 0x00, 0x00,  // the length
+        0x82,  // a map of 2
+        0xA6, 0x68, 0x65, 0x61, 0x64, 0x65, 0x72,  // "header"
+        0xA7, 0x52, 0x50, 0x43, 0x2D, 0x52, 0x45, 0x53,  // "RPC-RES"
+        0xA5, 0x76, 0x61, 0x6C, 0x75, 0x65,  // "value"
+        0x81,  // a map of 1
+        0xAD, 0x72, 0x65, 0x74, 0x75, 0x72, 0x6E, 0x2D, 0x76, 0x61, 0x6C, 0x75, 0x65, 0x73,  // "return-values"
+    ]
 
-    static let returnValuesKey: [UInt8] = {
-        var writer = MessagePackWriter(capacity: 16)
-        writer.string("return-values")
-        return writer.bytes
-    }()
+    /// The same up to the id's value: "value" is a map of 2, "id" first.
+    static let startBeforeID: [UInt8] = [
+        0x00, 0x00, 0x00, 0x00,  // the length
+        0x82,  // a map of 2
+        0xA6, 0x68, 0x65, 0x61, 0x64, 0x65, 0x72,  // "header"
+        0xA7, 0x52, 0x50, 0x43, 0x2D, 0x52, 0x45, 0x53,  // "RPC-RES"
+        0xA5, 0x76, 0x61, 0x6C, 0x75, 0x65,  // "value"
+        0x82,  // a map of 2
+        0xA2, 0x69, 0x64,  // "id"
+    ]
 
-    /// Up to the `return-values` list of a result without an id.
-    static let startWithoutID: [UInt8] = {
-        var writer = MessagePackWriter(capacity: 48)
-        writer.bytes.append(contentsOf: envelope)
-        writer.mapHeader(count: 1)
-        writer.bytes.append(contentsOf: returnValuesKey)
-        return writer.bytes
-    }()
-
-    /// Up to the id's value of a result with one.
-    static let startBeforeID: [UInt8] = {
-        var writer = MessagePackWriter(capacity: 48)
-        writer.bytes.append(contentsOf: envelope)
-        writer.mapHeader(count: 2)
-        writer.string("id")
-        return writer.bytes
-    }()
+    /// "return-values", after the id.
+    static let returnValuesKey: [UInt8] = [0xAD, 0x72, 0x65, 0x74, 0x75, 0x72, 0x6E, 0x2D, 0x76, 0x61, 0x6C, 0x75, 0x65, 0x73]
 }
