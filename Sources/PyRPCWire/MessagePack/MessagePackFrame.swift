@@ -46,10 +46,11 @@ public enum MessagePackFrame {
     }
 
     /// The 4-byte length of a frame begun in place, until `seal` writes it.
-    public static let zeroLength: [UInt8] = [0, 0, 0, 0]
+    private static let zeroLength: [UInt8] = [0, 0, 0, 0]
 
-    /// Writes the length of the frame that fills `bytes` (begun with `zeroLength`) into its
-    /// first four bytes.
+    /// Writes the length of the frame that fills `bytes` into its first four bytes, which
+    /// were left for it when the frame was begun (here, or from `RPCReply.beginResult(id:into:)`'s
+    /// constant bytes).
     public static func seal(_ bytes: inout [UInt8]) {
         let size = length(of: bytes.count - headerSize).bigEndian
         bytes.withUnsafeMutableBytes { $0.storeBytes(of: size, toByteOffset: 0, as: UInt32.self) }
