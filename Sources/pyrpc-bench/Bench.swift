@@ -46,6 +46,14 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Run only workloads whose name contains this text (e.g. total, add, deploy, RSS).")
     var only: String?
 
+    @Option(help: ArgumentHelp(
+        "Another build's pyrpc-bench whose server takes turns with this build's in the add workloads.",
+        discussion: "For measuring a change in one run: copy main's .build/release/pyrpc-bench aside, build the change, pass the copy. The report's last table compares the two round by round."))
+    var versus: String?
+
+    @Option(help: "Turns each server takes in a group measured in turns (more turns: drift averages out better).")
+    var rounds: Int = 3
+
     func run() async throws {
         // The load generator takes core 1; servers are pinned to core 0.
         ServerUnderTest.pinning = !noPinning && ProcessInfo.processInfo.activeProcessorCount >= 2

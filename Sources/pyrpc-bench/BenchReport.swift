@@ -57,6 +57,18 @@ struct BenchReport {
     var memory: [MemoryRow] = []
     var scrapes: [ScrapeRow] = []
     var notes: [String] = []
+    /// Each turn's server CPU per call, in order, for servers measured in turns.
+    var turns: [Key: [Double]] = [:]
+
+    struct Key: Hashable {
+        let workload: String
+        let server: String
+
+        init(_ workload: String, _ server: String) {
+            self.workload = workload
+            self.server = server
+        }
+    }
 
     func row(_ workload: String, _ server: String) -> BenchRow? {
         rows.first { $0.workload == workload && $0.server == server }
@@ -86,6 +98,7 @@ struct BenchReport {
             text += "| \(workload) | \(cpuRatio) | \(throughputRatio) | \(cheaper) |\n"
         }
         text += tlsAndGRPC()
+        text += versus(workloads)
         if !deploys.isEmpty {
             text += "\n## Deploy\n\n| deploy of | step | seconds | round trips | script bytes sent | bytes sent |\n|---|---|---:|---:|---:|---:|\n"
             for row in deploys {
@@ -107,6 +120,24 @@ struct BenchReport {
         }
         text += "\n## Targets (issues 4, 11, 22, 23 and 24)\n\n" + targets() + "\n"
         return text
+    }
+
+    /// This build against `--versus`'s, turn by turn: adjacent turns share the VM's speed at
+    /// the time, so the median of their ratios resolves a smaller change than the totals do.
+    private func versus(_ workloads: [String]) -> String {
+        let fine = { (first: Double, second: Double) in String(format: "%.3f×", first / max(second, 1e-12)) }
+        var text = ""
+        for workload in workloads {
+            guard let ours = row(workload, "pyrpc"), let theirs = row(workload, BenchSuite.versusName) else { continue }
+            let pairs = zip(turns[Key(workload, "pyrpc")] ?? [], turns[Key(workload, BenchSuite.versusName)] ?? [])
+            let ratios = pairs.filter { $0.1 > 0 }.map { $0.0 / $0.1 }.sorted()
+            let perTurn = ratios.isEmpty ? "–" : String(format: "%.3f× (%.3f–%.3f, %d turns)", ratios[ratios.count / 2], ratios[0], ratios[ratios.count - 1], ratios.count)
+            text += "| \(workload) | \(micros(ours.cpuPerCall)) | \(micros(theirs.cpuPerCall)) | \(fine(ours.cpuPerCall, theirs.cpuPerCall)) | \(perTurn) | \(micros(ours.userPerCall)) / \(micros(theirs.userPerCall)) | \(fine(ours.callsPerSecond, theirs.callsPerSecond)) |\n"
+        }
+        guard !text.isEmpty else { return "" }
+        return "\n## This build versus --versus\n\nThe same workloads, this build's server and the other build's in adjacent turns. Ratios are this build's ÷ the other's.\n\n"
+            + "| workload | CPU µs/call | versus | CPU ratio | CPU ratio per turn: median (range) | user µs/call (this / versus) | calls/s ratio |\n|---|---:|---:|---:|---:|---:|---:|\n"
+            + text
     }
 
     private func targets() -> String {

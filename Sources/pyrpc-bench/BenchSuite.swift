@@ -65,6 +65,8 @@ final class BenchSuite {
     static let totalFloor = "total floor: CPython's tolist, sum, free"
     let totalFloorRequest = BenchSuite.request("total_floor", [], [], ["float"])
     static let addMessagePack = "add persistent c=8 MessagePack"
+    /// The server of the build given by `--versus`.
+    static let versusName = "pyrpc versus"
 
     /// A JSON request as a MessagePack connection's: the mark 0x00, then the frame (the load
     /// generator sends the mark on each new connection only, see `LoadGenerator`).
@@ -80,12 +82,14 @@ final class BenchSuite {
     // MARK: Servers
 
     /// pyrpc with `add`, `total` and `echo` deployed, and `extra` rpcs importing from `venv`.
-    func startPyRPC(label: String, venv: String? = nil, extra: [(name: String, args: String, returns: String, src: String)] = []) async throws -> ServerUnderTest {
+    /// `binary`: the pyrpc-bench whose server it is (`--versus`: another build's).
+    func startPyRPC(label: String, binary: String = CommandLine.arguments[0], name: String = "pyrpc", venv: String? = nil,
+                    extra: [(name: String, args: String, returns: String, src: String)] = []) async throws -> ServerUnderTest {
         let port = freePort()
         let state = folder.appendingPathComponent("state-\(label)")
         let server = try ServerUnderTest.launch(
-            name: "pyrpc", port: port,
-            command: [CommandLine.arguments[0], "serve-child", "--port", "\(port)", "--state-dir", state.path],
+            name: name, port: port,
+            command: [binary, "serve-child", "--port", "\(port)", "--state-dir", state.path],
             log: folder.appendingPathComponent("\(label).log"))
         servers.append(server)
         let config = try writeNetwork(port: port, rpcs: [
@@ -179,9 +183,11 @@ final class BenchSuite {
         var totals = Array(repeating: Sample(), count: contenders.count)
         for _ in 0..<rounds {
             for (index, contender) in contenders.enumerated() {
-                totals[index].add(sample(contender.server, request: contender.request ?? request, grpc: grpc, mode: mode, concurrency: concurrency,
-                                         duration: duration.map { $0 / Double(rounds) }, calls: calls.map { max(1, $0 / rounds) },
-                                         handshakes: contender.handshakes))
+                let turn = sample(contender.server, request: contender.request ?? request, grpc: grpc, mode: mode, concurrency: concurrency,
+                                  duration: duration.map { $0 / Double(rounds) }, calls: calls.map { max(1, $0 / rounds) },
+                                  handshakes: contender.handshakes)
+                totals[index].add(turn)
+                report.turns[BenchReport.Key(contender.workload, contender.server.name), default: []].append(turn.cpuPerCall)
             }
         }
         for (contender, total) in zip(contenders, totals) { record(contender.workload, contender.server, total) }
@@ -213,6 +219,9 @@ final class BenchSuite {
             cpuNanoseconds += other.cpuNanoseconds
             userNanoseconds += other.userNanoseconds
         }
+
+        /// Seconds of server CPU per call (0 without calls).
+        var cpuPerCall: Double { load.calls > 0 ? Double(cpuNanoseconds) / 1e9 / Double(load.calls) : 0 }
     }
 
     func sample(_ server: ServerUnderTest, request: [UInt8], grpc: GRPCClient.Call? = nil, mode: LoadGenerator.Mode, concurrency: Int,
@@ -265,6 +274,11 @@ final class BenchSuite {
         // The same server under a supervisor, one worker: what `pyrpc serve` runs by default.
         let addWorkloads = ["add persistent c=1", "add persistent c=8", "add one-shot c=8"]
         let supervised = addWorkloads.contains(where: wanted) ? try await startSupervised(processes: 1) : nil
+        // Another build's server (`--versus`), taking the turn after this build's in every add group.
+        var versus: ServerUnderTest?
+        if let binary = options.versus, addWorkloads.contains(where: wanted) {
+            versus = try await startPyRPC(label: "versus", binary: binary, name: Self.versusName)
+        }
         // The same with the operations port, scraped every second: the per-call cost of metrics.
         let scraped = wanted("add persistent c=8") ? try await startSupervisedWithMetrics() : nil
         let ceiling = options.skipComparisons ? nil : comparison("C ceiling", startCeiling)
@@ -275,21 +289,21 @@ final class BenchSuite {
 
         // Each group's servers take turns; TLS rows join the plaintext ones they are compared with.
         let groups: [(LoadGenerator.Mode, Int, [Contender])] = [
-            (.persistent, 1, Contender.all("add persistent c=1", [ours, supervised, ceiling, baseline])),
+            (.persistent, 1, Contender.all("add persistent c=1", [ours, versus, supervised, ceiling, baseline])),
             // The rows its targets compare take adjacent turns (JSON, MessagePack, the C ceiling),
             // so the VM's drift between turns moves them alike; the Python baseline, compared
             // only loosely, takes the turn after gRPC-Python over TLS, the heaviest server.
-            (.persistent, 8, Contender.all("add persistent c=8", [ours])
-                + [Contender(workload: Self.addMessagePack, server: ours, request: Self.messagePack(addRequest))]
+            (.persistent, 8, Contender.all("add persistent c=8", [ours, versus])
+                + [ours, versus].compactMap { $0.map { Contender(workload: Self.addMessagePack, server: $0, request: Self.messagePack(addRequest)) } }
                 + Contender.all("add persistent c=8", [ceiling, oursTLS, supervised, scraped?.server, grpc, grpcTLS, baseline])),
-            (.oneShot, 8, Contender.all("add one-shot c=8", [ours, supervised, ceiling, baseline, grpc])
+            (.oneShot, 8, Contender.all("add one-shot c=8", [ours, versus, supervised, ceiling, baseline, grpc])
                 + Contender.all(Self.oneShotFullHandshake, [oursTLS, grpcTLS], handshakes: .full)
                 + Contender.all(Self.oneShotResumed, [oursTLS], handshakes: .resumed)),
         ]
         for (mode, concurrency, contenders) in groups {
             let chosen = contenders.filter { wanted($0.workload) }
             if chosen.isEmpty { continue }
-            measureInTurns(chosen, request: addRequest, grpc: .add, mode: mode, concurrency: concurrency, duration: duration)
+            measureInTurns(chosen, request: addRequest, grpc: .add, mode: mode, concurrency: concurrency, duration: duration, rounds: options.rounds)
         }
         // `total` over JSON and over MessagePack (float64s instead of decimal text), in the same
         // turns as gRPC-Python's binary doubles.
