@@ -5,15 +5,18 @@ import Foundation
 /// The pool's monitor thread: deadlines (a Timeout answer, then `_pyrpc.RPCTimeout` raised
 /// in the call), stalled queues (another worker woken), and the owner's `onTick`.
 extension PythonWorkerPool {
-    /// While there is work it ticks every `stallDelaySeconds`: deadlines, stalled queues, `onTick`.
-    /// It keeps ticking for a while after the last job (`StallWatch.lingerSeconds`) so that steady
+    /// While there is work it looks every 1–4 ms (`TickPace`): deadlines, stalled queues, `onTick`.
+    /// It keeps looking for a while after the last job (`StallWatch.lingerSeconds`) so that steady
     /// traffic never has to wake it; idle, it sleeps until `submit` wakes it.
-    private static let tickPause = timespec(tv_sec: 0, tv_nsec: Int(stallDelaySeconds * 1e9))
-
     func monitorMain() {
         pyrpc_name_thread("watch-\(name)")
+        // Like the workers: woken on a busy core, it waits for the running thread's slice to end
+        // (or for it to sleep) instead of preempting it mid-turn.
+        _ = pyrpc_prefer_batch_scheduling()
+        var pace = TickPace()
         while true {
             var due: [(index: Int, job: PythonJob)] = []
+            var nextInterrupt: Moment?
             let now = Moment.now
             condition.lock()
             let done = stopping && liveWorkers == 0
@@ -27,6 +30,7 @@ extension PythonWorkerPool {
                     // A script that swallows the interrupt (`except BaseException`) gets another each second.
                     running[index]!.nextInterrupt = now.advanced(bySeconds: 1)
                 }
+                if !dying, let at = running[index]!.nextInterrupt { nextInterrupt = min(nextInterrupt ?? at, at) }
             }
             let look = stalls.look(at: now, busy: busy, waiting: queueHead < queue.count, takes: takes, anyParked: !parked.isEmpty)
             let stalled = look.wakeOne ? unparkLocked() : nil
@@ -40,17 +44,19 @@ extension PythonWorkerPool {
                 if job.claim() { job.expire() }
                 interrupt(worker: index, running: job)
             }
-            onTick()
+            let ownerWaited = onTick(now)
 
             if tick {
-                // A plain sleep: under load this runs a thousand times a second, and a timed
+                // A plain sleep: under load this runs hundreds of times a second, and a timed
                 // condition wait cost several times as much (a wake-up may be missed: the
-                // next tick sees whatever it was for).
-                var pause = Self.tickPause
+                // next look sees whatever it was for).
+                let seconds = pace.next(oldestWait: max(look.waited, ownerWaited), untilDeadline: nextInterrupt.map { $0.seconds(since: now) })
+                var pause = timespec(tv_sec: 0, tv_nsec: Int(seconds * 1e9))
                 nanosleep(&pause, nil)
                 continue
             }
             monitorBell.wait()
+            pace.restart()
         }
     }
 

@@ -25,9 +25,11 @@ public final class PythonWorkerPool: @unchecked Sendable {
     /// How long the queue may go without a job being taken, while jobs wait, before the
     /// monitor wakes another worker.
     public static let stallDelaySeconds = 0.001
-    /// Called by the monitor at each tick (every `stallDelaySeconds` while jobs run or wait): the
-    /// owner's own watch, such as handing an I/O loop to another thread.
-    let onTick: @Sendable () -> Void
+    /// Called by the monitor at each look (while jobs run or wait, see `TickPace`) with the
+    /// time: the owner's own watch, such as handing an I/O loop to another thread. It returns
+    /// how long the oldest thing it watches has waited for attention, in seconds (0: nothing
+    /// waits), which sets how soon the monitor looks again.
+    let onTick: @Sendable (Moment) -> Double
 
     // Guarded by `condition`; not private, as the monitor (PythonWorkerPool+Monitor.swift)
     // reads and changes it too. What every job touches skips Swift's run-time exclusivity
@@ -72,7 +74,7 @@ public final class PythonWorkerPool: @unchecked Sendable {
     }
 
     public init(name: String, workers: Int, maxPending: Int, logger: Logger = Logger(label: "pyrpc.python"),
-                onTick: @escaping @Sendable () -> Void = {}) {
+                onTick: @escaping @Sendable (Moment) -> Double = { _ in 0 }) {
         _ = PythonRuntime.shared
         self.name = name
         self.workerCount = max(1, workers)

@@ -43,6 +43,35 @@ final class TransportTests: XCTestCase {
         XCTAssertEqual(napped["value"]?["id"], "nap")
     }
 
+    /// Under steady traffic the pool's monitor looks only every few milliseconds (`TickPace`),
+    /// yet a call that sleeps still hands the sockets over: the steady connection's calls go
+    /// on being answered, each within milliseconds, while the nap runs.
+    func testSteadyTrafficFlowsOnWhileACallSleeps() throws {
+        let steady = try network.socket()
+        defer { steady.close() }
+        func call(_ number: Int) throws -> Double {
+            let sent = Date()
+            try steady.send(add(number, 1, id: .int(number)) + "\n")
+            XCTAssertEqual(try JSONParser.parse(try steady.readLine()).returnValues, [.int(number + 1)])
+            return Date().timeIntervalSince(sent)
+        }
+        // Steady traffic first, so that the monitor's looks have spread out.
+        for number in 0..<500 { _ = try call(number) }
+        let sleeper = try network.socket()
+        defer { sleeper.close() }
+        try sleeper.send(nap(0.8, id: "nap") + "\n")
+        var slowest = 0.0
+        var number = 500
+        let napStarted = Date()
+        while Date().timeIntervalSince(napStarted) < 0.5 {
+            slowest = max(slowest, try call(number))
+            number += 1
+        }
+        XCTAssertLessThan(slowest, 0.3, "a call waited \(slowest) s while the nap ran: the sockets were not handed over")
+        let napped = try JSONParser.parse(try sleeper.readLine())
+        XCTAssertEqual(napped.returnValues, [0.8])
+    }
+
     func testManySleepingCallsStillLetNewConnectionsIn() throws {
         let sleepers = try (0..<6).map { index in
             let socket = try network.socket()

@@ -84,6 +84,25 @@ final class TransportUnitTests: XCTestCase {
         }
     }
 
+    /// What the pool's monitor paces its looks by: how long the loop has gone without a leader.
+    func testLeaderlessTimeCountsFromTheStepDownUntilSomeoneLeads() {
+        let leadership = Leadership(maxThreads: 2)
+        XCTAssertTrue(leadership.admitThread())
+        let standby = DispatchSemaphore(value: 0)
+        XCTAssertTrue(leadership.acquire(standby: standby))
+        XCTAssertEqual(leadership.leaderlessSeconds(now: Moment.now + .seconds(1)), 0, "it has a leader")
+        let steppedDown = Moment.now
+        leadership.release()
+        let waited = leadership.leaderlessSeconds(now: steppedDown.advanced(bySeconds: 0.5))
+        XCTAssertGreaterThan(waited, 0.45)
+        XCTAssertLessThanOrEqual(waited, 0.5)
+        XCTAssertTrue(leadership.acquire(standby: standby))
+        XCTAssertEqual(leadership.leaderlessSeconds(now: Moment.now + .seconds(1)), 0, "it leads again")
+        leadership.release()
+        leadership.stop()
+        XCTAssertEqual(leadership.leaderlessSeconds(now: Moment.now + .seconds(1)), 0, "a stopping loop needs no watch")
+    }
+
     func testStandbyLeadsWhenWokenAndStopEndsEveryone() {
         let leadership = Leadership(maxThreads: 3)
         let first = DispatchSemaphore(value: 0)

@@ -148,14 +148,16 @@ final class IOLoop: @unchecked Sendable {
         }
     }
 
-    /// Called by the pool's monitor every millisecond while calls run: if the leader has been
-    /// in Python too long, wakes or starts a thread to lead instead.
-    func handOverIfStuck() {
-        switch leadership.handoverIfStuck(now: .now) {
+    /// Called by the pool's monitor at each look while calls run: if the leader has been in
+    /// Python too long, wakes or starts a thread to lead instead. Returns how long the loop has
+    /// been without a leader (0: it has one), which sets the monitor's pace (`TickPace`).
+    func handOverIfStuck(now: Moment) -> Double {
+        switch leadership.handoverIfStuck(now: now) {
         case .none: break
         case .wake(let standby): standby.signal()
         case .startThread: startThread()
         }
+        return leadership.leaderlessSeconds(now: now)
     }
 
     // MARK: Threads

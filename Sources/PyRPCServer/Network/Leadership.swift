@@ -109,6 +109,11 @@ final class Leadership: Sendable {
         }
     }
 
+    /// Seconds since the leader stepped down to run Python (0 while a thread leads, or once stopping).
+    func leaderlessSeconds(now: Moment) -> Double {
+        state.withLockedValue { state in state.leading || state.stopping ? 0 : now.seconds(since: state.leaderlessSince) }
+    }
+
     /// Stops the loop: standbys wake and exit, and `acquire` fails once the connections are
     /// closed.
     func stop() {

@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import PyRPCPython
 
 /// A server's I/O loops, for the Python pool's monitor to watch (`IOLoop.handOverIfStuck`).
 /// Filled when the server starts listening; the pool exists before the loops do.
@@ -11,7 +12,8 @@ final class LoopList: Sendable {
         loops.withLockedValue { $0 = list }
     }
 
-    func handOverIfStuck() {
-        for loop in all { loop.handOverIfStuck() }
+    /// Each loop's `handOverIfStuck`; returns the longest any of them has been without a leader.
+    func handOverIfStuck(now: Moment) -> Double {
+        all.reduce(0) { longest, loop in max(longest, loop.handOverIfStuck(now: now)) }
     }
 }

@@ -51,7 +51,7 @@ final class ServerCore: Sendable {
         let loops = self.loops
         pool = PythonWorkerPool(
             name: name, workers: options.pythonWorkers, maxPending: options.maxPendingCalls, logger: logger,
-            onTick: { loops.handOverIfStuck() })
+            onTick: { now in loops.handOverIfStuck(now: now) })
         registry = RPCRegistry(serverName: name, venvOverride: options.venv, pool: pool, logger: logger)
         dispatcher = Dispatcher(serverName: name, options: options)
         deployService = DeployService(serverName: name, store: store, guardian: DeployGuard(token: options.deployToken, operators: Set(options.tls?.operators ?? [])),
