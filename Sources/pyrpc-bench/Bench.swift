@@ -48,11 +48,18 @@ struct Bench: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Another build's pyrpc-bench whose server takes turns with this build's in the add workloads.",
-        discussion: "For measuring a change in one run: copy main's .build/release/pyrpc-bench aside, build the change, pass the copy. The report's last table compares the two round by round."))
+        discussion: "For measuring a change in one run: copy main's .build/release/pyrpc-bench aside, build the change, pass the copy. The report's last table compares the two turn by turn."))
     var versus: String?
 
-    @Option(help: "Turns each server takes in a group measured in turns (more turns: drift averages out better).")
+    @Option(help: "Turns each server takes in the add groups (more turns: the VM's drift averages out better).")
     var rounds: Int = 3
+
+    func validate() throws {
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1 (it was \(rounds))") }
+        if let versus, !FileManager.default.isExecutableFile(atPath: versus) {
+            throw ValidationError("--versus \(versus): no executable there (give the path of another build's pyrpc-bench)")
+        }
+    }
 
     func run() async throws {
         // The load generator takes core 1; servers are pinned to core 0.

@@ -131,7 +131,9 @@ struct BenchReport {
             guard let ours = row(workload, "pyrpc"), let theirs = row(workload, BenchSuite.versusName) else { continue }
             let pairs = zip(turns[Key(workload, "pyrpc")] ?? [], turns[Key(workload, BenchSuite.versusName)] ?? [])
             let ratios = pairs.filter { $0.1 > 0 }.map { $0.0 / $0.1 }.sorted()
-            let perTurn = ratios.isEmpty ? "–" : String(format: "%.3f× (%.3f–%.3f, %d turns)", ratios[ratios.count / 2], ratios[0], ratios[ratios.count - 1], ratios.count)
+            let middle = ratios.count / 2
+            let median = ratios.count % 2 == 1 ? ratios[middle] : ratios.isEmpty ? 0 : (ratios[middle - 1] + ratios[middle]) / 2
+            let perTurn = ratios.isEmpty ? "–" : String(format: "%.3f× (%.3f–%.3f, %d turns)", median, ratios[0], ratios[ratios.count - 1], ratios.count)
             text += "| \(workload) | \(micros(ours.cpuPerCall)) | \(micros(theirs.cpuPerCall)) | \(fine(ours.cpuPerCall, theirs.cpuPerCall)) | \(perTurn) | \(micros(ours.userPerCall)) / \(micros(theirs.userPerCall)) | \(fine(ours.callsPerSecond, theirs.callsPerSecond)) |\n"
         }
         guard !text.isEmpty else { return "" }
