@@ -125,16 +125,18 @@ struct BenchReport {
     /// This build against `--versus`'s, turn by turn: adjacent turns share the VM's speed at
     /// the time, so the median of their ratios resolves a smaller change than the totals do.
     private func versus(_ workloads: [String]) -> String {
-        let fine = { (first: Double, second: Double) in String(format: "%.3f×", first / max(second, 1e-12)) }
         var text = ""
         for workload in workloads {
             guard let ours = row(workload, "pyrpc"), let theirs = row(workload, BenchSuite.versusName) else { continue }
             let pairs = zip(turns[Key(workload, "pyrpc")] ?? [], turns[Key(workload, BenchSuite.versusName)] ?? [])
             let ratios = pairs.filter { $0.1 > 0 }.map { $0.0 / $0.1 }.sorted()
-            let middle = ratios.count / 2
-            let median = ratios.count % 2 == 1 ? ratios[middle] : ratios.isEmpty ? 0 : (ratios[middle - 1] + ratios[middle]) / 2
-            let perTurn = ratios.isEmpty ? "–" : String(format: "%.3f× (%.3f–%.3f, %d turns)", median, ratios[0], ratios[ratios.count - 1], ratios.count)
-            text += "| \(workload) | \(micros(ours.cpuPerCall)) | \(micros(theirs.cpuPerCall)) | \(fine(ours.cpuPerCall, theirs.cpuPerCall)) | \(perTurn) | \(micros(ours.userPerCall)) / \(micros(theirs.userPerCall)) | \(fine(ours.callsPerSecond, theirs.callsPerSecond)) |\n"
+            var perTurn = "–"
+            if let lowest = ratios.first, let highest = ratios.last {
+                let middle = ratios.count / 2
+                let median = ratios.count % 2 == 1 ? ratios[middle] : (ratios[middle - 1] + ratios[middle]) / 2
+                perTurn = String(format: "%.3f× (%.3f–%.3f, %d turns)", median, lowest, highest, ratios.count)
+            }
+            text += "| \(workload) | \(micros(ours.cpuPerCall)) | \(micros(theirs.cpuPerCall)) | \(ratio(ours.cpuPerCall, theirs.cpuPerCall, digits: 3)) | \(perTurn) | \(micros(ours.userPerCall)) / \(micros(theirs.userPerCall)) | \(ratio(ours.callsPerSecond, theirs.callsPerSecond, digits: 3)) |\n"
         }
         guard !text.isEmpty else { return "" }
         return "\n## This build versus --versus\n\nThe same workloads, this build's server and the other build's in adjacent turns. Ratios are this build's ÷ the other's.\n\n"
@@ -263,7 +265,7 @@ struct BenchReport {
         return text
     }
 
-    private func ratio(_ first: Double, _ second: Double) -> String {
-        String(format: "%.2f×", first / max(second, 1e-12))
+    private func ratio(_ first: Double, _ second: Double, digits: Int = 2) -> String {
+        String(format: "%.\(digits)f×", first / max(second, 1e-12))
     }
 }

@@ -220,8 +220,13 @@ final class BenchSuite {
             userNanoseconds += other.userNanoseconds
         }
 
-        /// Seconds of server CPU per call (0 without calls).
-        var cpuPerCall: Double { load.calls > 0 ? Double(cpuNanoseconds) / 1e9 / Double(load.calls) : 0 }
+        /// Seconds of server CPU per call, and of its user-space part (0 without calls).
+        var cpuPerCall: Double { perCall(cpuNanoseconds) }
+        var userPerCall: Double { perCall(userNanoseconds) }
+
+        private func perCall(_ nanoseconds: UInt64) -> Double {
+            load.calls > 0 ? Double(nanoseconds) / 1e9 / Double(load.calls) : 0
+        }
     }
 
     func sample(_ server: ServerUnderTest, request: [UInt8], grpc: GRPCClient.Call? = nil, mode: LoadGenerator.Mode, concurrency: Int,
@@ -242,11 +247,10 @@ final class BenchSuite {
 
     func record(_ workload: String, _ server: ServerUnderTest, _ sample: Sample) {
         let result = sample.load
-        let perCall = { (nanoseconds: UInt64) in result.calls > 0 ? Double(nanoseconds) / 1e9 / Double(result.calls) : 0 }
         let row = BenchRow(
             workload: workload, server: server.name, calls: result.calls, failures: result.failures,
             callsPerSecond: result.callsPerSecond, p50: result.percentile(0.5), p99: result.percentile(0.99),
-            cpuPerCall: perCall(sample.cpuNanoseconds), userPerCall: perCall(sample.userNanoseconds),
+            cpuPerCall: sample.cpuPerCall, userPerCall: sample.userPerCall,
             rss: server.residentBytes, sample: result.firstAnswer, handshakes: result.handshakes, resumed: result.resumed)
         report.rows.append(row)
         say(row.consoleLine)
