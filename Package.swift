@@ -67,7 +67,7 @@ let package = Package(
         ]),
         // The benchmark suite: `swift run -c release pyrpc-bench`.
         .executableTarget(name: "pyrpc-bench", dependencies: [
-            "PyRPCServer", "PyRPCClient", "PyRPCConfig", "PyRPCWire", "PyRPCTLS",
+            "PyRPCServer", "PyRPCClient", "PyRPCConfig", "PyRPCWire", "PyRPCTLS", "CLinux",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

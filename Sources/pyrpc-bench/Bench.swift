@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLinux
 import Foundation
 import PyRPCClient
 import PyRPCConfig
@@ -62,6 +63,8 @@ struct Bench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A Ctrl-C, a `kill` or a crash of this process takes its servers with it.
+        pyrpc_children_die_with_this_process()
         // The load generator takes core 1; servers are pinned to core 0.
         ServerUnderTest.pinning = !noPinning && ProcessInfo.processInfo.activeProcessorCount >= 2
             && FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset")

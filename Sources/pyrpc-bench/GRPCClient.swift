@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 
 /// benchmarks/grpc/client.py for one gRPC server: the closed loop of the Swift load
@@ -50,9 +51,11 @@ struct GRPCClient {
         process.standardOutput = output
         process.standardError = errors
         try process.run()
+        pyrpc_children_add(process.processIdentifier)
         defer {
             if process.isRunning { process.terminate() }
             process.waitUntilExit()
+            pyrpc_children_remove(process.processIdentifier)
         }
         var lines = LineReader(output.fileHandleForReading)
         guard lines.next() == "ready" else { throw BenchError("the client ended before its warm-up was done") }

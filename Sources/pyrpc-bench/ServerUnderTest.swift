@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 
 #if canImport(Glibc)
@@ -44,6 +45,7 @@ final class ServerUnderTest {
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
+        pyrpc_children_add(process.processIdentifier)
         let server = ServerUnderTest(name: name, port: port, process: process, withChildren: withChildren)
         guard server.waitUntilListening() else {
             server.stop()
@@ -73,6 +75,7 @@ final class ServerUnderTest {
     /// SIGTERM, then SIGKILL after two seconds: a child can inherit a signal mask that blocks
     /// SIGTERM from this (multi-threaded) process, and a lingering server would skew the next run.
     func stop() {
+        defer { pyrpc_children_remove(pid) }
         guard process.isRunning else { return }
         process.terminate()
         let deadline = Date().addingTimeInterval(2)

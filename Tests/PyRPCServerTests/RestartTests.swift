@@ -26,14 +26,6 @@ final class RestartTests: XCTestCase {
         try? FileManager.default.removeItem(at: folder)
     }
 
-    /// Whether `pid` is dead: gone, or a zombie waiting to be reaped.
-    private func isGone(_ pid: Int32) -> Bool {
-        let stat = CLIProcess.contents(URL(fileURLWithPath: "/proc/\(pid)/stat"))
-        guard let close = stat.lastIndex(of: ")") else { return true }
-        let state = stat[stat.index(close, offsetBy: 2)]
-        return state == "Z" || state == "X"
-    }
-
     private func log(_ name: String) -> String { CLIProcess.contents(folder.appendingPathComponent(name)) }
 
     /// `pyrpc serve` with its output in `name`.out/.err; waits until its worker is ready.
@@ -66,7 +58,7 @@ final class RestartTests: XCTestCase {
         kill(first.processIdentifier, SIGKILL)
         // Dead once a zombie (Foundation's `waitUntilExit` may return only later).
         let killed = Date().addingTimeInterval(5)
-        while !isGone(first.processIdentifier), Date() < killed { usleep(1_000) }
+        while processRuns(first.processIdentifier), Date() < killed { usleep(1_000) }
         let restarted = Date()
         let second = try serve(log: "second")
         XCTAssertTrue(second.isRunning, "the restarted serve exited: \(log("second.err"))")

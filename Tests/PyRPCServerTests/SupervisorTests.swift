@@ -66,14 +66,6 @@ final class SupervisorTests: ServerProcessTestCase {
         Set(childProcesses(of: pid))
     }
 
-    /// Whether `pid` runs (a zombie waiting for init to reap it does not).
-    private func isRunning(_ pid: Int32) -> Bool {
-        let stat = CLIProcess.contents(URL(fileURLWithPath: "/proc/\(pid)/stat"))
-        guard let close = stat.lastIndex(of: ")") else { return false }
-        let state = stat[stat.index(close, offsetBy: 2)]
-        return state != "Z" && state != "X"
-    }
-
     /// Two connections served by different workers.
     private func connectionsOnTwoWorkers() throws -> (RawSocket, Int, RawSocket, Int) {
         let first = try RawSocket(host: "127.0.0.1", port: port)
@@ -200,7 +192,7 @@ final class SupervisorTests: ServerProcessTestCase {
         XCTAssertEqual(supervisor.terminationReason, .exit)
         XCTAssertEqual(supervisor.terminationStatus, 0)
         for pid in after {
-            XCTAssertTrue(wait(5) { !isRunning(pid) }, "worker \(pid) outlived the supervisor")
+            XCTAssertTrue(wait(5) { !processRuns(pid) }, "worker \(pid) outlived the supervisor")
         }
     }
 
@@ -213,7 +205,7 @@ final class SupervisorTests: ServerProcessTestCase {
         XCTAssertEqual(try call("stuck", on: stuckOn).exceptionType, "Timeout")
         XCTAssertLessThan(Date().timeIntervalSince(start), 1.9, "Timeout came late")
         // time.sleep(600) ignores the interrupt: 2 s later its worker hands over and leaves.
-        XCTAssertTrue(wait(10) { !isRunning(Int32(stuckPID)) }, log)
+        XCTAssertTrue(wait(10) { !processRuns(Int32(stuckPID)) }, log)
         let replaced = Date().timeIntervalSince(start)
         XCTAssertLessThan(replaced, 6, "the stuck worker left after \(replaced) s")
         XCTAssertGreaterThan(replaced, 2.5, "the stuck worker left before its grace")
@@ -444,7 +436,7 @@ final class SupervisorTests: ServerProcessTestCase {
         kill(supervisor.processIdentifier, SIGKILL)
         supervisor.waitUntilExit()
         for pid in running {
-            XCTAssertTrue(wait(15) { !isRunning(pid) }, "worker \(pid) outlived its supervisor")
+            XCTAssertTrue(wait(15) { !processRuns(pid) }, "worker \(pid) outlived its supervisor")
         }
     }
 }

@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
+#include "pyrpc_children.h"
 #include "pyrpc_metrics.h"
 #include "pyrpc_numbers.h"
 #include "pyrpc_scan.h"

@@ -47,17 +47,19 @@ enum CLIProcess {
     }
 
     /// Starts a long-running command (`up`, `serve`) with output going to files.
-    /// `prefix` runs the binary under another command (e.g. `taskset -c 0`).
+    /// `prefix` runs the binary under another command (e.g. `taskset -c 0`); `executable`
+    /// runs another binary than `pyrpc`.
     static func start(
-        _ arguments: [String], in folder: URL, logName: String = "server", prefix: [String] = [], environment: [String: String] = [:]
+        _ arguments: [String], in folder: URL, logName: String = "server", prefix: [String] = [], environment: [String: String] = [:],
+        executable: String? = nil
     ) throws -> Process {
         let process = Process()
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         if let tool = prefix.first {
             process.executableURL = URL(fileURLWithPath: tool)
-            process.arguments = Array(prefix.dropFirst()) + [binary] + arguments
+            process.arguments = Array(prefix.dropFirst()) + [executable ?? binary] + arguments
         } else {
-            process.executableURL = URL(fileURLWithPath: binary)
+            process.executableURL = URL(fileURLWithPath: executable ?? binary)
             process.arguments = arguments
         }
         process.currentDirectoryURL = folder

@@ -20,6 +20,14 @@ func oneServerNetwork(port: Int, rpcs: [(String, String, String, String)], timeo
     return text
 }
 
+/// Whether `pid` runs (a zombie waiting to be reaped does not).
+func processRuns(_ pid: Int32) -> Bool {
+    let stat = CLIProcess.contents(URL(fileURLWithPath: "/proc/\(pid)/stat"))
+    guard let close = stat.lastIndex(of: ")") else { return false }
+    let state = stat[stat.index(close, offsetBy: 2)]
+    return state != "Z" && state != "X"
+}
+
 /// The children of process `pid` (from /proc).
 func childProcesses(of pid: Int32) -> [Int32] {
     let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
