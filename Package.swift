@@ -79,6 +79,8 @@ let package = Package(
         .testTarget(name: "PyRPCServerTests", dependencies: [
             "PyRPCServer", "PyRPCClient", "PyRPCConfig", "PyRPCWire",
         ]),
+        // The benchmark's own logic: its verdicts, its order of turns, its load generator.
+        .testTarget(name: "PyRPCBenchTests", dependencies: ["pyrpc-bench", "PyRPCClient", "PyRPCConfig"]),
     ]
 )
 

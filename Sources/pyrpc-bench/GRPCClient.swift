@@ -80,7 +80,6 @@ struct GRPCClient {
         result.failures = failures
         result.seconds = seconds
         result.latencies = latencies
-        result.firstAnswer = object["first_answer"] as? String ?? ""
         return result
     }
 

@@ -12,7 +12,8 @@ struct LoadResult {
     var seconds = 0.0
     /// Per-call latencies in seconds.
     var latencies: [Double] = []
-    var firstAnswer = ""
+    /// The first answer that was not the run's answer (see `LoadGenerator.isTheAnswer`).
+    var firstUnexpected = ""
     /// TLS connections opened, and how many of them resumed an earlier session.
     var handshakes = 0
     var resumed = 0
@@ -27,7 +28,7 @@ struct LoadResult {
         latencies += other.latencies
         handshakes += other.handshakes
         resumed += other.resumed
-        if firstAnswer.isEmpty { firstAnswer = other.firstAnswer }
+        if firstUnexpected.isEmpty { firstUnexpected = other.firstUnexpected }
     }
 
     func percentile(_ p: Double) -> Double {
@@ -102,6 +103,7 @@ enum LoadGenerator {
         let messagePack = request.first == 0x00
         let frame = messagePack ? Array(request.dropFirst()) : request
         var fresh = true
+        var expected: [UInt8]?
         while budget.take() {
             // Every call: threads checking only now and then stop up to that many calls apart,
             // and the last ones alone leave a server with several workers short of work.
@@ -123,10 +125,13 @@ enum LoadGenerator {
             if ok { ok = messagePack ? open.readFrame(into: &answer, scratch: &buffer) : open.readLine(into: &answer, scratch: &buffer) }
             if ok, mode == .oneShot, tls != nil { open.drainUntilClosed(scratch: &buffer) }
             let end = DispatchTime.now().uptimeNanoseconds
+            if ok, !isTheAnswer(answer, expected: &expected) {
+                ok = false
+                if result.firstUnexpected.isEmpty { result.firstUnexpected = String(decoding: answer.prefix(200), as: UTF8.self) }
+            }
             if ok {
                 result.calls += 1
                 result.latencies.append(Double(end - start) / 1e9)
-                if result.firstAnswer.isEmpty { result.firstAnswer = String(decoding: answer.prefix(200), as: UTF8.self) }
             } else {
                 result.failures += 1
             }
@@ -137,6 +142,17 @@ enum LoadGenerator {
         }
         connection?.close()
         return result
+    }
+
+    /// Whether `answer` is the run's answer. Every call of a run is the same call, so every
+    /// answer must be the first one byte for byte, and the first must be a result (`RPC-RES`),
+    /// not an exception: a server that answered every call with an exception, or answered
+    /// wrong now and then, must not look fast. Any other answer counts as a failed call.
+    static func isTheAnswer(_ answer: [UInt8], expected: inout [UInt8]?) -> Bool {
+        if let expected { return answer == expected }
+        guard answer.firstRange(of: Array("RPC-RES".utf8)) != nil else { return false }
+        expected = answer
+        return true
     }
 
     private final class Budget: @unchecked Sendable {
