@@ -80,7 +80,7 @@ let package = Package(
             "PyRPCServer", "PyRPCClient", "PyRPCConfig", "PyRPCWire",
         ]),
         // The benchmark's own logic: its verdicts, its order of turns, its load generator.
-        .testTarget(name: "PyRPCBenchTests", dependencies: ["pyrpc-bench", "PyRPCClient", "PyRPCConfig"]),
+        .testTarget(name: "PyRPCBenchTests", dependencies: ["pyrpc-bench", "PyRPCClient", "PyRPCConfig", "CLinux"]),
     ]
 )
 

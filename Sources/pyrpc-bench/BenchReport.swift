@@ -19,6 +19,8 @@ struct BenchRow {
     /// TLS connections the load generator opened, and how many resumed a session.
     var handshakes = 0
     var resumed = 0
+    /// The server's CPU by kind of thread (`ThreadUse`).
+    var threads: [String: ThreadUse] = [:]
 
     var consoleLine: String {
         "\(workload) [\(server)]: \(Int(callsPerSecond)) calls/s, p50 \(micros(p50)) µs, p99 \(micros(p99)) µs, server CPU \(micros(cpuPerCall)) µs/call (user \(micros(userPerCall))), RSS \(rss / 1_048_576) MiB, \(failures) failures"
@@ -100,6 +102,7 @@ struct BenchReport {
             text += "| \(workload) | \(cpuRatio) | \(throughputRatio) | \(cheaper) |\n"
         }
         text += tlsAndGRPC()
+        text += threadTable()
         text += versus(workloads)
         if !deploys.isEmpty {
             text += "\n## Deploy\n\n| deploy of | step | seconds | round trips | script bytes sent | bytes sent |\n|---|---|---:|---:|---:|---:|\n"

@@ -66,11 +66,18 @@ extension BenchSuite {
         var load = LoadResult()
         var cpuNanoseconds: UInt64 = 0
         var userNanoseconds: UInt64 = 0
+        /// By kind of thread (empty for a gRPC server, whose load comes from its own client).
+        var threads: [String: ThreadUse] = [:]
 
         mutating func add(_ other: Sample) {
             load.add(other.load)
             cpuNanoseconds += other.cpuNanoseconds
             userNanoseconds += other.userNanoseconds
+            threads.merge(other.threads) { mine, theirs in
+                var sum = mine
+                sum.add(theirs)
+                return sum
+            }
         }
 
         /// Seconds of server CPU per call, and of its user-space part (0 without calls).
@@ -92,10 +99,13 @@ extension BenchSuite {
         let tls = server.tlsCA.map { handshakes.load(ca: $0) }
         // Warm up (connections, caches, lazy imports) without counting.
         _ = LoadGenerator.run(port: server.port, request: request, mode: mode, concurrency: concurrency, calls: max(concurrency * 20, 50), tls: tls)
+        let threadsBefore = server.threadClocks
         let cpuBefore = server.cpuNanoseconds
         let userBefore = server.userNanoseconds
         let load = LoadGenerator.run(port: server.port, request: request, mode: mode, concurrency: concurrency, duration: duration, calls: calls, tls: tls)
-        return Sample(load: load, cpuNanoseconds: server.cpuNanoseconds - cpuBefore, userNanoseconds: server.userNanoseconds - userBefore)
+        let cpu = server.cpuNanoseconds - cpuBefore
+        let user = server.userNanoseconds - userBefore
+        return Sample(load: load, cpuNanoseconds: cpu, userNanoseconds: user, threads: ThreadUse.between(threadsBefore, server.threadClocks))
     }
 
     func record(_ workload: String, _ server: ServerUnderTest, _ sample: Sample) {
@@ -104,7 +114,8 @@ extension BenchSuite {
             workload: workload, server: server.name, calls: result.calls, failures: result.failures,
             callsPerSecond: result.callsPerSecond, p50: result.percentile(0.5), p99: result.percentile(0.99),
             cpuPerCall: sample.cpuPerCall, userPerCall: sample.userPerCall,
-            rss: server.residentBytes, unexpectedAnswer: result.firstUnexpected, handshakes: result.handshakes, resumed: result.resumed)
+            rss: server.residentBytes, unexpectedAnswer: result.firstUnexpected, handshakes: result.handshakes, resumed: result.resumed,
+            threads: sample.threads)
         report.rows.append(row)
         say(row.consoleLine)
     }

@@ -70,6 +70,8 @@ final class ServerUnderTest {
     var cpuNanoseconds: UInt64 { processes.map(ProcessProbe.cpuNanoseconds).reduce(0, +) }
     var userNanoseconds: UInt64 { processes.map(ProcessProbe.userNanoseconds).reduce(0, +) }
     var residentBytes: Int { processes.map(ProcessProbe.residentBytes).reduce(0, +) }
+    /// Every thread of its processes now (thread ids are unique across processes).
+    var threadClocks: [Int32: ThreadClock] { processes.map(ThreadClock.all).reduce(into: [:]) { $0.merge($1) { first, _ in first } } }
     var supervisorResidentBytes: Int { ProcessProbe.residentBytes(pid) }
 
     /// SIGTERM, then SIGKILL after two seconds: a child can inherit a signal mask that blocks

@@ -75,6 +75,9 @@ final class LoadGeneratorTests: XCTestCase {
         XCTAssertTrue(turns.allSatisfy { $0 > 0 }, "\(turns)")
         // The row's CPU per call is the calls-weighted mean of its turns' (100 calls each).
         XCTAssertEqual(row.cpuPerCall, turns.reduce(0, +) / 3, accuracy: row.cpuPerCall * 1e-9)
+        // By thread: the I/O loops, which read, run and answer a quick call, did the most.
+        let busiest = try XCTUnwrap(row.threads.max { $0.value.cpuNanoseconds < $1.value.cpuNanoseconds })
+        XCTAssertEqual(busiest.key, "io-s1-#", "\(row.threads)")
     }
 
     /// `pyrpc-bench` next to the `pyrpc` the tests run (`PYRPC_BINARY`: the release build), else
