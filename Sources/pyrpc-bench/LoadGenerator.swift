@@ -158,9 +158,14 @@ enum LoadGenerator {
     private final class Budget: @unchecked Sendable {
         private var remaining: Int
         private let lock = NSLock()
-        init(_ calls: Int) { remaining = calls }
+        /// Runs bounded by time take no lock; read without one, so it must never change.
+        private let unlimited: Bool
+        init(_ calls: Int) {
+            remaining = calls
+            unlimited = calls == Int.max
+        }
         func take() -> Bool {
-            if remaining == Int.max { return true }
+            if unlimited { return true }
             lock.lock()
             defer { lock.unlock() }
             guard remaining > 0 else { return false }
@@ -178,6 +183,10 @@ enum LoadGenerator {
             slots[index] = result
             lock.unlock()
         }
-        var all: [LoadResult] { slots }
+        var all: [LoadResult] {
+            lock.lock()
+            defer { lock.unlock() }
+            return slots
+        }
     }
 }
