@@ -167,9 +167,9 @@ final class SupervisorTests: ServerProcessTestCase {
                     defer { socket.close() }
                     try socket.send(requestLine(service: "svc", rpc: "version", arguments: [], types: [], returns: ["str"]) + "\n")
                     let answer = try JSONParser.parse(socket.readLine())
-                    tally.add(ok: answer.returnValues == [.string("v1")])
+                    tally.add(ok: answer.returnValues == [.string("v1")], detail: "answered \(answer)")
                 } catch {
-                    tally.add(ok: false)
+                    tally.add(ok: false, detail: "\(error)")
                 }
             }
         }
@@ -181,7 +181,7 @@ final class SupervisorTests: ServerProcessTestCase {
         XCTAssertTrue(wait { tally.counts.ok > atReplacement + 20 })
         stop.set()
         while caller.isExecuting { usleep(10_000) }
-        XCTAssertEqual(tally.counts.failed, 0, "calls failed during SIGHUP")
+        XCTAssertEqual(tally.counts.failed, 0, "calls failed during SIGHUP: \(tally.failureDetails); the server's log:\n\(log)")
         let after = workers(of: supervisor.processIdentifier)
         XCTAssertEqual(after.count, 2)
         XCTAssertTrue(after.isDisjoint(with: before), "SIGHUP kept a worker")
@@ -454,6 +454,19 @@ private final class CallTally: @unchecked Sendable {
     private let lock = NSLock()
     private var ok = 0
     private var failed = 0
+    /// What went wrong in the first failed calls (an error, or the answer), with the time: a
+    /// rare failure must say enough to be found from one CI log.
+    private var failures: [String] = []
     var counts: (ok: Int, failed: Int) { lock.withLock { (ok, failed) } }
-    func add(ok succeeded: Bool) { lock.withLock { if succeeded { ok += 1 } else { failed += 1 } } }
+    var failureDetails: [String] { lock.withLock { failures } }
+    func add(ok succeeded: Bool, detail: @autoclosure () -> String = "") {
+        lock.withLock {
+            if succeeded {
+                ok += 1
+            } else {
+                failed += 1
+                if failures.count < 5 { failures.append("\(Date().timeIntervalSince1970) after \(ok) ok: \(detail())") }
+            }
+        }
+    }
 }
