@@ -21,9 +21,7 @@ extension BenchReport {
             var others: [String] = []
             shown.removeAll { kind, use in
                 guard Double(use.cpuNanoseconds) < 0.01 * total else { return false }
-                other.threads += use.threads
-                other.cpuNanoseconds += use.cpuNanoseconds
-                other.switches += use.switches
+                other.include(use)
                 others.append(kind)
                 return true
             }

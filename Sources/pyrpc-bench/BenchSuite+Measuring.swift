@@ -73,11 +73,7 @@ extension BenchSuite {
             load.add(other.load)
             cpuNanoseconds += other.cpuNanoseconds
             userNanoseconds += other.userNanoseconds
-            threads.merge(other.threads) { mine, theirs in
-                var sum = mine
-                sum.add(theirs)
-                return sum
-            }
+            for (kind, use) in other.threads { threads[kind, default: ThreadUse()].add(use) }
         }
 
         /// Seconds of server CPU per call, and of its user-space part (0 without calls).

@@ -38,8 +38,16 @@ struct ThreadUse: Equatable {
     var cpuNanoseconds: UInt64 = 0
     var switches: UInt64 = 0
 
+    /// Another turn of the same threads: their time adds up, their number does not.
     mutating func add(_ other: ThreadUse) {
         threads = max(threads, other.threads)
+        cpuNanoseconds += other.cpuNanoseconds
+        switches += other.switches
+    }
+
+    /// Other threads, counted in with these.
+    mutating func include(_ other: ThreadUse) {
+        threads += other.threads
         cpuNanoseconds += other.cpuNanoseconds
         switches += other.switches
     }
@@ -53,11 +61,7 @@ struct ThreadUse: Equatable {
             let cpu = now.cpuNanoseconds - min(now.cpuNanoseconds, then?.cpuNanoseconds ?? 0)
             let switches = now.switches - min(now.switches, then?.switches ?? 0)
             guard cpu > 0 || switches > 0 else { continue }
-            var use = uses[kind(now.name), default: ThreadUse()]
-            use.threads += 1
-            use.cpuNanoseconds += cpu
-            use.switches += switches
-            uses[kind(now.name)] = use
+            uses[kind(now.name), default: ThreadUse()].include(ThreadUse(threads: 1, cpuNanoseconds: cpu, switches: switches))
         }
         return uses
     }
